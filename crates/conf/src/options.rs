@@ -1,0 +1,227 @@
+//! The one table of every imapd.conf option the suite reads.
+//!
+//! Each entry gives the name, the type (which fixes how a value is checked when the
+//! file is loaded), the default as it would be written in imapd.conf, and a one-line
+//! description. `man/imapd.conf.5` is generated from this table (`cargo run -p conf
+//! --bin gen-imapd-conf-man`) and a test fails when the two disagree.
+//!
+//! A name ending in `-` is a prefix: `partition-` stands for `partition-NAME`.
+//! Add an option here in the same commit as the code that reads it.
+
+/// How an option's value is written and checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Any text.
+    Str,
+    /// yes/no, on/off, true/false, t/f, 1/0.
+    Bool,
+    /// A signed decimal integer.
+    Int,
+    /// A number with units d, h, m, s (summed: `1h30m`); a bare number is in the
+    /// given default unit (`'s'`, `'m'`, `'h'` or `'d'`).
+    Duration(char),
+    /// One of the listed words (compared without case).
+    Enum(&'static [&'static str]),
+    /// Whitespace-separated words, each one of the listed ones (empty list: any word).
+    List(&'static [&'static str]),
+}
+
+/// One row of the table.
+#[derive(Debug)]
+pub struct OptDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// The default, written as in imapd.conf; `None` means no default (unset).
+    pub default: Option<&'static str>,
+    pub desc: &'static str,
+}
+
+impl OptDef {
+    /// True for a prefix entry such as `partition-`.
+    pub fn is_prefix(&self) -> bool {
+        self.name.ends_with('-')
+    }
+}
+
+const FACILITIES: &[&str] = &[
+    "DAEMON", "MAIL", "NEWS", "USER", "LOCAL0", "LOCAL1", "LOCAL2", "LOCAL3", "LOCAL4",
+    "LOCAL5", "LOCAL6", "LOCAL7",
+];
+
+const TLS_VERSIONS: &[&str] = &["tls1_0", "tls1_1", "tls1_2", "tls1_3"];
+
+const META_FILES: &[&str] = &[
+    "header", "index", "cache", "expunge", "squat", "annotations", "lock", "dav",
+    "archivecache",
+];
+
+/// Every option the suite reads, sorted by name.
+pub const OPTIONS: &[OptDef] = &[
+    OptDef {
+        name: "configdirectory",
+        kind: Kind::Str,
+        default: None,
+        desc: "Directory holding the mailbox list, deliver databases, sockets and per-user logs. Required.",
+    },
+    OptDef {
+        name: "cyrus_group",
+        kind: Kind::Str,
+        default: None,
+        desc: "Group master runs its children as when started as root; unset means the primary group of cyrus_user. $CYRUS_GROUP overrides it.",
+    },
+    OptDef {
+        name: "cyrus_user",
+        kind: Kind::Str,
+        default: Some("cyrus"),
+        desc: "User master switches to, after binding its listeners, when started as root. $CYRUS_USER overrides it.",
+    },
+    OptDef {
+        name: "defaultpartition",
+        kind: Kind::Str,
+        default: Some("default"),
+        desc: "Partition used for new mailboxes; it must be defined by a partition-NAME line.",
+    },
+    OptDef {
+        name: "metapartition-",
+        kind: Kind::Str,
+        default: None,
+        desc: "Directory holding the metadata files (see metapartition_files) of the spool partition of the same NAME.",
+    },
+    OptDef {
+        name: "metapartition_files",
+        kind: Kind::List(META_FILES),
+        default: Some(""),
+        desc: "Metadata files kept on the metapartition instead of the spool partition.",
+    },
+    OptDef {
+        name: "partition-",
+        kind: Kind::Str,
+        default: None,
+        desc: "Directory of the spool partition NAME, where message files are stored.",
+    },
+    OptDef {
+        name: "serverinfo",
+        kind: Kind::Enum(&["off", "min", "on"]),
+        default: Some("on"),
+        desc: "How much the greeting says about the server: off, min (host name only) or on (host name and product).",
+    },
+    OptDef {
+        name: "servername",
+        kind: Kind::Str,
+        default: None,
+        desc: "Host name shown in greetings; unset means the result of gethostname(2).",
+    },
+    OptDef {
+        name: "syslog_facility",
+        kind: Kind::Enum(FACILITIES),
+        default: Some("MAIL"),
+        desc: "Syslog facility for every daemon: DAEMON, MAIL, NEWS, USER or LOCAL0 to LOCAL7.",
+    },
+    OptDef {
+        name: "syslog_prefix",
+        kind: Kind::Str,
+        default: None,
+        desc: "Text put before the program name in the syslog ident (prefix/imapd). $CYRUS_SYSLOG_PREFIX overrides it.",
+    },
+    OptDef {
+        name: "syslog_socket",
+        kind: Kind::Str,
+        default: Some("/dev/log"),
+        desc: "Suite extension: the unix datagram socket log lines are sent to; when it cannot be reached, lines go to standard error.",
+    },
+    OptDef {
+        name: "timeout",
+        kind: Kind::Duration('m'),
+        default: Some("32m"),
+        desc: "IMAP inactivity autologout timer; a bare number is minutes.",
+    },
+    OptDef {
+        name: "tls_ciphers",
+        kind: Kind::Str,
+        default: Some("DEFAULT"),
+        desc: "OpenSSL cipher list for TLS 1.2 and below (see ciphers(1)). Alias: tls_cipher_list.",
+    },
+    OptDef {
+        name: "tls_client_ca_dir",
+        kind: Kind::Str,
+        default: None,
+        desc: "Directory of CA certificates (hashed) for verifying client certificates. Alias: tls_ca_path.",
+    },
+    OptDef {
+        name: "tls_client_ca_file",
+        kind: Kind::Str,
+        default: None,
+        desc: "File of CA certificates for verifying client certificates. Alias: tls_ca_file.",
+    },
+    OptDef {
+        name: "tls_server_cert",
+        kind: Kind::Str,
+        default: None,
+        desc: "PEM certificate chain of the server; `disabled` turns TLS off for the service. Alias: tls_cert_file, tls_SERVICE_cert_file.",
+    },
+    OptDef {
+        name: "tls_server_key",
+        kind: Kind::Str,
+        default: None,
+        desc: "PEM private key of the server certificate. Alias: tls_key_file, tls_SERVICE_key_file.",
+    },
+    OptDef {
+        name: "tls_versions",
+        kind: Kind::List(TLS_VERSIONS),
+        default: Some("tls1_2 tls1_3"),
+        desc: "TLS versions that are allowed; unlike Cyrus, TLS 1.0 and 1.1 are off unless listed.",
+    },
+];
+
+/// Older names accepted for an option: (old, new). A `*` in the old name stands for a
+/// service name, which becomes the new name's service prefix.
+pub const ALIASES: &[(&str, &str)] = &[
+    ("tls_ca_file", "tls_client_ca_file"),
+    ("tls_ca_path", "tls_client_ca_dir"),
+    ("tls_cert_file", "tls_server_cert"),
+    ("tls_cipher_list", "tls_ciphers"),
+    ("tls_key_file", "tls_server_key"),
+    ("tls_*_cert_file", "tls_server_cert"),
+    ("tls_*_key_file", "tls_server_key"),
+];
+
+/// The table row for `name`: an exact name, or a prefix entry that `name` starts with
+/// (with a non-empty rest).
+pub fn lookup(name: &str) -> Option<&'static OptDef> {
+    OPTIONS.iter().find(|d| {
+        if d.is_prefix() {
+            name.len() > d.name.len() && name.starts_with(d.name)
+        } else {
+            d.name == name
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_unique() {
+        for w in OPTIONS.windows(2) {
+            assert!(w[0].name < w[1].name, "{} then {}", w[0].name, w[1].name);
+        }
+    }
+
+    #[test]
+    fn defaults_parse_as_their_type() {
+        for d in OPTIONS {
+            if let Some(v) = d.default {
+                crate::value::check(d.kind, v).unwrap_or_else(|e| panic!("{}: {e}", d.name));
+            }
+        }
+    }
+
+    #[test]
+    fn prefix_lookup() {
+        assert_eq!(lookup("partition-default").unwrap().name, "partition-");
+        assert!(lookup("partition-").is_none());
+        assert_eq!(lookup("metapartition_files").unwrap().name, "metapartition_files");
+        assert!(lookup("nosuch").is_none());
+    }
+}
