@@ -1,0 +1,329 @@
+//! One client connection with bounded, buffered line and literal I/O.
+//!
+//! Every protocol reads through [`Conn::read_line`] (a line is bounded; an overlong one
+//! is consumed to its end and reported as [`ReadError::TooLong`], so the session can
+//! answer with its protocol's error and go on) and [`Conn::read_exact_into`] (a literal
+//! of a size the protocol has already checked). Reads time out after the protocol's
+//! inactivity timer. Output is buffered and goes out on [`Conn::flush`], so that one
+//! response is one write (see crate-probe pitfall 2).
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+/// Size of the read buffer. Lines longer than this are still read (up to the caller's
+/// bound), the buffer only sets how much one `read(2)` takes.
+const READ_BUF: usize = 16 * 1024;
+
+/// The transport under a connection.
+pub enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_read_timeout(t),
+            Stream::Unix(s) => s.set_read_timeout(t),
+        }
+    }
+
+    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_write_timeout(t),
+            Stream::Unix(s) => s.set_write_timeout(t),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(b),
+            Stream::Unix(s) => s.read(b),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(b),
+            Stream::Unix(s) => s.write(b),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The address of one end of a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Addr {
+    Inet(std::net::SocketAddr),
+    Unix,
+}
+
+impl Addr {
+    /// `ip;port` as libsasl2 wants it, or `None` for a unix socket.
+    pub fn sasl_form(&self) -> Option<String> {
+        match self {
+            Addr::Inet(a) => Some(format!("{};{}", a.ip(), a.port())),
+            Addr::Unix => None,
+        }
+    }
+}
+
+impl fmt::Display for Addr {
+    /// As Cyrus logs a peer: `[1.2.3.4]`, or `unix socket`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Addr::Inet(a) => write!(f, "[{}]", a.ip()),
+            Addr::Unix => f.write_str("unix socket"),
+        }
+    }
+}
+
+/// Why a read gave no data.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The peer closed the connection (mid-line or between lines).
+    Eof,
+    /// Nothing arrived within the read timeout.
+    Timeout,
+    /// The line was longer than the bound; it has been consumed up to its LF.
+    TooLong,
+    Io(io::Error),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Eof => f.write_str("connection closed by peer"),
+            ReadError::Timeout => f.write_str("read timeout"),
+            ReadError::TooLong => f.write_str("line too long"),
+            ReadError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ReadError::Timeout,
+            io::ErrorKind::UnexpectedEof => ReadError::Eof,
+            _ => ReadError::Io(e),
+        }
+    }
+}
+
+/// A client connection.
+pub struct Conn {
+    stream: Stream,
+    pub peer: Addr,
+    pub local: Addr,
+    rbuf: Box<[u8]>,
+    rpos: usize,
+    rend: usize,
+    wbuf: Vec<u8>,
+}
+
+impl Conn {
+    pub fn new(stream: Stream, peer: Addr, local: Addr) -> Conn {
+        Conn {
+            stream,
+            peer,
+            local,
+            rbuf: vec![0; READ_BUF].into_boxed_slice(),
+            rpos: 0,
+            rend: 0,
+            wbuf: Vec::with_capacity(1024),
+        }
+    }
+
+    /// Sets the inactivity timer for reads (`None`: wait for ever) and a matching bound
+    /// on writes to a client that stops reading.
+    pub fn set_timeout(&mut self, t: Option<Duration>) -> io::Result<()> {
+        self.stream.set_read_timeout(t)?;
+        self.stream.set_write_timeout(t)
+    }
+
+    /// Bytes received but not yet consumed (STARTTLS must refuse when there are any).
+    pub fn buffered(&self) -> usize {
+        self.rend - self.rpos
+    }
+
+    fn fill(&mut self) -> Result<(), ReadError> {
+        if self.rpos == self.rend {
+            self.rpos = 0;
+            self.rend = 0;
+        }
+        loop {
+            match self.stream.read(&mut self.rbuf[self.rend..]) {
+                Ok(0) => return Err(ReadError::Eof),
+                Ok(n) => {
+                    self.rend += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Reads one line into `line` (cleared first), without its CRLF or bare LF.
+    /// At most `max` bytes are kept; a longer line is read to its end, dropped, and
+    /// reported as [`ReadError::TooLong`].
+    pub fn read_line(&mut self, line: &mut Vec<u8>, max: usize) -> Result<(), ReadError> {
+        line.clear();
+        let mut too_long = false;
+        loop {
+            if self.rpos == self.rend {
+                self.fill()?;
+            }
+            let avail = &self.rbuf[self.rpos..self.rend];
+            let (chunk, done) = match avail.iter().position(|&b| b == b'\n') {
+                Some(i) => (&avail[..i], Some(i + 1)),
+                None => (avail, None),
+            };
+            if !too_long {
+                if line.len() + chunk.len() > max + 1 {
+                    too_long = true;
+                    line.clear();
+                } else {
+                    line.extend_from_slice(chunk);
+                }
+            }
+            match done {
+                Some(n) => {
+                    self.rpos += n;
+                    if too_long {
+                        return Err(ReadError::TooLong);
+                    }
+                    if line.last() == Some(&b'\r') {
+                        line.pop();
+                    }
+                    if line.len() > max {
+                        line.clear();
+                        return Err(ReadError::TooLong);
+                    }
+                    return Ok(());
+                }
+                None => {
+                    self.rpos = self.rend;
+                }
+            }
+        }
+    }
+
+    /// Appends exactly `n` bytes to `out` (a literal whose size the caller has bounded).
+    pub fn read_exact_into(&mut self, out: &mut Vec<u8>, mut n: usize) -> Result<(), ReadError> {
+        while n > 0 {
+            if self.rpos == self.rend {
+                self.fill()?;
+            }
+            let take = n.min(self.rend - self.rpos);
+            out.extend_from_slice(&self.rbuf[self.rpos..self.rpos + take]);
+            self.rpos += take;
+            n -= take;
+        }
+        Ok(())
+    }
+
+    /// Reads and drops exactly `n` bytes (a literal being refused).
+    pub fn skip(&mut self, mut n: usize) -> Result<(), ReadError> {
+        while n > 0 {
+            if self.rpos == self.rend {
+                self.fill()?;
+            }
+            let take = n.min(self.rend - self.rpos);
+            self.rpos += take;
+            n -= take;
+        }
+        Ok(())
+    }
+
+    /// Queues bytes for the client.
+    pub fn write(&mut self, b: &[u8]) {
+        self.wbuf.extend_from_slice(b);
+    }
+
+    /// Queues formatted text: `conn.write_fmt(format_args!(...))`.
+    pub fn write_fmt(&mut self, args: fmt::Arguments<'_>) {
+        let _ = io::Write::write_fmt(&mut self.wbuf, args);
+    }
+
+    /// Sends everything queued, in as few writes as the kernel allows.
+    pub fn flush(&mut self) -> io::Result<()> {
+        let r = self.stream.write_all(&self.wbuf);
+        self.wbuf.clear();
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (Conn, UnixStream) {
+        let (a, b) = UnixStream::pair().unwrap();
+        (Conn::new(Stream::Unix(a), Addr::Unix, Addr::Unix), b)
+    }
+
+    #[test]
+    fn lines_crlf_and_bare_lf() {
+        let (mut c, mut peer) = pair();
+        peer.write_all(b"a1 NOOP\r\nb2 LOGOUT\nlast").unwrap();
+        drop(peer);
+        let mut l = Vec::new();
+        c.read_line(&mut l, 100).unwrap();
+        assert_eq!(l, b"a1 NOOP");
+        c.read_line(&mut l, 100).unwrap();
+        assert_eq!(l, b"b2 LOGOUT");
+        assert!(matches!(c.read_line(&mut l, 100), Err(ReadError::Eof)));
+    }
+
+    #[test]
+    fn overlong_line_is_consumed_and_session_goes_on() {
+        let (mut c, mut peer) = pair();
+        let long = vec![b'x'; 100_000];
+        let writer = std::thread::spawn(move || {
+            peer.write_all(&long).unwrap();
+            peer.write_all(b"\r\nok\r\n").unwrap();
+            peer
+        });
+        let mut l = Vec::new();
+        assert!(matches!(c.read_line(&mut l, 1000), Err(ReadError::TooLong)));
+        c.read_line(&mut l, 1000).unwrap();
+        assert_eq!(l, b"ok");
+        drop(writer.join().unwrap());
+        // Exactly at the bound is fine; one over is not.
+        let (mut c, mut peer) = pair();
+        peer.write_all(b"12345\r\n123456\r\n").unwrap();
+        c.read_line(&mut l, 5).unwrap();
+        assert_eq!(l, b"12345");
+        assert!(matches!(c.read_line(&mut l, 5), Err(ReadError::TooLong)));
+    }
+
+    #[test]
+    fn literals_and_timeout() {
+        let (mut c, mut peer) = pair();
+        peer.write_all(b"{5}\r\nhello tail\r\n").unwrap();
+        let mut l = Vec::new();
+        c.read_line(&mut l, 100).unwrap();
+        let mut lit = Vec::new();
+        c.read_exact_into(&mut lit, 5).unwrap();
+        assert_eq!(lit, b"hello");
+        c.read_line(&mut l, 100).unwrap();
+        assert_eq!(l, b" tail");
+        c.set_timeout(Some(Duration::from_millis(50))).unwrap();
+        assert!(matches!(c.read_line(&mut l, 100), Err(ReadError::Timeout)));
+        peer.write_all(b"abc").unwrap();
+        drop(peer);
+        assert!(matches!(c.read_exact_into(&mut lit, 10), Err(ReadError::Eof)));
+    }
+}

@@ -1,0 +1,27 @@
+//! Runtime shared by every worker daemon of the suite (imapd, pop3d, lmtpd, nntpd,
+//! timsieved) and by master's side of the same contract.
+//!
+//! - [`worker`]: the `CYRUS_SERVICE` check, `-C -U -T -D`, the accept loop and the
+//!   idle/busy reports to master.
+//! - [`status`]: the fixed descriptors and the status-pipe messages.
+//! - [`conn`]: a connection with bounded line and literal reads and buffered writes.
+//! - [`log`]: syslog set-up (ident, facility, the `syslog_socket` a test can own).
+//!
+//! ```no_run
+//! use clap::Parser;
+//! #[derive(Parser)]
+//! struct Args { #[command(flatten)] svc: service::ServiceArgs }
+//! let args = Args::parse();
+//! let w = service::Worker::init("exampled", &args.svc);
+//! w.run(|_w, mut conn| { conn.write(b"hello\r\n"); let _ = conn.flush(); });
+//! ```
+
+pub mod conn;
+pub mod log;
+pub mod session;
+pub mod status;
+pub mod worker;
+
+pub use conn::{Addr, Conn, ReadError};
+pub use session::{Flow, LineProtocol, run_lines};
+pub use worker::{ServiceArgs, Worker, exit};

@@ -1,0 +1,260 @@
+//! The worker side of master's process model, shared by every daemon.
+//!
+//! A daemon's `main` parses its flags (with [`ServiceArgs`] flattened in), calls
+//! [`Worker::init`] and then [`Worker::run`] with a function that serves one
+//! connection. `init` refuses to run outside master (no `CYRUS_SERVICE`), reads the
+//! configuration (`-C`, else master's `CYRUS_CONFIG`, else /etc/imapd.conf) and sets
+//! up syslog. `run` accepts on the inherited listener, tells master when it is busy
+//! and when it is free again, and exits after `-U` connections, after `-T` seconds
+//! without one (once it has served at least one, as Cyrus does, so that preforked
+//! workers stay), or after SIGHUP once its current session is over.
+
+use crate::conn::{Addr, Conn, Stream};
+use crate::status::{self, Kind, LISTEN_FD};
+use conf::Config;
+use std::io;
+use std::net::TcpStream;
+use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// sysexits(3) codes used by the suite.
+pub mod exit {
+    pub const USAGE: i32 = 64;
+    pub const SOFTWARE: i32 = 70;
+    pub const OSERR: i32 = 71;
+    pub const TEMPFAIL: i32 = 75;
+    pub const CONFIG: i32 = 78;
+}
+
+/// Environment variable by which master tells a child the configuration file it was
+/// given, so that a `cmd` without `-C` reads the same file.
+pub const CONFIG_ENV: &str = "CYRUS_CONFIG";
+
+/// Default of `-U`: connections served before a worker exits (Cyrus's MAX_USE).
+pub const DEFAULT_USES: u32 = 250;
+/// Default of `-T`: seconds a used worker waits for another connection.
+pub const DEFAULT_REUSE_TIMEOUT: u64 = 60;
+
+/// The flags every worker takes, as Cyrus's service(8) framework does.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ServiceArgs {
+    /// Configuration file (default: the one master was given, else /etc/imapd.conf).
+    #[arg(short = 'C', value_name = "imapd.conf")]
+    pub config: Option<PathBuf>,
+    /// Connections to serve before exiting (0: no limit).
+    #[arg(short = 'U', value_name = "uses")]
+    pub uses: Option<u32>,
+    /// Seconds to wait for another connection before exiting.
+    #[arg(short = 'T', value_name = "seconds")]
+    pub timeout: Option<u64>,
+    /// Debug: log at debug level and copy log lines to standard error.
+    #[arg(short = 'D')]
+    pub debug: bool,
+}
+
+static GOT_HUP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_hup(_: libc::c_int) {
+    GOT_HUP.store(true, Ordering::SeqCst);
+}
+
+/// A worker process of one service.
+pub struct Worker {
+    /// The configuration, looked up as this service.
+    pub config: Config,
+    /// Name of the service in cyrus.conf (from `CYRUS_SERVICE`).
+    pub service: String,
+    /// The program name, for log lines.
+    pub program: &'static str,
+    uses: u32,
+    reuse_timeout: Duration,
+}
+
+/// Reads the configuration the way every binary of the suite does: `-C`, else the
+/// file master passed down, else /etc/imapd.conf. On error, the message names file and
+/// line; the caller must exit.
+pub fn load_config(explicit: Option<&PathBuf>) -> Result<Config, conf::ConfError> {
+    let path = explicit
+        .cloned()
+        .or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(conf::DEFAULT_IMAPD_CONF));
+    Config::load(&path)
+}
+
+/// Logs `msg` as an error, prints it on stderr, and exits with `code`.
+pub fn fatal(program: &str, code: i32, msg: &str) -> ! {
+    log::error!("{msg}");
+    eprintln!("{program}: {msg}");
+    std::process::exit(code)
+}
+
+impl Worker {
+    /// Checks the environment master gives, reads the configuration and starts
+    /// logging. Exits with a clear message when something is wrong.
+    pub fn init(program: &'static str, args: &ServiceArgs) -> Worker {
+        let Some(service) = std::env::var("CYRUS_SERVICE").ok().filter(|s| !s.is_empty()) else {
+            crate::log::init(program, None, args.debug);
+            fatal(
+                program,
+                exit::USAGE,
+                &format!(
+                    "could not getenv(CYRUS_SERVICE); exiting: {program} is a service worker and is started by master(8) from cyrus.conf, not by hand"
+                ),
+            );
+        };
+        let config = match load_config(args.config.as_ref()) {
+            Ok(c) => c.for_service(&service),
+            Err(e) => {
+                crate::log::init(program, None, args.debug);
+                fatal(program, exit::CONFIG, &format!("configuration error: {e}"));
+            }
+        };
+        crate::log::init(program, Some(&config), args.debug);
+        // SAFETY: installing a handler that only stores to an atomic; no SA_RESTART,
+        // so a SIGHUP interrupts the wait for a connection.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_hup as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            sa.sa_flags = 0;
+            libc::sigaction(libc::SIGHUP, &sa, std::ptr::null_mut());
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
+        Worker {
+            config,
+            service,
+            program,
+            uses: args.uses.unwrap_or(DEFAULT_USES),
+            reuse_timeout: Duration::from_secs(args.timeout.unwrap_or(DEFAULT_REUSE_TIMEOUT)),
+        }
+    }
+
+    /// The host name for greetings: `servername`, else gethostname(2).
+    pub fn servername(&self) -> String {
+        self.config.get_str("servername").map(str::to_string).unwrap_or_else(hostname)
+    }
+
+    /// Accepts connections and hands each to `serve`, until a limit says stop.
+    pub fn run(self, mut serve: impl FnMut(&Worker, Conn)) -> ! {
+        if !is_stream_listener(LISTEN_FD) {
+            fatal(
+                self.program,
+                exit::CONFIG,
+                &format!("service {}: no listening stream socket on fd {LISTEN_FD} (UDP services are not supported by this daemon)", self.service),
+            );
+        }
+        let mut served: u32 = 0;
+        loop {
+            if GOT_HUP.load(Ordering::SeqCst) {
+                log::debug!("SIGHUP: exiting to be recycled");
+                std::process::exit(0);
+            }
+            let deadline = (served > 0).then(|| Instant::now() + self.reuse_timeout);
+            let conn = match wait_and_accept(deadline) {
+                Ok(Some(c)) => c,
+                Ok(None) => {
+                    // Idle too long: say so first, so master does not count on us.
+                    let _ = status::notify(Kind::Unavailable);
+                    std::process::exit(0);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => fatal(self.program, exit::OSERR, &format!("accept failed: {e}")),
+            };
+            if status::notify(Kind::Unavailable).is_err() {
+                // master is gone (the pipe is closed): serve this one, then leave.
+                log::warn!("status pipe to master is closed");
+            }
+            let _ = status::notify(Kind::Connection);
+            log::debug!("accepted connection from {}", conn.peer);
+            serve(&self, conn);
+            served += 1;
+            if GOT_HUP.load(Ordering::SeqCst) || (self.uses > 0 && served >= self.uses) {
+                std::process::exit(0);
+            }
+            if status::notify(Kind::Available).is_err() {
+                std::process::exit(0);
+            }
+        }
+    }
+}
+
+fn is_stream_listener(fd: RawFd) -> bool {
+    let mut ty: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt into a local int.
+    let r = unsafe {
+        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, (&mut ty as *mut libc::c_int).cast(), &mut len)
+    };
+    r == 0 && ty == libc::SOCK_STREAM
+}
+
+/// Waits for a connection on the listener (shared, non-blocking, with the other
+/// workers of the service) until `deadline`; `Ok(None)` when it passes.
+fn wait_and_accept(deadline: Option<Instant>) -> io::Result<Option<Conn>> {
+    loop {
+        let timeout_ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(None);
+                }
+                left.as_millis().min(i32::MAX as u128) as i32
+            }
+        };
+        let mut pfd = libc::pollfd { fd: LISTEN_FD, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one pollfd on the stack.
+        let r = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if r == 0 {
+            continue; // the deadline check above ends the wait
+        }
+        let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: accept4 into a local sockaddr_storage; the new fd is ours.
+        let fd = unsafe {
+            libc::accept4(LISTEN_FD, (&mut ss as *mut libc::sockaddr_storage).cast(), &mut len, libc::SOCK_CLOEXEC)
+        };
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                // Another worker took it, or the client gave up before we got to it.
+                Some(libc::EAGAIN) | Some(libc::ECONNABORTED) | Some(libc::EPROTO) | Some(libc::EINTR) => {
+                    if e.raw_os_error() == Some(libc::EINTR) {
+                        return Err(e);
+                    }
+                    continue;
+                }
+                _ => return Err(e),
+            }
+        }
+        if ss.ss_family as libc::c_int == libc::AF_UNIX {
+            // SAFETY: fd is a connected unix stream socket we own.
+            let s = unsafe { UnixStream::from_raw_fd(fd) };
+            return Ok(Some(Conn::new(Stream::Unix(s), Addr::Unix, Addr::Unix)));
+        }
+        // SAFETY: fd is a connected TCP socket we own.
+        let s = unsafe { TcpStream::from_raw_fd(fd) };
+        let _ = s.set_nodelay(true);
+        let peer = s.peer_addr().map(Addr::Inet).unwrap_or(Addr::Unix);
+        let local = s.local_addr().map(Addr::Inet).unwrap_or(Addr::Unix);
+        return Ok(Some(Conn::new(Stream::Tcp(s), peer, local)));
+    }
+}
+
+/// gethostname(2), or "localhost" if it fails.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname into a local buffer of the given size.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if r != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}

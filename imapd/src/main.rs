@@ -1,0 +1,23 @@
+//! imapd: the IMAP worker started by master.
+//!
+//! This first version speaks the not-authenticated state's housekeeping only:
+//! CAPABILITY, NOOP and LOGOUT. Every other command gets `BAD`; the capability list
+//! names nothing that is not built (LOGINDISABLED: there is no way to log in yet).
+
+mod session;
+
+use clap::Parser;
+
+/// IMAP server worker (started by master from cyrus.conf).
+#[derive(Parser, Debug)]
+#[command(name = "imapd", version)]
+struct Args {
+    #[command(flatten)]
+    svc: service::ServiceArgs,
+}
+
+fn main() {
+    let args = Args::parse();
+    let worker = service::Worker::init("imapd", &args.svc);
+    worker.run(|w, mut conn| session::serve(w, &mut conn));
+}

@@ -1,0 +1,611 @@
+//! master's state and its one loop: reap children, read status messages, keep each
+//! service supplied with idle workers, run events, restart daemons, obey signals.
+//!
+//! Counting follows Cyrus: a freshly forked service child counts as ready (it will
+//! be in accept soon); it becomes busy when it says Unavailable and ready again when it
+//! says Available. A service wants a fork when it has fewer ready children than
+//! `prefork`, or none at all while a connection waits on its listener, always below
+//! `maxchild` and within the fork policy of [`crate::avail`]. With `maxchild` reached,
+//! further connections wait in the listen queue until a worker is free.
+//!
+//! SIGHUP starts a new generation: every child of the old one gets SIGHUP (idle
+//! workers leave at once, busy ones after their session), listeners whose address did
+//! not change are kept open, and the new generation is forked from the re-read
+//! cyrus.conf. Children of old generations are still reaped and logged, never counted.
+
+use crate::avail::Avail;
+use crate::events::{self, Event};
+use crate::listen;
+use crate::signals::Signals;
+use crate::spawn::{self, ChildFds, Command};
+use conf::cyrus::{CyrusConf, DaemonEntry, ServiceEntry};
+use service::status::{Kind, MESSAGE_LEN, Message};
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How long shutdown waits for children after SIGTERM before SIGKILL.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+pub struct Settings {
+    pub config: PathBuf,
+    pub cyrus_conf: PathBuf,
+    pub bindir: PathBuf,
+    pub backlog: i32,
+    /// Janitor sweeps per second (-j).
+    pub janitor: u32,
+}
+
+struct Service {
+    entry: ServiceEntry,
+    cmd: Command,
+    listener: Option<OwnedFd>,
+    ready: u32,
+    active: u32,
+    avail: Avail,
+}
+
+struct Daemon {
+    entry: DaemonEntry,
+    cmd: Command,
+    pid: Option<libc::pid_t>,
+    avail: Avail,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Role {
+    Service { name: String, generation: u64 },
+    Event(String),
+    Daemon(String),
+}
+
+struct Child {
+    role: Role,
+    ready: bool,
+    took_conn: bool,
+    born: Instant,
+    path: String,
+}
+
+pub struct Master {
+    s: Settings,
+    services: Vec<Service>,
+    events: Vec<Event>,
+    daemons: Vec<Daemon>,
+    children: HashMap<libc::pid_t, Child>,
+    generation: u64,
+    status_r: OwnedFd,
+    status_w: OwnedFd,
+    status_buf: Vec<u8>,
+    signals: Signals,
+    next_id: u64,
+}
+
+fn role_type(r: &Role) -> (&'static str, &str) {
+    match r {
+        Role::Service { name, .. } => ("SERVICE", name),
+        Role::Event(n) => ("EVENT", n),
+        Role::Daemon(n) => ("DAEMON", n),
+    }
+}
+
+impl Master {
+    pub fn new(s: Settings, signals: Signals) -> std::io::Result<Master> {
+        let (status_r, status_w) = spawn::pipe()?;
+        // SAFETY: fcntl on our own pipe end.
+        unsafe { libc::fcntl(status_r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        Ok(Master {
+            s,
+            services: Vec::new(),
+            events: Vec::new(),
+            daemons: Vec::new(),
+            children: HashMap::new(),
+            generation: 0,
+            status_r,
+            status_w,
+            status_buf: Vec::new(),
+            signals,
+            next_id: 0,
+        })
+    }
+
+    fn command(&self, name: &str, cmd: &str) -> Result<Command, String> {
+        Command::new(name, cmd, &self.s.config, &self.s.bindir)
+    }
+
+    /// Binds the listeners of `cc` (a service that cannot bind is logged and left out;
+    /// the others still start). Done before dropping privileges.
+    pub fn bind_services(&mut self, cc: &CyrusConf) {
+        for e in &cc.services {
+            let listener = match listen::bind(&e.listen, e.proto, self.s.backlog) {
+                Ok(fd) => Some(fd),
+                Err(err) => {
+                    log::error!("service {}: cannot listen on {}: {err}; service not started", e.name, e.listen);
+                    None
+                }
+            };
+            match self.command(&e.name, &e.cmd) {
+                Ok(cmd) => self.services.push(Service { entry: e.clone(), cmd, listener, ready: 0, active: 0, avail: Avail::default() }),
+                Err(err) => log::error!("service {}: {err}", e.name),
+            }
+        }
+    }
+
+    /// Runs the START entries in order, each to completion.
+    pub fn run_start(&mut self, cc: &CyrusConf) {
+        for e in &cc.start {
+            let cmd = match self.command(&e.name, &e.cmd) {
+                Ok(c) => c,
+                Err(err) => {
+                    log::error!("START {}: {err}", e.name);
+                    continue;
+                }
+            };
+            let born = Instant::now();
+            match spawn::spawn(&cmd, self.id(), ChildFds { status: None, listener: None, maxfds: 0 }) {
+                Ok(pid) => {
+                    let mut st = 0;
+                    // SAFETY: waiting for our own child.
+                    while unsafe { libc::waitpid(pid, &mut st, 0) } < 0 {
+                        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                            break;
+                        }
+                    }
+                    log_exit("START", &e.name, &cmd.path.display().to_string(), born, pid, st);
+                }
+                Err(err) => log::error!("START {}: cannot fork: {err}", e.name),
+            }
+        }
+    }
+
+    /// Starts the DAEMON entries: `wait=y` ones in order, each waited for until it says
+    /// "ok", then the others. Returns an error if a waited-for daemon fails to start.
+    pub fn start_daemons(&mut self, cc: &CyrusConf) -> Result<(), String> {
+        for e in cc.daemons.iter().filter(|d| d.wait) {
+            let cmd = self.command(&e.name, &e.cmd)?;
+            let (r, w) = spawn::pipe().map_err(|e| e.to_string())?;
+            let pid = spawn::spawn(&cmd, self.id(), ChildFds { status: Some(&w), listener: None, maxfds: 0 })
+                .map_err(|err| format!("DAEMON {}: cannot fork: {err}", e.name))?;
+            drop(w);
+            self.children.insert(pid, Child { role: Role::Daemon(e.name.clone()), ready: false, took_conn: false, born: Instant::now(), path: cmd.path.display().to_string() });
+            let mut got = Vec::new();
+            let mut buf = [0u8; 16];
+            while !got.ends_with(b"\n") && got.len() < 16 {
+                // SAFETY: blocking read from our pipe end into a local buffer.
+                let n = unsafe { libc::read(r.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+                if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                if n <= 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n as usize]);
+            }
+            if got != b"ok\r\n" {
+                return Err(format!("DAEMON {} (wait=y) did not report readiness (got {:?})", e.name, String::from_utf8_lossy(&got)));
+            }
+            log::info!("daemon {} ready", e.name);
+            self.daemons.push(Daemon { entry: e.clone(), cmd, pid: Some(pid), avail: Avail::default() });
+        }
+        for e in cc.daemons.iter().filter(|d| !d.wait) {
+            let cmd = self.command(&e.name, &e.cmd)?;
+            self.daemons.push(Daemon { entry: e.clone(), cmd, pid: None, avail: Avail::default() });
+        }
+        Ok(())
+    }
+
+    /// Schedules the EVENTS entries.
+    pub fn load_events(&mut self, cc: &CyrusConf) {
+        let now = events::now_secs();
+        let old: Vec<Event> = std::mem::take(&mut self.events);
+        for e in &cc.events {
+            let Some(first) = events::first_run(e, now) else { continue };
+            // An unchanged entry keeps its schedule across a reload.
+            let next = old
+                .iter()
+                .find(|o| o.entry.name == e.name && o.entry.cmd == e.cmd && o.entry.period == e.period && o.entry.at == e.at)
+                .map(|o| o.next)
+                .unwrap_or(first);
+            match self.command(&e.name, &e.cmd) {
+                Ok(cmd) => self.events.push(Event { entry: e.clone(), cmd, next }),
+                Err(err) => log::error!("EVENT {}: {err}", e.name),
+            }
+        }
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// The loop. Returns when SIGTERM, SIGINT or SIGQUIT arrives, after stopping every
+    /// child.
+    pub fn run(&mut self) {
+        let sweep = Duration::from_millis(1000 / u64::from(self.s.janitor.max(1)));
+        loop {
+            let p = self.signals.take();
+            if p.chld {
+                self.reap();
+            }
+            if p.term {
+                self.shutdown();
+                return;
+            }
+            if p.hup {
+                self.reload();
+            }
+            self.read_status();
+            let mut wake = sweep;
+            self.run_events(&mut wake);
+            self.tend_daemons(&mut wake);
+            let watch = self.tend_services(&mut wake);
+            self.wait(&watch, wake);
+        }
+    }
+
+    /// Polls the signal pipe, the status pipe and the listeners in `watch` (services
+    /// with no ready worker); forks for each listener found readable.
+    fn wait(&mut self, watch: &[usize], timeout: Duration) {
+        let mut pfds = vec![
+            libc::pollfd { fd: self.signals.fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: self.status_r.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        ];
+        for &i in watch {
+            if let Some(l) = &self.services[i].listener {
+                pfds.push(libc::pollfd { fd: l.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+            }
+        }
+        let ms = timeout.as_millis().clamp(1, 60_000) as i32;
+        // SAFETY: poll on a local array of pollfds.
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+        if n <= 0 {
+            return;
+        }
+        let readable: Vec<i32> = pfds[2..].iter().filter(|p| p.revents & libc::POLLIN != 0).map(|p| p.fd).collect();
+        for fd in readable {
+            if let Some(i) = self.services.iter().position(|s| s.listener.as_ref().is_some_and(|l| l.as_raw_fd() == fd)) {
+                if self.services[i].ready == 0 {
+                    self.fork_worker(i);
+                }
+            }
+        }
+    }
+
+    /// Keeps prefork idle workers for each service; returns the services whose
+    /// listener master should watch for a connection with nobody to take it.
+    fn tend_services(&mut self, wake: &mut Duration) -> Vec<usize> {
+        let mut watch = Vec::new();
+        let now = Instant::now();
+        for i in 0..self.services.len() {
+            if self.services[i].listener.is_none() {
+                continue;
+            }
+            loop {
+                let s = &mut self.services[i];
+                if s.ready >= s.entry.effective_prefork() || !below_max(s) {
+                    break;
+                }
+                if let Err(at) = s.avail.may_fork(now, s.entry.effective_maxforkrate()) {
+                    *wake = (*wake).min(at.saturating_duration_since(now));
+                    break;
+                }
+                if !self.fork_worker(i) {
+                    break;
+                }
+            }
+            let s = &mut self.services[i];
+            if s.ready == 0 && below_max(s) {
+                match s.avail.may_fork(now, s.entry.effective_maxforkrate()) {
+                    Ok(()) => watch.push(i),
+                    Err(at) => *wake = (*wake).min(at.saturating_duration_since(now)),
+                }
+            }
+        }
+        watch
+    }
+
+    /// Forks one worker of service `i`. False if the fork failed.
+    fn fork_worker(&mut self, i: usize) -> bool {
+        let id = self.id();
+        let s = &mut self.services[i];
+        let now = Instant::now();
+        let fds = ChildFds { status: Some(&self.status_w), listener: s.listener.as_ref(), maxfds: s.entry.maxfds };
+        match spawn::spawn(&s.cmd, id, fds) {
+            Ok(pid) => {
+                s.avail.forked(now);
+                s.ready += 1;
+                s.active += 1;
+                self.children.insert(pid, Child {
+                    role: Role::Service { name: s.entry.name.clone(), generation: self.generation },
+                    ready: true,
+                    took_conn: false,
+                    born: now,
+                    path: s.cmd.path.display().to_string(),
+                });
+                log::debug!("service {}: forked pid {pid}: {}", s.entry.name, s.cmd.display());
+                true
+            }
+            Err(e) => {
+                log::error!("service {}: fork failed: {e}", s.entry.name);
+                false
+            }
+        }
+    }
+
+    fn run_events(&mut self, wake: &mut Duration) {
+        let now = events::now_secs();
+        for k in 0..self.events.len() {
+            if self.events[k].next > now {
+                continue;
+            }
+            let id = self.id();
+            let ev = &mut self.events[k];
+            match spawn::spawn(&ev.cmd, id, ChildFds { status: None, listener: None, maxfds: 0 }) {
+                Ok(pid) => {
+                    log::debug!("event {}: started pid {pid}", ev.entry.name);
+                    self.children.insert(pid, Child { role: Role::Event(ev.entry.name.clone()), ready: false, took_conn: false, born: Instant::now(), path: ev.cmd.path.display().to_string() });
+                }
+                Err(e) => log::error!("event {}: fork failed: {e}", ev.entry.name),
+            }
+            match events::following_run(&ev.entry, ev.next, now) {
+                Some(n) => ev.next = n,
+                None => ev.next = u64::MAX,
+            }
+        }
+        if let Some(d) = events::until_next(&self.events, events::now_secs()) {
+            *wake = (*wake).min(d.max(Duration::from_millis(1)));
+        }
+    }
+
+    fn tend_daemons(&mut self, wake: &mut Duration) {
+        let now = Instant::now();
+        for k in 0..self.daemons.len() {
+            if self.daemons[k].pid.is_some() {
+                continue;
+            }
+            if let Err(at) = self.daemons[k].avail.may_fork(now, 0) {
+                *wake = (*wake).min(at.saturating_duration_since(now));
+                continue;
+            }
+            let id = self.id();
+            let d = &mut self.daemons[k];
+            match spawn::spawn(&d.cmd, id, ChildFds { status: None, listener: None, maxfds: 0 }) {
+                Ok(pid) => {
+                    d.avail.forked(now);
+                    d.pid = Some(pid);
+                    log::info!("daemon {}: started pid {pid}", d.entry.name);
+                    self.children.insert(pid, Child { role: Role::Daemon(d.entry.name.clone()), ready: false, took_conn: false, born: now, path: d.cmd.path.display().to_string() });
+                }
+                Err(e) => log::error!("daemon {}: fork failed: {e}", d.entry.name),
+            }
+        }
+    }
+
+    fn read_status(&mut self) {
+        let mut buf = [0u8; MESSAGE_LEN * 256];
+        loop {
+            // SAFETY: non-blocking read from our pipe into a local buffer.
+            let n = unsafe { libc::read(self.status_r.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            self.status_buf.extend_from_slice(&buf[..n as usize]);
+        }
+        let whole = self.status_buf.len() / MESSAGE_LEN * MESSAGE_LEN;
+        let msgs: Vec<Message> = self.status_buf[..whole]
+            .chunks_exact(MESSAGE_LEN)
+            .filter_map(|c| Message::decode(c.try_into().ok()?))
+            .collect();
+        self.status_buf.drain(..whole);
+        for m in msgs {
+            self.on_status(m);
+        }
+    }
+
+    fn on_status(&mut self, m: Message) {
+        let Some(child) = self.children.get_mut(&(m.pid as libc::pid_t)) else {
+            return; // already reaped, or not ours
+        };
+        let Role::Service { name, generation } = &child.role else { return };
+        if *generation != self.generation {
+            return;
+        }
+        let Some(s) = self.services.iter_mut().find(|s| &s.entry.name == name) else { return };
+        match m.kind {
+            Kind::Available if !child.ready => {
+                child.ready = true;
+                s.ready += 1;
+            }
+            Kind::Unavailable if child.ready => {
+                child.ready = false;
+                s.ready = s.ready.saturating_sub(1);
+            }
+            Kind::Connection => {
+                child.took_conn = true;
+                s.avail.worked();
+            }
+            _ => {}
+        }
+    }
+
+    fn reap(&mut self) {
+        loop {
+            let mut st = 0;
+            // SAFETY: reaping any child without blocking.
+            let pid = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
+            if pid <= 0 {
+                break;
+            }
+            // Status messages sent just before death must count before the death does.
+            self.read_status();
+            let Some(child) = self.children.remove(&pid) else {
+                log::info!("process {pid} (not tracked) exited, status {st}");
+                continue;
+            };
+            let (ty, name) = role_type(&child.role);
+            log_exit(ty, name, &child.path, child.born, pid, st);
+            let failed = !(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0);
+            let now = Instant::now();
+            let lived = now.duration_since(child.born);
+            match &child.role {
+                Role::Service { name, generation } if *generation == self.generation => {
+                    if let Some(s) = self.services.iter_mut().find(|s| &s.entry.name == name) {
+                        s.active = s.active.saturating_sub(1);
+                        if child.ready {
+                            s.ready = s.ready.saturating_sub(1);
+                        }
+                        if let Some(wait) = s.avail.exited(now, lived, child.took_conn, failed) {
+                            log::error!(
+                                "service {}: {} workers in a row died at start; waiting {}s before forking again",
+                                s.entry.name,
+                                s.avail.fail_streak(),
+                                wait.as_secs()
+                            );
+                        }
+                    }
+                }
+                Role::Daemon(name) => {
+                    if let Some(d) = self.daemons.iter_mut().find(|d| &d.entry.name == name && d.pid == Some(pid)) {
+                        d.pid = None;
+                        if let Some(wait) = d.avail.exited(now, lived, false, failed) {
+                            log::error!("daemon {}: keeps dying; waiting {}s before restarting it", d.entry.name, wait.as_secs());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// SIGHUP: re-read cyrus.conf and start a new generation of workers.
+    fn reload(&mut self) {
+        let cc = match CyrusConf::load(&self.s.cyrus_conf) {
+            Ok(c) => c,
+            Err(e) => {
+                log::error!("SIGHUP: {e}; keeping the running configuration");
+                return;
+            }
+        };
+        for d in &cc.diags {
+            log::warn!("{d}");
+        }
+        log::info!("SIGHUP: reloading {}", self.s.cyrus_conf.display());
+        self.generation += 1;
+        // Recycle every worker of the old generation, and pass the signal to daemons.
+        for (pid, c) in &self.children {
+            if matches!(c.role, Role::Service { .. } | Role::Daemon(_)) {
+                // SAFETY: signalling our own child.
+                unsafe { libc::kill(*pid, libc::SIGHUP) };
+            }
+        }
+        let mut old: Vec<Service> = std::mem::take(&mut self.services);
+        let mut keep: Vec<(ServiceEntry, Option<OwnedFd>, Avail)> = Vec::new();
+        for e in &cc.services {
+            match old.iter().position(|o| o.entry.name == e.name && o.entry.same_socket(e) && o.listener.is_some()) {
+                Some(k) => {
+                    let o = old.swap_remove(k);
+                    keep.push((e.clone(), o.listener, o.avail));
+                }
+                None => keep.push((e.clone(), None, Avail::default())),
+            }
+        }
+        for o in &old {
+            if !cc.services.iter().any(|e| e.name == o.entry.name) {
+                log::info!("service {} removed", o.entry.name);
+            }
+        }
+        drop(old); // closes listeners that are gone or moving, before binding anew
+        for (e, listener, avail) in keep {
+            let listener = match listener {
+                Some(l) => Some(l),
+                None => match listen::bind(&e.listen, e.proto, self.s.backlog) {
+                    Ok(l) => {
+                        log::info!("service {} listening on {}", e.name, e.listen);
+                        Some(l)
+                    }
+                    Err(err) => {
+                        log::error!("service {}: cannot listen on {}: {err}; service not started", e.name, e.listen);
+                        None
+                    }
+                },
+            };
+            match self.command(&e.name, &e.cmd) {
+                Ok(cmd) => self.services.push(Service { entry: e, cmd, listener, ready: 0, active: 0, avail }),
+                Err(err) => log::error!("service {}: {err}", e.name),
+            }
+        }
+        self.load_events(&cc);
+        // Daemons: stop those removed or changed, start new ones.
+        let old_daemons = std::mem::take(&mut self.daemons);
+        for d in old_daemons {
+            if let Some(n) = cc.daemons.iter().find(|n| n.name == d.entry.name && n.cmd == d.entry.cmd) {
+                self.daemons.push(Daemon { entry: n.clone(), ..d });
+            } else if let Some(pid) = d.pid {
+                log::info!("daemon {} removed or changed; stopping pid {pid}", d.entry.name);
+                // SAFETY: signalling our own child.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+        }
+        for n in &cc.daemons {
+            if !self.daemons.iter().any(|d| d.entry.name == n.name) {
+                match self.command(&n.name, &n.cmd) {
+                    Ok(cmd) => self.daemons.push(Daemon { entry: n.clone(), cmd, pid: None, avail: Avail::default() }),
+                    Err(err) => log::error!("daemon {}: {err}", n.name),
+                }
+            }
+        }
+    }
+
+    /// Stops every child: SIGTERM, a grace period, then SIGKILL.
+    fn shutdown(&mut self) {
+        log::info!("shutting down: stopping {} children", self.children.len());
+        self.services.clear(); // close listeners: no new connections
+        for pid in self.children.keys() {
+            // SAFETY: signalling our own children.
+            unsafe { libc::kill(*pid, libc::SIGTERM) };
+        }
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        while !self.children.is_empty() && Instant::now() < deadline {
+            self.reap();
+            if self.children.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for pid in self.children.keys() {
+            log::warn!("process {pid} did not stop after SIGTERM; killing it");
+            // SAFETY: signalling our own children.
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
+        }
+        while !self.children.is_empty() {
+            let before = self.children.len();
+            self.reap();
+            if self.children.len() == before {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+fn below_max(s: &Service) -> bool {
+    s.entry.maxchild.is_none_or(|m| s.active < m)
+}
+
+/// Logs a child's end as Cyrus does.
+fn log_exit(ty: &str, name: &str, path: &str, born: Instant, pid: libc::pid_t, st: libc::c_int) {
+    let age = born.elapsed().as_secs_f64();
+    if libc::WIFSIGNALED(st) {
+        let sig = libc::WTERMSIG(st);
+        // SAFETY: strsignal returns a static string for a signal number.
+        let signame = unsafe { std::ffi::CStr::from_ptr(libc::strsignal(sig)) }.to_string_lossy().into_owned();
+        log::error!("process type:{ty} name:{name} path:{path} age:{age:.3}s pid:{pid} signaled to death by signal {sig} ({signame})");
+    } else {
+        let code = libc::WEXITSTATUS(st);
+        if code == 0 {
+            log::info!("process type:{ty} name:{name} path:{path} age:{age:.3}s pid:{pid} exited, status 0");
+        } else {
+            log::error!("process type:{ty} name:{name} path:{path} age:{age:.3}s pid:{pid} exited, status {code}");
+        }
+    }
+}
