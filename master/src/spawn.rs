@@ -136,6 +136,9 @@ pub fn spawn(cmd: &Command, id: u64, fds: ChildFds<'_>) -> io::Result<libc::pid_
     let want = libc::rlim_t::from(fds.maxfds);
     let newlim = libc::rlimit { rlim_cur: want.min(rlim.rlim_max), rlim_max: rlim.rlim_max };
     let maxfds = fds.maxfds;
+    // Reports a failed exec: the child writes errno here; a successful exec closes it.
+    let (err_r, err_w) = pipe()?;
+    let err_w_fd = err_w.as_raw_fd();
 
     // SAFETY: after fork the child only calls async-signal-safe functions on data
     // prepared above, then execve or _exit.
@@ -144,6 +147,24 @@ pub fn spawn(cmd: &Command, id: u64, fds: ChildFds<'_>) -> io::Result<libc::pid_
         return Err(io::Error::last_os_error());
     }
     if pid > 0 {
+        drop(err_w);
+        let mut errno = [0u8; 4];
+        let mut got = 0;
+        while got < 4 {
+            // SAFETY: blocking read from our pipe end into a local buffer.
+            let n = unsafe { libc::read(err_r.as_raw_fd(), errno[got..].as_mut_ptr().cast(), 4 - got) };
+            if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            if n <= 0 {
+                break;
+            }
+            got += n as usize;
+        }
+        if got == 4 {
+            let e = io::Error::from_raw_os_error(i32::from_ne_bytes(errno));
+            log::error!("cannot execute {}: {e}", cmd.path.display());
+        }
         return Ok(pid);
     }
     unsafe {
@@ -166,6 +187,8 @@ pub fn spawn(cmd: &Command, id: u64, fds: ChildFds<'_>) -> io::Result<libc::pid_
             libc::setrlimit(libc::RLIMIT_NOFILE, &newlim);
         }
         libc::execve(argvp[0], argvp.as_ptr(), envp.as_ptr());
+        let errno = (*libc::__errno_location()).to_ne_bytes();
+        libc::write(err_w_fd, errno.as_ptr().cast(), 4);
         libc::_exit(127);
     }
 }

@@ -13,10 +13,20 @@ use conf::Config;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
 
 type Syslog = Logger<LoggerBackend, Formatter3164>;
+
+/// Whether the last line logged was also written to standard error.
+static LAST_TO_STDERR: AtomicBool = AtomicBool::new(false);
+
+/// True when the last line logged went to standard error too (so a caller about to
+/// print the same message there need not).
+pub fn last_line_went_to_stderr() -> bool {
+    LAST_TO_STDERR.load(Ordering::SeqCst)
+}
 
 struct SuiteLogger {
     ident: String,
@@ -79,9 +89,11 @@ impl log::Log for SuiteLogger {
         }
         let msg = r.args().to_string();
         let sent = self.send(r.level(), &msg);
-        if self.mirror || !sent {
+        let to_stderr = self.mirror || !sent;
+        if to_stderr {
             let _ = writeln!(std::io::stderr(), "{}[{}]: {}", self.ident, std::process::id(), msg);
         }
+        LAST_TO_STDERR.store(to_stderr, Ordering::SeqCst);
     }
 
     fn flush(&self) {}

@@ -87,7 +87,9 @@ pub fn load_config(explicit: Option<&PathBuf>) -> Result<Config, conf::ConfError
 /// Logs `msg` as an error, prints it on stderr, and exits with `code`.
 pub fn fatal(program: &str, code: i32, msg: &str) -> ! {
     log::error!("{msg}");
-    eprintln!("{program}: {msg}");
+    if !crate::log::last_line_went_to_stderr() {
+        eprintln!("{program}: {msg}");
+    }
     std::process::exit(code)
 }
 
@@ -95,8 +97,10 @@ impl Worker {
     /// Checks the environment master gives, reads the configuration and starts
     /// logging. Exits with a clear message when something is wrong.
     pub fn init(program: &'static str, args: &ServiceArgs) -> Worker {
+        let loaded = load_config(args.config.as_ref());
         let Some(service) = std::env::var("CYRUS_SERVICE").ok().filter(|s| !s.is_empty()) else {
-            crate::log::init(program, None, args.debug);
+            // Log where the configuration says, if it can be read at all.
+            crate::log::init(program, loaded.as_ref().ok(), args.debug);
             fatal(
                 program,
                 exit::USAGE,
@@ -105,7 +109,7 @@ impl Worker {
                 ),
             );
         };
-        let config = match load_config(args.config.as_ref()) {
+        let config = match loaded {
             Ok(c) => c.for_service(&service),
             Err(e) => {
                 crate::log::init(program, None, args.debug);

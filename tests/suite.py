@@ -1,0 +1,241 @@
+"""Test harness: a fresh instance of the suite in a temporary directory.
+
+An `Instance` lays imapd.conf and cyrus.conf (from the caller's sections, with free
+loopback ports), binds a private syslog socket that the daemons log to
+(`syslog_socket`), starts the real `master`, and tears everything down afterwards.
+
+Binaries come from $SUITE_BIN, else target/debug of this checkout.
+When the tests run as root, the instance is handed to the `cyrus` user, which master
+drops to (as it would on a real site).
+"""
+
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("SUITE_BIN", os.path.join(ROOT, "target", "debug"))
+RUN_AS = "cyrus"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
+    """Polls pred() until it returns a true value, which is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class SyslogSink:
+    """A unix datagram socket standing in for /dev/log; keeps every line received."""
+
+    def __init__(self, path):
+        self.path = path
+        self.lines = []
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o666)
+        self.sock.settimeout(0.2)
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while self.running:
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.lines.append(data.decode("utf-8", "replace"))
+
+    def text(self):
+        with self.lock:
+            return "\n".join(self.lines)
+
+    def grep(self, pattern):
+        rx = re.compile(pattern)
+        with self.lock:
+            return [l for l in self.lines if rx.search(l)]
+
+    def wait(self, pattern, timeout=10.0):
+        return wait_for(lambda: self.grep(pattern), timeout, what=f"log line /{pattern}/\n--- log so far:\n{self.text()}")
+
+    def close(self):
+        self.running = False
+        self.sock.close()
+
+
+def children_of(pid):
+    """Live (not zombie) child pids of pid, with their command names."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # comm may contain spaces: fields after the last ')'.
+        rest = stat[stat.rindex(")") + 2:].split()
+        state, ppid = rest[0], int(rest[1])
+        if ppid == pid and state != "Z":
+            out[int(d)] = stat[stat.index("(") + 1:stat.rindex(")")]
+    return out
+
+
+def pid_alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+
+
+class Instance:
+    """One configured instance; start() runs master."""
+
+    def __init__(self, services="", start="", events="", daemons="", extra_conf="", name="inst"):
+        self.dir = tempfile.mkdtemp(prefix=f"suite-{name}-")
+        os.chmod(self.dir, 0o755)
+        self.conf = os.path.join(self.dir, "imapd.conf")
+        self.cyrus_conf = os.path.join(self.dir, "cyrus.conf")
+        self.pidfile = os.path.join(self.dir, "master.pid")
+        self.logsock = os.path.join(self.dir, "log.sock")
+        self.stderr_path = os.path.join(self.dir, "master.stderr")
+        self.ports = {}
+        for d in ("config", "spool"):
+            os.makedirs(os.path.join(self.dir, d))
+        self.write_conf(extra_conf)
+        self.sections = {"START": start, "SERVICES": services, "EVENTS": events, "DAEMON": daemons}
+        self.write_cyrus_conf()
+        self.log = SyslogSink(self.logsock)
+        self.proc = None
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            pw = pwd.getpwnam(RUN_AS)
+            for dirpath, dirnames, filenames in os.walk(self.dir):
+                for n in [dirpath] + [os.path.join(dirpath, x) for x in filenames]:
+                    if n != self.logsock:
+                        os.chown(n, pw.pw_uid, pw.pw_gid)
+
+    def port(self, name):
+        """A free loopback port for the service `name`, the same on every call."""
+        if name not in self.ports:
+            self.ports[name] = free_port()
+        return self.ports[name]
+
+    def write_conf(self, extra=""):
+        text = (
+            f"configdirectory: {self.dir}/config\n"
+            f"partition-default: {self.dir}/spool\n"
+            f"syslog_socket: {self.dir}/log.sock\n"
+            f"servername: suite.test\n"
+        )
+        if os.geteuid() == 0:
+            text += f"cyrus_user: {RUN_AS}\n"
+        with open(self.conf, "w") as f:
+            f.write(text + extra)
+
+    def write_cyrus_conf(self, **sections):
+        self.sections = getattr(self, "sections", {})
+        self.sections.update(sections)
+        text = ""
+        for name in ("START", "SERVICES", "EVENTS", "DAEMON"):
+            body = self.sections.get(name, "")
+            text += f"{name} {{\n{body}\n}}\n"
+        with open(self.cyrus_conf, "w") as f:
+            f.write(text)
+
+    def conf_line(self, text):
+        """The line number of imapd.conf holding text."""
+        with open(self.conf) as f:
+            for i, line in enumerate(f, 1):
+                if text in line:
+                    return i
+        raise AssertionError(f"{text!r} not in {self.conf}")
+
+    def cmd(self, *extra):
+        return [os.path.join(BIN, "master"), "-C", self.conf, "-M", self.cyrus_conf, "-p", self.pidfile, *extra]
+
+    def start(self, wait_ready=True, extra_args=()):
+        self.stderr = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen(self.cmd(*extra_args), stdin=subprocess.DEVNULL, stdout=self.stderr, stderr=self.stderr)
+        if wait_ready:
+            self.log.wait(r"master\[\d+\]: process started; ready for work", timeout=15)
+        return self
+
+    def stderr_text(self):
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def workers(self, name=None):
+        """Live children of master (optionally only those whose comm is name)."""
+        kids = children_of(self.proc.pid)
+        return {p: c for p, c in kids.items() if name is None or c == name}
+
+    def wait_workers(self, name, count, timeout=10.0):
+        return wait_for(lambda: len(self.workers(name)) == count and self.workers(name),
+                        timeout, what=f"{count} {name} workers (have {self.workers(name)})")
+
+    def hup(self):
+        self.proc.send_signal(signal.SIGHUP)
+
+    def stop(self, timeout=20):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def close(self):
+        kids = self.workers() if self.proc and self.proc.poll() is None else {}
+        self.stop()
+        for pid in kids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.log.close()
+        if getattr(self, "stderr", None):
+            self.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def read_line(sock, timeout=5.0):
+    """Reads one CRLF-terminated line from a socket (for protocols without a client)."""
+    sock.settimeout(timeout)
+    buf = b""
+    while not buf.endswith(b"\n"):
+        c = sock.recv(1)
+        if not c:
+            break
+        buf += c
+    return buf

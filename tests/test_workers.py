@@ -1,0 +1,124 @@
+"""The first workers: greeting, their few commands, refusals, and bad input."""
+
+import imaplib
+import nntplib
+import os
+import poplib
+import smtplib
+import socket
+import subprocess
+
+import pytest
+
+from suite import BIN, read_line
+
+
+@pytest.fixture
+def suite(make_instance):
+    inst = make_instance()
+    services = (
+        f'  imap cmd="imapd" listen="127.0.0.1:{inst.port("imap")}" prefork=1\n'
+        f'  pop3 cmd="pop3d" listen="127.0.0.1:{inst.port("pop3")}" prefork=1\n'
+        f'  lmtp cmd="lmtpd" listen="127.0.0.1:{inst.port("lmtp")}" prefork=1\n'
+        f'  lmtpunix cmd="lmtpd" listen="{inst.dir}/lmtp.sock" prefork=0\n'
+        f'  nntp cmd="nntpd" listen="127.0.0.1:{inst.port("nntp")}" prefork=0\n'
+        f'  sieve cmd="timsieved" listen="127.0.0.1:{inst.port("sieve")}" prefork=0\n'
+    )
+    inst.write_cyrus_conf(SERVICES=services)
+    return inst.start()
+
+
+def raw(inst, service):
+    s = socket.create_connection(("127.0.0.1", inst.port(service)), timeout=5)
+    return s
+
+
+def test_imap_capability_noop_logout_and_refusals(suite):
+    m = imaplib.IMAP4("127.0.0.1", suite.port("imap"))
+    typ, caps = m.capability()
+    assert typ == "OK" and caps[0].split() == [b"IMAP4rev1", b"LOGINDISABLED"]
+    assert m.noop() == ("OK", [b"Completed"])
+    with pytest.raises(imaplib.IMAP4.error, match="BAD.*Unrecognized command LOGIN"):
+        m.login("fred", "secret")
+    with pytest.raises(imaplib.IMAP4.error, match="BAD"):
+        m._simple_command("CAPABILITY", "extra")
+    assert m.logout()[0] == "BYE"
+
+
+def test_imap_bad_input_keeps_session(suite):
+    s = raw(suite, "imap")
+    assert read_line(s).startswith(b"* OK")
+    s.sendall(b"*bad NOOP\r\n")
+    assert read_line(s) == b"* BAD Invalid tag\r\n"
+    s.sendall(b"a1\r\n")
+    assert read_line(s) == b"a1 BAD Null command\r\n"
+    s.sendall(b"a2 " + b"X" * 200_000 + b"\r\n")
+    assert read_line(s) == b"* BAD Line too long\r\n"
+    s.sendall(b"a3 LOGIN {5+}\r\nfred {6+}\r\nsecret\r\na4 NOOP\r\n")
+    assert read_line(s).startswith(b"a3 BAD")
+    assert read_line(s) == b"a4 OK Completed\r\n"
+    s.sendall(b"a5 NOOP\r\n" * 1000)
+    for _ in range(1000):
+        assert read_line(s) == b"a5 OK Completed\r\n"
+    s.sendall(b"\x00\xff\r\n")
+    assert read_line(s).startswith(b"* BAD")
+    # A disconnect in the middle of a literal does not harm the worker or the service.
+    s.sendall(b"a6 LOGIN {100+}\r\nabc")
+    s.close()
+    m = imaplib.IMAP4("127.0.0.1", suite.port("imap"))
+    assert m.noop()[0] == "OK"
+    m.logout()
+    assert not suite.log.grep(r"signaled to death")
+
+
+def test_pop3_greeting_capa_quit(suite):
+    p = poplib.POP3("127.0.0.1", suite.port("pop3"), timeout=5)
+    assert p.getwelcome().startswith(b"+OK suite.test")
+    assert "IMPLEMENTATION" in p.capa()
+    with pytest.raises(poplib.error_proto, match="-ERR"):
+        p.user("fred")
+    assert p.quit().startswith(b"+OK")
+
+
+def test_lmtp_over_tcp_and_unix_refuses_mail_clearly(suite):
+    for lm in (smtplib.LMTP("127.0.0.1", suite.port("lmtp"), timeout=5), smtplib.LMTP(f"{suite.dir}/lmtp.sock", timeout=5)):
+        code, _ = lm.ehlo("client.test")
+        assert code == 250
+        code, msg = lm.docmd("MAIL FROM:<a@b>")
+        assert code == 502 and b"5.5.1" in msg
+        assert lm.noop()[0] == 250
+        code, _ = lm.docmd("WHATEVER")
+        assert code == 500
+        lm.quit()
+
+
+def test_nntp_greeting_capabilities_quit(suite):
+    n = nntplib.NNTP("127.0.0.1", suite.port("nntp"), readermode=False, timeout=5)
+    assert n.getwelcome().startswith("201 suite.test")
+    assert "VERSION" in n.getcapabilities()
+    with pytest.raises(nntplib.NNTPPermanentError):
+        n.group("alt.test")
+    n.quit()
+
+
+def test_sieve_greeting_capability_logout(suite):
+    s = raw(suite, "sieve")
+    greeting = [read_line(s) for _ in range(3)]
+    assert greeting[0].startswith(b'"IMPLEMENTATION"')
+    assert greeting[-1] == b"OK\r\n"
+    s.sendall(b"CAPABILITY\r\n")
+    assert [read_line(s) for _ in range(3)][-1] == b"OK\r\n"
+    s.sendall(b"AUTHENTICATE \"PLAIN\"\r\n")
+    assert read_line(s).startswith(b"NO")
+    s.sendall(b"LOGOUT\r\n")
+    assert read_line(s).startswith(b"OK")
+    s.close()
+
+
+def test_worker_by_hand_logs_to_configured_syslog(make_instance):
+    inst = make_instance()
+    env = {k: v for k, v in os.environ.items() if k != "CYRUS_SERVICE"}
+    r = subprocess.run([os.path.join(BIN, "imapd"), "-C", inst.conf], capture_output=True, text=True, env=env, timeout=10)
+    assert r.returncode == 64
+    inst.log.wait(r"imapd\[\d+\]: could not getenv\(CYRUS_SERVICE\)")
+    assert r.stderr.count("could not getenv") == 1
