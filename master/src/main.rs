@@ -80,7 +80,11 @@ fn main() {
     };
     service::log::init("master", Some(&cfg), args.debug);
     for d in &cfg.diags {
-        log::warn!("{d}");
+        if d.warning {
+            log::warn!("{d}");
+        } else {
+            log::info!("{d}");
+        }
     }
     let cc = match conf::CyrusConf::load(&cyrus_conf_path) {
         Ok(c) => c,

@@ -232,6 +232,7 @@ impl CyrusConf {
                 self.diags.push(Diag {
                     origin: origin.clone(),
                     msg: format!("{name}: attribute '{k}' has no meaning in {s}; ignored"),
+                    warning: true,
                 });
             }
         }
@@ -309,6 +310,7 @@ impl CyrusConf {
                     self.diags.push(Diag {
                         origin: origin.clone(),
                         msg: format!("event '{name}' has neither period= nor at=; it never runs"),
+                        warning: true,
                     });
                 }
                 self.events.push(EventEntry { name: name.into(), cmd, period, at, origin });

@@ -56,6 +56,9 @@ impl std::error::Error for ConfError {}
 pub struct Diag {
     pub origin: Origin,
     pub msg: String,
+    /// True for what is likely a mistake (an unknown name); false for a note (a
+    /// Cyrus option the suite does not use).
+    pub warning: bool,
 }
 
 impl fmt::Display for Diag {
@@ -182,13 +185,14 @@ impl Config {
                 Known::Cyrus => self.diags.push(Diag {
                     origin: origin.clone(),
                     msg: format!("option '{key}' is a Cyrus option this suite does not use; ignored"),
+                    warning: false,
                 }),
                 Known::No => {
                     let msg = match suggest(&key) {
                         Some(s) => format!("unknown option '{key}' (did you mean '{s}'?)"),
                         None => format!("unknown option '{key}'"),
                     };
-                    self.diags.push(Diag { origin: origin.clone(), msg });
+                    self.diags.push(Diag { origin: origin.clone(), msg, warning: true });
                 }
             }
             let via_alias = canon != key;
@@ -500,5 +504,25 @@ mod tests {
         assert_eq!(suggest("configdirectroy").as_deref(), Some("configdirectory"));
         assert_eq!(suggest("partitoin-default").as_deref(), Some("partition-"));
         assert_eq!(suggest("zzzzzzzzzzzzzzzz"), None);
+    }
+}
+
+#[cfg(test)]
+mod sample_tests {
+    use super::*;
+    use crate::CyrusConf;
+
+    /// The sample and dev configurations in conf/ load cleanly: no error, and no
+    /// warning (notes about Cyrus options the suite does not read are allowed).
+    #[test]
+    fn sample_configs_load_without_warnings() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conf");
+        for dir in ["dev", "site"] {
+            let c = Config::load(&root.join(dir).join("imapd.conf")).unwrap();
+            assert!(c.diags.iter().all(|d| !d.warning), "{dir}: {:?}", c.diags);
+            let cc = CyrusConf::load(&root.join(dir).join("cyrus.conf")).unwrap();
+            assert!(cc.diags.is_empty(), "{dir}: {:?}", cc.diags);
+            assert!(!cc.services.is_empty());
+        }
     }
 }
