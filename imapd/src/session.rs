@@ -18,21 +18,14 @@ struct Imap;
 /// Serves one connection.
 pub fn serve(w: &Worker, conn: &mut Conn) {
     let timeout = w.config.get_duration("timeout").max(Duration::from_secs(60));
-    if let Err(e) = conn.set_timeout(Some(timeout)) {
-        log::warn!("cannot set timeout: {e}");
-    }
     let host = w.servername();
     let info = match w.config.get_str("serverinfo").unwrap_or("on").to_ascii_lowercase().as_str() {
         "off" => String::new(),
         "min" => format!(" {host}"),
         _ => format!(" {host} Cyrus-compatible IMAP server {} ready", env!("CARGO_PKG_VERSION")),
     };
-    conn.write_fmt(format_args!("* OK [CAPABILITY {CAPABILITIES}]{info}\r\n"));
-    if conn.flush().is_err() {
-        return;
-    }
-    let why = service::run_lines(conn, &mut Imap);
-    log::debug!("session from {} ended: {why}", conn.peer);
+    let greeting = format!("* OK [CAPABILITY {CAPABILITIES}]{info}\r\n");
+    service::serve(conn, timeout, &greeting, &mut Imap);
 }
 
 /// A tag is one or more ASTRING-CHARs other than `+` (RFC 3501).

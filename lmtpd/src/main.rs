@@ -59,12 +59,8 @@ fn main() {
     let args = Args::parse();
     let worker = service::Worker::init("lmtpd", &args.svc);
     worker.run(|w, mut conn| {
-        let _ = conn.set_timeout(Some(Duration::from_secs(300)));
         let host = w.servername();
-        conn.write_fmt(format_args!("220 {host} LMTP Cyrus-compatible server ready\r\n"));
-        if conn.flush().is_ok() {
-            let why = service::run_lines(&mut conn, &mut Lmtp { host });
-            log::debug!("session from {} ended: {why}", conn.peer);
-        }
+        let greeting = format!("220 {host} LMTP Cyrus-compatible server ready\r\n");
+        service::serve(&mut conn, Duration::from_secs(300), &greeting, &mut Lmtp { host });
     });
 }

@@ -55,11 +55,7 @@ fn main() {
     let args = Args::parse();
     let worker = service::Worker::init("nntpd", &args.svc);
     worker.run(|w, mut conn| {
-        let _ = conn.set_timeout(Some(Duration::from_secs(600)));
-        conn.write_fmt(format_args!("201 {} Cyrus-compatible NNTP server ready, no posting\r\n", w.servername()));
-        if conn.flush().is_ok() {
-            let why = service::run_lines(&mut conn, &mut Nntp);
-            log::debug!("session from {} ended: {why}", conn.peer);
-        }
+        let greeting = format!("201 {} Cyrus-compatible NNTP server ready, no posting\r\n", w.servername());
+        service::serve(&mut conn, Duration::from_secs(600), &greeting, &mut Nntp);
     });
 }

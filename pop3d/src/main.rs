@@ -55,11 +55,7 @@ fn main() {
     let args = Args::parse();
     let worker = service::Worker::init("pop3d", &args.svc);
     worker.run(|w, mut conn| {
-        let _ = conn.set_timeout(Some(Duration::from_secs(600)));
-        conn.write_fmt(format_args!("+OK {} Cyrus-compatible POP3 server ready\r\n", w.servername()));
-        if conn.flush().is_ok() {
-            let why = service::run_lines(&mut conn, &mut Pop3);
-            log::debug!("session from {} ended: {why}", conn.peer);
-        }
+        let greeting = format!("+OK {} Cyrus-compatible POP3 server ready\r\n", w.servername());
+        service::serve(&mut conn, Duration::from_secs(600), &greeting, &mut Pop3);
     });
 }

@@ -18,11 +18,8 @@ struct Args {
 
 const MAX_LINE: usize = 8192;
 
-fn capabilities(conn: &mut Conn) {
-    conn.write_fmt(format_args!(
-        "\"IMPLEMENTATION\" \"Cyrus-compatible timsieved {}\"\r\n\"VERSION\" \"1.0\"\r\n",
-        env!("CARGO_PKG_VERSION")
-    ));
+fn capabilities() -> String {
+    format!("\"IMPLEMENTATION\" \"Cyrus-compatible timsieved {}\"\r\n\"VERSION\" \"1.0\"\r\n", env!("CARGO_PKG_VERSION"))
 }
 
 struct Sieve;
@@ -36,7 +33,7 @@ impl LineProtocol for Sieve {
         let cmd = line.split(|&c| c == b' ').next().unwrap_or_default().to_ascii_uppercase();
         match cmd.as_slice() {
             b"CAPABILITY" => {
-                capabilities(conn);
+                conn.write(capabilities().as_bytes());
                 conn.write(b"OK\r\n");
             }
             b"NOOP" => conn.write(b"OK \"NOOP completed\"\r\n"),
@@ -63,12 +60,7 @@ fn main() {
     let args = Args::parse();
     let worker = service::Worker::init("timsieved", &args.svc);
     worker.run(|_w, mut conn| {
-        let _ = conn.set_timeout(Some(Duration::from_secs(600)));
-        capabilities(&mut conn);
-        conn.write(b"OK\r\n");
-        if conn.flush().is_ok() {
-            let why = service::run_lines(&mut conn, &mut Sieve);
-            log::debug!("session from {} ended: {why}", conn.peer);
-        }
+        let greeting = format!("{}OK\r\n", capabilities());
+        service::serve(&mut conn, Duration::from_secs(600), &greeting, &mut Sieve);
     });
 }

@@ -23,5 +23,5 @@ pub mod status;
 pub mod worker;
 
 pub use conn::{Addr, Conn, ReadError};
-pub use session::{Flow, LineProtocol, run_lines};
+pub use session::{Flow, LineProtocol, run_lines, serve};
 pub use worker::{ServiceArgs, Worker, exit};

@@ -49,3 +49,17 @@ pub fn run_lines(conn: &mut Conn, proto: &mut dyn LineProtocol) -> &'static str 
         }
     }
 }
+
+/// A whole session of a line protocol: inactivity timer, greeting, command loop, and a
+/// debug line saying how it ended.
+pub fn serve(conn: &mut Conn, timeout: std::time::Duration, greeting: &str, proto: &mut dyn LineProtocol) {
+    if let Err(e) = conn.set_timeout(Some(timeout)) {
+        log::warn!("cannot set timeout: {e}");
+    }
+    conn.write(greeting.as_bytes());
+    if conn.flush().is_err() {
+        return;
+    }
+    let why = run_lines(conn, proto);
+    log::debug!("session from {} ended: {why}", conn.peer);
+}
