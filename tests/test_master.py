@@ -403,3 +403,60 @@ def _bindable(port):
         return False
     finally:
         s.close()
+
+
+def test_sighup_applies_changed_service_and_recycles_idle_workers(make_instance):
+    inst = make_instance()
+    inst.write_cyrus_conf(SERVICES=imap_service(inst, extra="prefork=1"))
+    inst.start()
+    (old,) = inst.wait_workers("imapd", 1)
+    new_port = free_port()
+    inst.write_cyrus_conf(SERVICES=f'  imap cmd="imapd" listen="127.0.0.1:{new_port}" prefork=3\n')
+    inst.hup()
+    inst.log.wait(rf"pid:{old} exited, status 0")
+    workers = inst.wait_workers("imapd", 3)
+    assert old not in workers
+    assert b"* OK" in greet(new_port)
+    wait_for(lambda: _refused(inst.port("imap")), what="old port closed")
+
+
+def test_bad_cyrus_conf_on_sighup_keeps_running_configuration(make_instance):
+    inst = make_instance()
+    inst.write_cyrus_conf(SERVICES=imap_service(inst, extra="prefork=1"))
+    inst.start()
+    with open(inst.cyrus_conf, "a") as f:
+        f.write("GARBAGE {\n}\n")
+    inst.hup()
+    inst.log.wait(r"SIGHUP: .*cyrus.conf:\d+: unknown section 'GARBAGE'.*keeping the running configuration")
+    assert b"* OK" in greet(inst.port("imap"))
+
+
+def test_daemon_mode_and_logfile(make_instance):
+    inst = make_instance()
+    logfile = os.path.join(inst.dir, "master.log")
+    inst.write_cyrus_conf(SERVICES=imap_service(inst, extra="prefork=1") + f'  broken cmd="imapd -Q" listen="127.0.0.1:{inst.port("broken")}" prefork=1\n')
+    if inst.as_root:
+        import pwd
+        pw = pwd.getpwnam(RUN_AS)
+        os.chown(inst.cyrus_conf, pw.pw_uid, pw.pw_gid)
+    r = subprocess.run(inst.cmd("-d", "-L", logfile), stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    assert r.returncode == 0
+    pid = wait_for(lambda: _read_pid(inst.pidfile), what="pidfile of the daemon")
+    try:
+        assert pid_alive(pid)
+        inst.log.wait(r"ready for work")
+        assert b"* OK" in greet(inst.port("imap"))
+        # A child's complaint on stderr lands in -L's file.
+        wait_for(lambda: "unexpected argument '-Q'" in open(logfile).read(), what="worker stderr in the -L logfile")
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: not pid_alive(pid), what="daemon master to exit")
+    assert not os.path.exists(inst.pidfile)
+
+
+def _read_pid(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
