@@ -50,11 +50,6 @@ const FACILITIES: &[&str] = &[
 
 const TLS_VERSIONS: &[&str] = &["tls1_0", "tls1_1", "tls1_2", "tls1_3"];
 
-const META_FILES: &[&str] = &[
-    "header", "index", "cache", "expunge", "squat", "annotations", "lock", "dav",
-    "archivecache",
-];
-
 /// Every option the suite reads, sorted by name.
 pub const OPTIONS: &[OptDef] = &[
     OptDef {
@@ -86,12 +81,6 @@ pub const OPTIONS: &[OptDef] = &[
         kind: Kind::Str,
         default: None,
         desc: "Directory holding the metadata files (see metapartition_files) of the spool partition of the same NAME.",
-    },
-    OptDef {
-        name: "metapartition_files",
-        kind: Kind::List(META_FILES),
-        default: Some(""),
-        desc: "Metadata files kept on the metapartition instead of the spool partition.",
     },
     OptDef {
         name: "partition-",
@@ -221,7 +210,7 @@ mod tests {
     fn prefix_lookup() {
         assert_eq!(lookup("partition-default").unwrap().name, "partition-");
         assert!(lookup("partition-").is_none());
-        assert_eq!(lookup("metapartition_files").unwrap().name, "metapartition_files");
+        assert_eq!(lookup("metapartition-fast").unwrap().name, "metapartition-");
         assert!(lookup("nosuch").is_none());
     }
 }

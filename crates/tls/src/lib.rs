@@ -1,0 +1,170 @@
+//! TLS for the daemons: an OpenSSL server context per service, from imapd.conf.
+//!
+//! [`server_acceptor`] reads, through the configuration's service prefix
+//! (`imaps_tls_server_cert` beats `tls_server_cert`; the old alias names were mapped
+//! when the file was loaded):
+//! - `tls_server_cert` (PEM chain) and `tls_server_key` (defaults to the cert file);
+//!   unset or `disabled` means no TLS for the service;
+//! - `tls_versions`: the versions allowed, TLS 1.2 and 1.3 by default (Cyrus allows all
+//!   four; 1.0 and 1.1 are broken, so they must be asked for);
+//! - `tls_ciphers` for TLS 1.2 and below;
+//! - `tls_client_ca_file` / `tls_client_ca_dir`: when set, clients are asked for a
+//!   certificate (optional) verified against them.
+//!
+//! Errors name the option and the file, so an administrator knows what to fix.
+
+use conf::Config;
+use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod, SslOptions, SslVerifyMode, SslVersion};
+
+pub use openssl::ssl::{SslAcceptor as Acceptor, SslStream};
+
+const VERSIONS: [(&str, SslVersion, SslOptions); 4] = [
+    ("tls1_0", SslVersion::TLS1, SslOptions::NO_TLSV1),
+    ("tls1_1", SslVersion::TLS1_1, SslOptions::NO_TLSV1_1),
+    ("tls1_2", SslVersion::TLS1_2, SslOptions::NO_TLSV1_2),
+    ("tls1_3", SslVersion::TLS1_3, SslOptions::NO_TLSV1_3),
+];
+
+/// The server context of the configuration's service, or `None` when TLS is not
+/// configured (or `disabled`) for it.
+pub fn server_acceptor(cfg: &Config) -> Result<Option<SslAcceptor>, String> {
+    let Some(cert) = cfg.get_str("tls_server_cert").filter(|c| !c.is_empty() && *c != "disabled") else {
+        return Ok(None);
+    };
+    let key = cfg.get_str("tls_server_key").filter(|k| !k.is_empty() && *k != "disabled").unwrap_or(cert);
+    let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).map_err(|e| e.to_string())?;
+    b.set_certificate_chain_file(cert).map_err(|e| format!("tls_server_cert {cert}: {e}"))?;
+    b.set_private_key_file(key, SslFiletype::PEM).map_err(|e| format!("tls_server_key {key}: {e}"))?;
+    b.check_private_key().map_err(|e| format!("tls_server_key {key} does not match tls_server_cert {cert}: {e}"))?;
+
+    let allowed = cfg.get_list("tls_versions");
+    let on: Vec<bool> = VERSIONS.iter().map(|(n, _, _)| allowed.iter().any(|a| a.eq_ignore_ascii_case(n))).collect();
+    let lo = on.iter().position(|&x| x).ok_or("tls_versions allows no TLS version")?;
+    let hi = on.iter().rposition(|&x| x).unwrap_or(lo);
+    b.set_min_proto_version(Some(VERSIONS[lo].1)).map_err(|e| e.to_string())?;
+    b.set_max_proto_version(Some(VERSIONS[hi].1)).map_err(|e| e.to_string())?;
+    // mozilla_intermediate_v5 turns 1.0 and 1.1 off; turn on what is asked for, and off
+    // a version left out between two allowed ones.
+    b.clear_options(SslOptions::NO_TLSV1 | SslOptions::NO_TLSV1_1);
+    for (i, (_, _, opt)) in VERSIONS.iter().enumerate() {
+        if !on[i] {
+            b.set_options(*opt);
+        }
+    }
+    if on[0] || on[1] {
+        // OpenSSL 3 refuses the old versions at security level 1 and above.
+        let ciphers = format!("{}:@SECLEVEL=0", cfg.get_str("tls_ciphers").unwrap_or("DEFAULT"));
+        b.set_cipher_list(&ciphers).map_err(|e| format!("tls_ciphers: {e}"))?;
+    } else if let Some(c) = cfg.get_str("tls_ciphers") {
+        b.set_cipher_list(c).map_err(|e| format!("tls_ciphers {c}: {e}"))?;
+    }
+    let ca_file = cfg.get_str("tls_client_ca_file");
+    let ca_dir = cfg.get_str("tls_client_ca_dir");
+    if ca_file.is_some() || ca_dir.is_some() {
+        if let Some(f) = ca_file {
+            b.set_ca_file(f).map_err(|e| format!("tls_client_ca_file {f}: {e}"))?;
+        }
+        if let Some(d) = ca_dir {
+            b.cert_store_mut()
+                .add_lookup(openssl::x509::store::X509Lookup::hash_dir())
+                .and_then(|l| l.add_dir(d, SslFiletype::PEM))
+                .map_err(|e| format!("tls_client_ca_dir {d}: {e}"))?;
+        }
+        b.set_verify(SslVerifyMode::PEER);
+    }
+    Ok(Some(b.build()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::ssl::{SslConnector, SslVerifyMode};
+    use std::os::unix::net::UnixStream;
+    use std::path::{Path, PathBuf};
+
+    fn certdir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("tls-test-{}", std::process::id()));
+        if !d.join("cert.pem").exists() {
+            std::fs::create_dir_all(&d).unwrap();
+            let ok = std::process::Command::new("openssl")
+                .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
+                .arg("-keyout")
+                .arg(d.join("key.pem"))
+                .arg("-out")
+                .arg(d.join("cert.pem"))
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok);
+        }
+        d
+    }
+
+    fn config(dir: &Path, extra: &str) -> Config {
+        let text = format!(
+            "tls_server_cert: {0}/cert.pem\ntls_server_key: {0}/key.pem\n{extra}",
+            dir.display()
+        );
+        Config::parse_str(Path::new("/test/imapd.conf"), &text).unwrap()
+    }
+
+    /// Handshake with a client limited to `min..=max`; the negotiated version or the error.
+    fn handshake(acc: SslAcceptor, min: SslVersion, max: SslVersion) -> Result<String, String> {
+        let (a, b) = UnixStream::pair().unwrap();
+        let server = std::thread::spawn(move || acc.accept(a).map(|s| s.ssl().version_str().to_string()).map_err(|e| e.to_string()));
+        let mut c = SslConnector::builder(SslMethod::tls_client()).unwrap();
+        c.set_verify(SslVerifyMode::NONE);
+        c.set_min_proto_version(Some(min)).unwrap();
+        c.set_max_proto_version(Some(max)).unwrap();
+        let _ = c.set_cipher_list("DEFAULT:@SECLEVEL=0");
+        let client = c.build().configure().unwrap().connect("localhost", b);
+        let server = server.join().unwrap();
+        match (client, server) {
+            (Ok(_), Ok(v)) => Ok(v),
+            (c, s) => Err(format!("client {:?} / server {:?}", c.err().map(|e| e.to_string()), s.err())),
+        }
+    }
+
+    #[test]
+    fn defaults_allow_1_2_and_1_3_only() {
+        let d = certdir();
+        let acc = || server_acceptor(&config(&d, "")).unwrap().unwrap();
+        assert_eq!(handshake(acc(), SslVersion::TLS1_2, SslVersion::TLS1_3).unwrap(), "TLSv1.3");
+        assert_eq!(handshake(acc(), SslVersion::TLS1_2, SslVersion::TLS1_2).unwrap(), "TLSv1.2");
+        assert!(handshake(acc(), SslVersion::TLS1, SslVersion::TLS1_1).is_err());
+        assert!(handshake(acc(), SslVersion::TLS1_1, SslVersion::TLS1_1).is_err());
+    }
+
+    #[test]
+    fn old_versions_only_when_asked_for() {
+        let d = certdir();
+        let acc = server_acceptor(&config(&d, "tls_versions: tls1_1 tls1_3\n")).unwrap().unwrap();
+        assert_eq!(handshake(acc.clone(), SslVersion::TLS1_1, SslVersion::TLS1_1).unwrap(), "TLSv1.1");
+        // 1.2 sits between two allowed versions but was left out.
+        assert!(handshake(acc, SslVersion::TLS1_2, SslVersion::TLS1_2).is_err());
+    }
+
+    #[test]
+    fn tls_versions_narrows_and_service_prefix_applies() {
+        let d = certdir();
+        let cfg = config(&d, "imaps_tls_versions: tls1_2\n").for_service("imaps");
+        let acc = server_acceptor(&cfg).unwrap().unwrap();
+        assert_eq!(handshake(acc, SslVersion::TLS1_2, SslVersion::TLS1_3).unwrap(), "TLSv1.2");
+        let cfg = config(&d, "imaps_tls_server_cert: disabled\n");
+        assert!(server_acceptor(&cfg.clone().for_service("imaps")).unwrap().is_none());
+        assert!(server_acceptor(&cfg.for_service("imap")).unwrap().is_some());
+    }
+
+    #[test]
+    fn errors_name_the_option_and_file() {
+        let d = certdir();
+        let cfg = Config::parse_str(Path::new("/t"), "tls_cert_file: /nonexistent/cert.pem\n").unwrap();
+        let e = server_acceptor(&cfg).err().unwrap();
+        assert!(e.starts_with("tls_server_cert /nonexistent/cert.pem"), "{e}");
+        let cfg = config(&d, "tls_ciphers: NOSUCHCIPHER\n");
+        assert!(server_acceptor(&cfg).err().unwrap().contains("tls_ciphers"));
+        let cfg = Config::parse_str(Path::new("/t"), "").unwrap();
+        assert!(server_acceptor(&cfg).unwrap().is_none());
+    }
+}
