@@ -1,0 +1,68 @@
+//! What the cache holds for each message, built once at append.
+//!
+//! Payload version 1: `version u8 = 1`, `header_len u32`, then the message's header
+//! block (up to and including the blank line), so that header fetches and header
+//! searches never open the message file. The parsed structure (ENVELOPE,
+//! BODYSTRUCTURE, section offsets) is added by the message crate's cache form.
+
+pub const PAYLOAD_VERSION: u8 = 1;
+
+/// Length of the header block: up to and including the first empty line (CRLF CRLF
+/// or, in a damaged message, LF LF); the whole message if there is none.
+pub fn header_len(raw: &[u8]) -> usize {
+    if raw.starts_with(b"\r\n") {
+        return 2;
+    }
+    if raw.starts_with(b"\n") {
+        return 1;
+    }
+    let mut i = 0;
+    while let Some(p) = raw[i..].iter().position(|&b| b == b'\n') {
+        let nl = i + p;
+        let rest = &raw[nl + 1..];
+        if rest.starts_with(b"\r\n") {
+            return nl + 3;
+        }
+        if rest.starts_with(b"\n") {
+            return nl + 2;
+        }
+        i = nl + 1;
+    }
+    raw.len()
+}
+
+/// The cache payload of a message.
+pub fn build(raw: &[u8]) -> Vec<u8> {
+    let hl = header_len(raw);
+    let mut v = Vec::with_capacity(5 + hl);
+    v.push(PAYLOAD_VERSION);
+    v.extend_from_slice(&(hl as u32).to_le_bytes());
+    v.extend_from_slice(&raw[..hl]);
+    v
+}
+
+/// The header block stored in a cache payload.
+pub fn header_block(payload: &[u8]) -> Option<&[u8]> {
+    if payload.first() != Some(&PAYLOAD_VERSION) || payload.len() < 5 {
+        return None;
+    }
+    let hl = u32::from_le_bytes([payload[1], payload[2], payload[3], payload[4]]) as usize;
+    payload.get(5..5 + hl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_lengths() {
+        assert_eq!(header_len(b"A: b\r\n\r\nbody"), 8);
+        assert_eq!(header_len(b"A: b\n\nbody"), 6);
+        assert_eq!(header_len(b"A: b\r\nC: d\r\n"), 12);
+        assert_eq!(header_len(b"\r\nbody"), 2);
+        assert_eq!(header_len(b""), 0);
+        let p = build(b"Subject: x\r\n\r\nhi\r\n");
+        assert_eq!(header_block(&p), Some(&b"Subject: x\r\n\r\n"[..]));
+        assert_eq!(header_block(&p[..3]), None);
+    }
+}

@@ -1,0 +1,293 @@
+//! Opening a mailbox and reading it through mmap, without locks.
+//!
+//! A reader maps `cyrus.index` and `cyrus.cache` and reads the header, then records,
+//! straight from the map. It never blocks on a writer: a header or record caught
+//! half-written fails its checksum and is read again (a writer's update is one
+//! `pwrite` of at most one header or record, so a retry soon sees it whole). Only
+//! `num_records` records are believed, and the map is never read past its length;
+//! [`Mailbox::refresh`] re-maps when the files have grown.
+
+use crate::format::{self, FormatError, HEADER_SIZE, IndexHeader, RECORD_SIZE, Record, Uid};
+use crate::header::MailboxHeader;
+use memmap2::Mmap;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const INDEX: &str = "cyrus.index";
+pub const CACHE: &str = "cyrus.cache";
+pub const HEADER: &str = "cyrus.header";
+
+/// How often a checksum failure is read again before it counts as corruption.
+const TORN_RETRIES: u32 = 200;
+
+/// Where a mailbox's files live: message files in `data`, the header, index and cache
+/// in `meta` (the same directory unless a metapartition is configured).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    pub data: PathBuf,
+    pub meta: PathBuf,
+}
+
+impl Paths {
+    pub fn single(dir: &Path) -> Paths {
+        Paths { data: dir.to_path_buf(), meta: dir.to_path_buf() }
+    }
+
+    pub fn index(&self) -> PathBuf {
+        self.meta.join(INDEX)
+    }
+
+    pub fn cache(&self) -> PathBuf {
+        self.meta.join(CACHE)
+    }
+
+    pub fn header(&self) -> PathBuf {
+        self.meta.join(HEADER)
+    }
+
+    /// The message file of `uid`: `UID.`, as Cyrus names it.
+    pub fn message(&self, uid: Uid) -> PathBuf {
+        self.data.join(format!("{}.", uid.0))
+    }
+}
+
+/// Errors of the store, with what the client and the log need.
+#[derive(Debug)]
+pub enum Error {
+    Io(String),
+    /// The files are damaged; `reconstruct` repairs them.
+    Corrupt(String),
+    NotFound(String),
+    /// A limit (user flags, UIDs) is reached.
+    Limit(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Io(m) => write!(f, "I/O error: {m}"),
+            Error::Corrupt(m) => write!(f, "mailbox is damaged (run reconstruct): {m}"),
+            Error::NotFound(m) => write!(f, "no such mailbox: {m}"),
+            Error::Limit(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub(crate) fn io(path: &Path, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        Error::NotFound(path.display().to_string())
+    } else {
+        Error::Io(format!("{}: {e}", path.display()))
+    }
+}
+
+/// An open mailbox.
+pub struct Mailbox {
+    pub(crate) paths: Paths,
+    pub(crate) index: File,
+    pub(crate) cache: File,
+    index_map: Option<Mmap>,
+    cache_map: Option<Mmap>,
+    pub(crate) header: IndexHeader,
+    pub(crate) names: MailboxHeader,
+    ino: u64,
+}
+
+fn map(f: &File) -> Result<Option<Mmap>, std::io::Error> {
+    if f.metadata()?.len() == 0 {
+        return Ok(None);
+    }
+    // SAFETY: the files only grow while mapped (writers append or overwrite in place,
+    // never truncate below what a header counts), and every read is bounds-checked
+    // against the map's length.
+    unsafe { Mmap::map(f) }.map(Some)
+}
+
+fn open_rw(path: &Path) -> Result<File, Error> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .or_else(|_| File::open(path))
+        .map_err(|e| io(path, e))
+}
+
+impl Mailbox {
+    /// Opens the mailbox whose files are at `paths`.
+    pub fn open(paths: &Paths) -> Result<Mailbox, Error> {
+        let index = open_rw(&paths.index())?;
+        let cache = open_rw(&paths.cache())?;
+        let names = MailboxHeader::read(&paths.header()).map_err(Error::Corrupt)?;
+        let ino = index.metadata().map_err(|e| io(&paths.index(), e))?.ino();
+        let mut mb = Mailbox {
+            paths: paths.clone(),
+            index,
+            cache,
+            index_map: None,
+            cache_map: None,
+            header: IndexHeader::default(),
+            names,
+            ino,
+        };
+        mb.refresh()?;
+        Ok(mb)
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    pub fn header(&self) -> &IndexHeader {
+        &self.header
+    }
+
+    pub fn name(&self) -> &str {
+        &self.names.name
+    }
+
+    pub fn uniqueid(&self) -> &str {
+        &self.names.uniqueid
+    }
+
+    /// The user flag names, by bit number.
+    pub fn user_flags(&self) -> &[String] {
+        &self.names.user_flags
+    }
+
+    /// UIDNEXT.
+    pub fn uidnext(&self) -> u32 {
+        self.header.last_uid + 1
+    }
+
+    /// Catches up with changes made by any process since the last refresh: a new
+    /// header, grown files, a rebuilt index (reconstruct) or new user flags.
+    pub fn refresh(&mut self) -> Result<(), Error> {
+        let path = self.paths.index();
+        if let Ok(m) = std::fs::metadata(&path) {
+            if m.ino() != self.ino {
+                // reconstruct replaced the files: start over on the new ones.
+                *self = Mailbox::open(&self.paths.clone())?;
+                return Ok(());
+            }
+        }
+        let mut tries = 0;
+        loop {
+            self.remap_if_grown()?;
+            let Some(m) = &self.index_map else {
+                return Err(Error::Corrupt(format!("{} is empty", path.display())));
+            };
+            match IndexHeader::decode(&m[..m.len().min(HEADER_SIZE)]) {
+                Ok(h) => {
+                    let need = HEADER_SIZE + h.num_records as usize * RECORD_SIZE;
+                    if need > m.len() {
+                        self.remap()?;
+                        if need > self.index_map.as_ref().map_or(0, |m| m.len()) {
+                            return Err(Error::Corrupt(format!("{}: {}", path.display(), FormatError::Truncated)));
+                        }
+                    }
+                    if h.user_flags_changed(&self.header) {
+                        self.names = MailboxHeader::read(&self.paths.header()).map_err(Error::Corrupt)?;
+                    }
+                    self.header = h;
+                    return Ok(());
+                }
+                Err(FormatError::Checksum) if tries < TORN_RETRIES => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                Err(e) => return Err(Error::Corrupt(format!("{}: header: {e}", path.display()))),
+            }
+        }
+    }
+
+    fn remap_if_grown(&mut self) -> Result<(), Error> {
+        let len = self.index.metadata().map_err(|e| io(&self.paths.index(), e))?.len() as usize;
+        if self.index_map.as_ref().map_or(0, |m| m.len()) != len {
+            self.remap()?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn remap(&mut self) -> Result<(), Error> {
+        self.index_map = map(&self.index).map_err(|e| io(&self.paths.index(), e))?;
+        self.cache_map = map(&self.cache).map_err(|e| io(&self.paths.cache(), e))?;
+        Ok(())
+    }
+
+    /// Number of records (expunged ones included), in UID order.
+    pub fn len(&self) -> usize {
+        self.header.num_records as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Record `i` (0-based position in the index), checksum verified.
+    pub fn record(&self, i: usize) -> Result<Record, Error> {
+        if i >= self.len() {
+            return Err(Error::Corrupt(format!("record {i} out of range")));
+        }
+        let off = HEADER_SIZE + i * RECORD_SIZE;
+        let m = self.index_map.as_ref().ok_or_else(|| Error::Corrupt("index not mapped".into()))?;
+        let mut tries = 0;
+        loop {
+            let bytes = m.get(off..off + RECORD_SIZE).ok_or_else(|| Error::Corrupt(format!("record {i} beyond end of index")))?;
+            match Record::decode(bytes) {
+                Ok(r) => return Ok(r),
+                Err(FormatError::Checksum) if tries < TORN_RETRIES => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                Err(e) => return Err(Error::Corrupt(format!("{}: record {i}: {e}", self.paths.index().display()))),
+            }
+        }
+    }
+
+    /// Every record, in UID order.
+    pub fn records(&self) -> impl Iterator<Item = Result<Record, Error>> + '_ {
+        (0..self.len()).map(|i| self.record(i))
+    }
+
+    /// Position of `uid` in the index (binary search: records are in UID order).
+    pub fn find(&self, uid: Uid) -> Result<Option<usize>, Error> {
+        let (mut lo, mut hi) = (0usize, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let r = self.record(mid)?;
+            match r.uid.cmp(&uid) {
+                std::cmp::Ordering::Equal => return Ok(Some(mid)),
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        Ok(None)
+    }
+
+    /// The cache payload of a record, checksum verified, read from the map.
+    pub fn cache_entry(&self, r: &Record) -> Result<&[u8], Error> {
+        let m = self.cache_map.as_ref().ok_or_else(|| Error::Corrupt("cache is empty".into()))?;
+        let start = r.cache_offset as usize;
+        let end = start + format::CACHE_ENTRY_HEAD + r.cache_len as usize;
+        let bytes = m.get(start..end).ok_or_else(|| Error::Corrupt(format!("uid {}: cache entry beyond end of cache", r.uid.0)))?;
+        format::decode_cache_entry(bytes).map_err(|e| Error::Corrupt(format!("uid {}: cache: {e}", r.uid.0)))
+    }
+
+    /// The message file's bytes (for what the cache does not hold, such as BODY[]).
+    pub fn read_message(&self, uid: Uid) -> Result<Vec<u8>, Error> {
+        let p = self.paths.message(uid);
+        std::fs::read(&p).map_err(|e| io(&p, e))
+    }
+}
+
+impl IndexHeader {
+    /// Whether user flags may have been added since `old` (any change of generation or
+    /// modseq may have added one; reading the small header file again is cheap).
+    fn user_flags_changed(&self, old: &IndexHeader) -> bool {
+        self.highestmodseq != old.highestmodseq || self.generation != old.generation
+    }
+}

@@ -1,0 +1,297 @@
+//! Changing a mailbox: create, append, flag changes, expunge. Writers hold the
+//! mailbox lock (an exclusive `flock` on `cyrus.index`); readers never take it.
+//!
+//! Append, durable before it returns (one batch pays each fsync once):
+//! 1. each message is written to `UID.tmp`, fsynced and renamed to `UID.`; the data
+//!    directory is fsynced once;
+//! 2. cache entries are written at the header's `cache_end`, records after the last
+//!    counted one; cache and index are fsynced;
+//! 3. the header, counting the new records, is written and fsynced.
+//!
+//! A crash before 3 leaves records and files nobody counts: nothing was acknowledged,
+//! and the next append overwrites them (same UIDs). Flag changes and expunges rewrite
+//! records in place, then the header, then fsync once.
+
+use crate::format::{self, HEADER_SIZE, IndexHeader, Modseq, RECORD_SIZE, Record, Uid, flag};
+use crate::header::{MAX_USER_FLAGS, MailboxHeader};
+use crate::mailbox::{Error, Mailbox, Paths, io};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+/// One message to append.
+pub struct NewMessage<'a> {
+    /// The exact bytes, CRLF line ends.
+    pub raw: &'a [u8],
+    /// System flags (`format::flag`), IMAP ones only.
+    pub flags: u32,
+    /// User flag names.
+    pub keywords: &'a [&'a str],
+    /// INTERNALDATE, seconds since the epoch.
+    pub internaldate: i64,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Creates an empty mailbox at `paths` (directories made as needed).
+pub fn create(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) -> Result<(), Error> {
+    for d in [&paths.data, &paths.meta] {
+        std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
+    }
+    if paths.index().exists() {
+        return Err(Error::Io(format!("{} exists already", paths.index().display())));
+    }
+    MailboxHeader { name: name.into(), uniqueid: uniqueid.into(), user_flags: vec![] }
+        .write(&paths.header())
+        .map_err(Error::Io)?;
+    let cache = File::create(paths.cache()).map_err(|e| io(&paths.cache(), e))?;
+    cache.sync_all().map_err(|e| io(&paths.cache(), e))?;
+    let tmp = paths.index().with_extension("NEW");
+    let mut f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+    let h = IndexHeader { uidvalidity, highestmodseq: 1, ..Default::default() };
+    f.write_all(&h.encode()).map_err(|e| io(&tmp, e))?;
+    f.sync_all().map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, paths.index()).map_err(|e| io(&paths.index(), e))?;
+    crate::fsync_dir(&paths.meta).map_err(|e| io(&paths.meta, e))?;
+    Ok(())
+}
+
+/// How a flag change applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlagOp {
+    Add,
+    Remove,
+    Replace,
+}
+
+/// The mailbox, locked for writing. Dropping it releases the lock.
+pub struct Writer<'a> {
+    mb: &'a mut Mailbox,
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        // SAFETY: unlocking our own descriptor.
+        unsafe { libc::flock(self.mb.index.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+fn fdatasync(f: &File, path: &Path) -> Result<(), Error> {
+    f.sync_data().map_err(|e| io(path, e))
+}
+
+impl Mailbox {
+    /// Takes the mailbox lock (waiting for another writer) and catches up.
+    pub fn lock(&mut self) -> Result<Writer<'_>, Error> {
+        // SAFETY: flock on our own descriptor.
+        while unsafe { libc::flock(self.index.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(io(&self.paths.index(), e));
+            }
+        }
+        let w = Writer { mb: self };
+        w.mb.refresh()?;
+        Ok(w)
+    }
+}
+
+impl Writer<'_> {
+    pub fn mailbox(&self) -> &Mailbox {
+        self.mb
+    }
+
+    /// Bit numbers for keyword names, adding new names to cyrus.header.
+    fn keyword_bits(&mut self, names: &[&str]) -> Result<[u32; 4], Error> {
+        let mut bits = [0u32; 4];
+        let mut changed = false;
+        for n in names {
+            let i = match self.mb.names.flag_index(n) {
+                Some(i) => i,
+                None => {
+                    if self.mb.names.user_flags.len() >= MAX_USER_FLAGS {
+                        return Err(Error::Limit(format!("too many user flags (at most {MAX_USER_FLAGS})")));
+                    }
+                    self.mb.names.user_flags.push((*n).to_string());
+                    changed = true;
+                    self.mb.names.user_flags.len() - 1
+                }
+            };
+            bits[i / 32] |= 1 << (i % 32);
+        }
+        if changed {
+            self.mb.names.write(&self.mb.paths.header()).map_err(Error::Io)?;
+        }
+        Ok(bits)
+    }
+
+    fn write_header(&mut self, h: &IndexHeader) -> Result<(), Error> {
+        let p = self.mb.paths.index();
+        self.mb.index.write_all_at(&h.encode(), 0).map_err(|e| io(&p, e))?;
+        fdatasync(&self.mb.index, &p)?;
+        self.mb.header = h.clone();
+        self.mb.remap()
+    }
+
+    /// Appends a batch; returns the UIDs given, in order. Durable when it returns.
+    pub fn append(&mut self, msgs: &[NewMessage<'_>]) -> Result<Vec<Uid>, Error> {
+        let mut h = self.mb.header.clone();
+        let first = h.last_uid.checked_add(1).ok_or_else(|| Error::Limit("UIDs exhausted".into()))?;
+        let paths = self.mb.paths.clone();
+        // 1. message files.
+        for (k, m) in msgs.iter().enumerate() {
+            let uid = Uid(first + k as u32);
+            let path = paths.message(uid);
+            let tmp = paths.data.join(format!("{}.tmp", uid.0));
+            let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).map_err(|e| io(&tmp, e))?;
+            f.write_all(m.raw).map_err(|e| io(&tmp, e))?;
+            fdatasync(&f, &tmp)?;
+            std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+        }
+        crate::fsync_dir(&paths.data).map_err(|e| io(&paths.data, e))?;
+        // 2. cache entries and records.
+        let mut cache_off = h.cache_end;
+        let mut cache_buf = Vec::new();
+        let mut rec_buf = Vec::with_capacity(msgs.len() * RECORD_SIZE);
+        let t = now();
+        for (k, m) in msgs.iter().enumerate() {
+            let uid = Uid(first + k as u32);
+            let payload = crate::cache::build(m.raw);
+            let entry = format::encode_cache_entry(&payload);
+            let user_flags = self.keyword_bits(m.keywords)?;
+            h.highestmodseq += 1;
+            let flags = m.flags & flag::IMAP;
+            let rec = Record {
+                uid,
+                system_flags: flags,
+                internaldate: m.internaldate,
+                sentdate: 0,
+                size: m.raw.len() as u32,
+                header_size: crate::cache::header_len(m.raw) as u32,
+                cache_offset: cache_off,
+                cache_len: payload.len() as u32,
+                user_flags,
+                modseq: Modseq(h.highestmodseq),
+                last_updated: t,
+                guid: openssl::sha::sha1(m.raw),
+            };
+            cache_off += entry.len() as u64;
+            cache_buf.extend_from_slice(&entry);
+            rec_buf.extend_from_slice(&rec.encode());
+            count(&mut h, &rec, 1);
+        }
+        let cp = paths.cache();
+        self.mb.cache.write_all_at(&cache_buf, h.cache_end).map_err(|e| io(&cp, e))?;
+        fdatasync(&self.mb.cache, &cp)?;
+        let ip = paths.index();
+        let at = (HEADER_SIZE + h.num_records as usize * RECORD_SIZE) as u64;
+        self.mb.index.write_all_at(&rec_buf, at).map_err(|e| io(&ip, e))?;
+        fdatasync(&self.mb.index, &ip)?;
+        // 3. the header that makes them count.
+        h.num_records += msgs.len() as u32;
+        h.last_uid = first + msgs.len() as u32 - 1;
+        h.cache_end = cache_off;
+        h.last_appenddate = t;
+        self.write_header(&h)?;
+        Ok((0..msgs.len() as u32).map(|k| Uid(first + k)).collect())
+    }
+
+    /// Changes flags of the messages with these UIDs (expunged or missing ones are
+    /// skipped); returns the records as they now are.
+    pub fn store(&mut self, uids: &[Uid], op: FlagOp, flags: u32, keywords: &[&str]) -> Result<Vec<Record>, Error> {
+        let bits = self.keyword_bits(keywords)?;
+        let flags = flags & flag::IMAP;
+        let mut h = self.mb.header.clone();
+        let mut changed = Vec::new();
+        let ip = self.mb.paths.index();
+        for &uid in uids {
+            let Some(i) = self.mb.find(uid)? else { continue };
+            let old = self.mb.record(i)?;
+            if old.is_expunged() {
+                continue;
+            }
+            let mut r = old.clone();
+            match op {
+                FlagOp::Add => {
+                    r.system_flags |= flags;
+                    for w in 0..4 {
+                        r.user_flags[w] |= bits[w];
+                    }
+                }
+                FlagOp::Remove => {
+                    r.system_flags &= !flags;
+                    for w in 0..4 {
+                        r.user_flags[w] &= !bits[w];
+                    }
+                }
+                FlagOp::Replace => {
+                    r.system_flags = (r.system_flags & !flag::IMAP) | flags;
+                    r.user_flags = bits;
+                }
+            }
+            if r == old {
+                continue;
+            }
+            count(&mut h, &old, -1);
+            count(&mut h, &r, 1);
+            h.highestmodseq += 1;
+            r.modseq = Modseq(h.highestmodseq);
+            r.last_updated = now();
+            let off = (HEADER_SIZE + i * RECORD_SIZE) as u64;
+            self.mb.index.write_all_at(&r.encode(), off).map_err(|e| io(&ip, e))?;
+            changed.push(r);
+        }
+        if !changed.is_empty() {
+            self.write_header(&h)?;
+        }
+        Ok(changed)
+    }
+
+    /// Marks these UIDs expunged (their files stay until cyr_expire); returns the
+    /// UIDs that were expunged now.
+    pub fn expunge(&mut self, uids: &[Uid]) -> Result<Vec<Uid>, Error> {
+        let mut h = self.mb.header.clone();
+        let ip = self.mb.paths.index();
+        let mut done = Vec::new();
+        for &uid in uids {
+            let Some(i) = self.mb.find(uid)? else { continue };
+            let mut r = self.mb.record(i)?;
+            if r.is_expunged() {
+                continue;
+            }
+            count(&mut h, &r, -1);
+            r.system_flags |= flag::EXPUNGED;
+            h.highestmodseq += 1;
+            r.modseq = Modseq(h.highestmodseq);
+            r.last_updated = now();
+            self.mb.index.write_all_at(&r.encode(), (HEADER_SIZE + i * RECORD_SIZE) as u64).map_err(|e| io(&ip, e))?;
+            done.push(uid);
+        }
+        if !done.is_empty() {
+            self.write_header(&h)?;
+        }
+        Ok(done)
+    }
+}
+
+/// Adds (`sign` 1) or removes (-1) a live record's share of the header's counters.
+pub(crate) fn count(h: &mut IndexHeader, r: &Record, sign: i64) {
+    if r.is_expunged() {
+        return;
+    }
+    let add = |v: &mut u32, yes: bool| {
+        if yes {
+            *v = (*v as i64 + sign).max(0) as u32;
+        }
+    };
+    add(&mut h.exists, true);
+    add(&mut h.deleted, r.has(flag::DELETED));
+    add(&mut h.answered, r.has(flag::ANSWERED));
+    add(&mut h.flagged, r.has(flag::FLAGGED));
+    add(&mut h.seen, r.has(flag::SEEN));
+    h.quota_used = (h.quota_used as i64 + sign * i64::from(r.size)).max(0) as u64;
+}
