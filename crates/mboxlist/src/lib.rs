@@ -1,10 +1,19 @@
-//! The mailbox list: one LMDB environment in `configdirectory/mailboxes.lmdb/`.
+//! The mailbox list: one LMDB environment in `configdirectory/mailboxes.lmdb/`, with
+//! the mailbox entries and their ACLs, quota roots and subscriptions ([`list`]), the
+//! namespace rules that turn client names into internal ones and back ([`names`]),
+//! and ACL evaluation ([`acl`]).
 //!
-//! This first version only creates and opens the environment with its named
-//! databases; the records kept in them (mailbox entries, ACLs, quota roots,
-//! subscriptions, annotations) are defined by the store issue. Open the environment
-//! after exec in each process, never before a fork (LMDB forbids using an environment
-//! across fork).
+//! Open the environment after exec in each process, never before a fork (LMDB forbids
+//! using an environment across fork). On open, reader slots left by killed processes
+//! are cleared, so they never hold back writers.
+
+pub mod acl;
+pub mod list;
+pub mod names;
+
+pub use acl::{Acl, Rights};
+pub use list::{Entry, Quota};
+pub use names::{BadName, InternalName, Namespace};
 
 use lmdb::{Database, DatabaseFlags, Environment, EnvironmentFlags};
 use std::path::{Path, PathBuf};
@@ -21,7 +30,7 @@ const MAX_READERS: u32 = 1024;
 
 /// The open mailbox list.
 pub struct MboxList {
-    env: Environment,
+    pub(crate) env: Environment,
     path: PathBuf,
 }
 
@@ -44,6 +53,9 @@ impl MboxList {
             .set_max_readers(MAX_READERS)
             .open(&path)
             .map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut dead = 0;
+        // SAFETY: the environment pointer is valid while `env` lives.
+        unsafe { lmdb_sys::mdb_reader_check(env.env(), &mut dead) };
         let list = MboxList { env, path };
         for name in DATABASES {
             if create {
