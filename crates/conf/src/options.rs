@@ -50,8 +50,25 @@ const FACILITIES: &[&str] = &[
 
 const TLS_VERSIONS: &[&str] = &["tls1_0", "tls1_1", "tls1_2", "tls1_3"];
 
+const META_FILES: &[&str] = &[
+    "header", "index", "cache", "expunge", "squat", "annotations", "lock", "dav",
+    "archivecache",
+];
+
 /// Every option the suite reads, sorted by name.
 pub const OPTIONS: &[OptDef] = &[
+    OptDef {
+        name: "admins",
+        kind: Kind::List(&[]),
+        default: Some(""),
+        desc: "Userids with administrative rights on every mailbox, separated by spaces.",
+    },
+    OptDef {
+        name: "altnamespace",
+        kind: Kind::Bool,
+        default: Some("yes"),
+        desc: "Show a user's folders at the top level beside INBOX, other users' under userprefix and shared ones under sharedprefix.",
+    },
     OptDef {
         name: "configdirectory",
         kind: Kind::Str,
@@ -83,6 +100,12 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Directory holding the metadata files (see metapartition_files) of the spool partition of the same NAME.",
     },
     OptDef {
+        name: "metapartition_files",
+        kind: Kind::List(META_FILES),
+        default: Some(""),
+        desc: "Metadata files kept on the metapartition instead of the spool partition (header, index and cache are honoured).",
+    },
+    OptDef {
         name: "partition-",
         kind: Kind::Str,
         default: None,
@@ -99,6 +122,12 @@ pub const OPTIONS: &[OptDef] = &[
         kind: Kind::Str,
         default: None,
         desc: "Host name shown in greetings; unset means the result of gethostname(2).",
+    },
+    OptDef {
+        name: "sharedprefix",
+        kind: Kind::Str,
+        default: Some("Shared Folders"),
+        desc: "Prefix of the shared folders in the alternate namespace.",
     },
     OptDef {
         name: "syslog_facility",
@@ -159,6 +188,24 @@ pub const OPTIONS: &[OptDef] = &[
         kind: Kind::List(TLS_VERSIONS),
         default: Some("tls1_2 tls1_3"),
         desc: "TLS versions that are allowed; unlike Cyrus, TLS 1.0 and 1.1 are off unless listed.",
+    },
+    OptDef {
+        name: "unixhierarchysep",
+        kind: Kind::Bool,
+        default: Some("yes"),
+        desc: "Show '/' as the hierarchy separator (a '.' in a folder name is then stored as '^').",
+    },
+    OptDef {
+        name: "userprefix",
+        kind: Kind::Str,
+        default: Some("Other Users"),
+        desc: "Prefix of other users' folders in the alternate namespace.",
+    },
+    OptDef {
+        name: "virtdomains",
+        kind: Kind::Enum(&["off", "userid", "on", "no", "yes", "0", "1"]),
+        default: Some("off"),
+        desc: "Virtual domains: userids of the form user@domain own domain!user.NAME mailboxes.",
     },
 ];
 

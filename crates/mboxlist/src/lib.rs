@@ -10,10 +10,12 @@
 pub mod acl;
 pub mod list;
 pub mod names;
+pub mod store;
 
 pub use acl::{Acl, Rights};
 pub use list::{Entry, Quota};
 pub use names::{BadName, InternalName, Namespace};
+pub use store::{Store, StoreError};
 
 use lmdb::{Database, DatabaseFlags, Environment, EnvironmentFlags};
 use std::path::{Path, PathBuf};

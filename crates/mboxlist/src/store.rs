@@ -1,0 +1,236 @@
+//! The store as the daemons and tools use it: the mailbox list, the namespace, the
+//! partitions and the admins of one imapd.conf, in one place, so that ACLs and quotas
+//! are enforced here and never in a protocol crate alone.
+//!
+//! A mailbox's files: `partition-NAME` + [`Namespace::path`] for the message files;
+//! the same under `metapartition-NAME` for cyrus.header, cyrus.index and cyrus.cache
+//! when `metapartition_files` names them.
+
+use crate::acl::{Acl, Rights};
+use crate::list::{Entry, mbtype};
+use crate::names::{InternalName, Namespace};
+use crate::MboxList;
+use conf::Config;
+use mailbox::{Mailbox, NewMessage, Paths, Uid};
+use std::path::{Path, PathBuf};
+
+/// Why a store operation failed, as a protocol needs to answer it.
+#[derive(Debug)]
+pub enum StoreError {
+    NotFound(String),
+    Exists(String),
+    BadName(String),
+    /// Usage would pass a quota limit (IMAP `[OVERQUOTA]`, LMTP 452 4.2.2).
+    OverQuota(String),
+    Denied(String),
+    /// Configuration, I/O or damaged files (LMTP 451 4.3.0).
+    Internal(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::NotFound(m) => write!(f, "Mailbox does not exist: {m}"),
+            StoreError::Exists(m) => write!(f, "Mailbox already exists: {m}"),
+            StoreError::BadName(m) => write!(f, "{m}"),
+            StoreError::OverQuota(m) => write!(f, "Over quota: {m}"),
+            StoreError::Denied(m) => write!(f, "Permission denied: {m}"),
+            StoreError::Internal(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl From<mailbox::Error> for StoreError {
+    fn from(e: mailbox::Error) -> Self {
+        match e {
+            mailbox::Error::NotFound(m) => StoreError::NotFound(m),
+            other => StoreError::Internal(other.to_string()),
+        }
+    }
+}
+
+fn internal(e: String) -> StoreError {
+    StoreError::Internal(e)
+}
+
+/// The namespace imapd.conf describes.
+pub fn namespace(cfg: &Config) -> Namespace {
+    let virt = cfg.get_str("virtdomains").unwrap_or("off").to_ascii_lowercase();
+    Namespace {
+        unixhierarchysep: cfg.get_bool("unixhierarchysep"),
+        altnamespace: cfg.get_bool("altnamespace"),
+        virtdomains: !matches!(virt.as_str(), "off" | "no" | "0"),
+        userprefix: cfg.get_str("userprefix").unwrap_or("Other Users").to_string(),
+        sharedprefix: cfg.get_str("sharedprefix").unwrap_or("Shared Folders").to_string(),
+    }
+}
+
+/// A random unique id (hex), from the kernel's generator.
+pub fn new_uniqueid() -> String {
+    let mut b = [0u8; 12];
+    // SAFETY: getrandom into a local buffer.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n != b.len() as isize {
+        // Fall back on time and pid: unique enough for a name that is only an id.
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        b[..8].copy_from_slice(&(t as u64).to_le_bytes());
+        b[8..].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub struct Store {
+    pub cfg: Config,
+    pub list: MboxList,
+    pub ns: Namespace,
+    admins: Vec<String>,
+}
+
+impl Store {
+    /// Opens the mailbox list of `cfg`'s configdirectory.
+    pub fn open(cfg: &Config) -> Result<Store, StoreError> {
+        let dir = cfg.get_str("configdirectory").ok_or_else(|| internal(format!("{}: configdirectory is not set", cfg.path().display())))?;
+        let list = MboxList::open(Path::new(dir), false).map_err(|e| internal(format!("{e} (run mkimap first?)")))?;
+        Ok(Store { cfg: cfg.clone(), list, ns: namespace(cfg), admins: cfg.get_list("admins") })
+    }
+
+    pub fn is_admin(&self, userid: &str) -> bool {
+        self.admins.iter().any(|a| a == userid)
+    }
+
+    fn partition_dir(&self, prefix: &str, partition: &str) -> Option<PathBuf> {
+        self.cfg.prefixed(prefix).into_iter().find(|(n, _)| n == partition).map(|(_, d)| PathBuf::from(d))
+    }
+
+    /// Where the files of `name` (with list entry `e`) are.
+    pub fn paths(&self, name: &InternalName, e: &Entry) -> Result<Paths, StoreError> {
+        let rel = Namespace::path(name);
+        let data = self
+            .partition_dir("partition-", &e.partition)
+            .ok_or_else(|| internal(format!("{}: partition-{} is not configured", name.0, e.partition)))?
+            .join(&rel);
+        let meta_files = self.cfg.get_list("metapartition_files");
+        let on_meta = ["header", "index", "cache"].iter().all(|f| meta_files.iter().any(|m| m.eq_ignore_ascii_case(f)));
+        let meta = match self.partition_dir("metapartition-", &e.partition) {
+            Some(m) if on_meta => m.join(&rel),
+            _ => data.clone(),
+        };
+        Ok(Paths { data, meta })
+    }
+
+    pub fn lookup(&self, name: &InternalName) -> Result<Entry, StoreError> {
+        match self.list.lookup(&name.0).map_err(internal)? {
+            Some(e) if e.mbtype == mbtype::NORMAL => Ok(e),
+            _ => Err(StoreError::NotFound(name.0.clone())),
+        }
+    }
+
+    /// What `userid` may do on `name`.
+    pub fn rights(&self, userid: &str, name: &InternalName, e: &Entry) -> Rights {
+        let acl = Acl::parse(&e.acl).unwrap_or_default();
+        acl.rights_of(userid, self.is_admin(userid), self.ns.owner(name).as_deref())
+    }
+
+    /// Creates a mailbox: the list entry (reserved while the files are made), then the
+    /// files, then the entry made normal. Its ACL: `acl` if given, else its parent's,
+    /// else all rights for the owner of a personal mailbox.
+    pub fn create(&self, name: &InternalName, partition: Option<&str>, acl: Option<&Acl>) -> Result<Entry, StoreError> {
+        crate::names::validate(&name.0).map_err(|e| StoreError::BadName(e.to_string()))?;
+        let partition = partition.map(str::to_string).unwrap_or_else(|| self.cfg.get_str("defaultpartition").unwrap_or("default").to_string());
+        if self.partition_dir("partition-", &partition).is_none() {
+            return Err(internal(format!("partition-{partition} is not configured")));
+        }
+        let acl = match acl {
+            Some(a) => a.to_stored(),
+            None => {
+                let parent = name.0.rfind('.').map(|i| &name.0[..i]);
+                match parent.and_then(|p| self.list.lookup(p).ok().flatten()) {
+                    Some(p) => p.acl,
+                    None => match self.ns.owner(name) {
+                        Some(owner) => format!("{owner}\t{}\t", crate::acl::ALL_RIGHTS),
+                        None => String::new(),
+                    },
+                }
+            }
+        };
+        let uidvalidity = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as u32).unwrap_or(1).max(1);
+        let mut e = Entry { mbtype: mbtype::RESERVED, partition, uniqueid: new_uniqueid(), uidvalidity, acl };
+        self.list.insert(&name.0, &e).map_err(|m| if m.contains("exists") { StoreError::Exists(name.0.clone()) } else { internal(m) })?;
+        let paths = self.paths(name, &e)?;
+        if let Err(err) = mailbox::create(&paths, &name.0, &e.uniqueid, e.uidvalidity) {
+            let _ = self.list.remove(&name.0);
+            return Err(err.into());
+        }
+        e.mbtype = mbtype::NORMAL;
+        self.list.update(&name.0, &e).map_err(internal)?;
+        Ok(e)
+    }
+
+    pub fn open_mailbox(&self, name: &InternalName) -> Result<(Entry, Mailbox), StoreError> {
+        let e = self.lookup(name)?;
+        let mb = Mailbox::open(&self.paths(name, &e)?)?;
+        Ok((e, mb))
+    }
+
+    /// Appends to `name`, charging its quota root first (so concurrent appends can
+    /// never pass a limit together); with `ignore_quota` the charge is forced.
+    pub fn append(&self, name: &InternalName, mb: &mut Mailbox, msgs: &[NewMessage<'_>], ignore_quota: bool) -> Result<Vec<Uid>, StoreError> {
+        let bytes: i64 = msgs.iter().map(|m| m.raw.len() as i64).sum();
+        let n = msgs.len() as i64;
+        let root = self.list.quota_root_of(&name.0).map_err(internal)?;
+        if let Some(r) = &root {
+            if !self.list.quota_charge(r, bytes, n, ignore_quota).map_err(internal)? {
+                return Err(StoreError::OverQuota(r.clone()));
+            }
+        }
+        let result = mb.lock().and_then(|mut w| w.append(msgs));
+        match result {
+            Ok(uids) => Ok(uids),
+            Err(e) => {
+                if let Some(r) = &root {
+                    let _ = self.list.quota_charge(r, -bytes, -n, true);
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Expunges `uids` of `name` and gives their size back to the quota root.
+    pub fn expunge(&self, name: &InternalName, mb: &mut Mailbox, uids: &[Uid]) -> Result<Vec<Uid>, StoreError> {
+        let mut w = mb.lock()?;
+        let done = w.expunge(uids)?;
+        let mut sizes = 0i64;
+        for u in &done {
+            if let Some(i) = w.mailbox().find(*u)? {
+                sizes += i64::from(w.mailbox().record(i)?.size);
+            }
+        }
+        drop(w);
+        if let Some(r) = self.list.quota_root_of(&name.0).map_err(internal)? {
+            self.list.quota_charge(&r, -sizes, -(done.len() as i64), true).map_err(internal)?;
+        }
+        Ok(done)
+    }
+
+    /// Sum of live sizes and counts of every mailbox under quota root `root` (for
+    /// `quota -f` and `reconstruct`): the root and its descendants, less those under
+    /// a deeper root.
+    pub fn usage_of_root(&self, root: &str) -> Result<(u64, u64), StoreError> {
+        let roots: Vec<String> = self.list.quota_roots().map_err(internal)?.into_iter().map(|(n, _)| n).collect();
+        let (mut bytes, mut msgs) = (0u64, 0u64);
+        for (name, e) in self.list.subtree(root).map_err(internal)? {
+            if e.mbtype != mbtype::NORMAL {
+                continue;
+            }
+            let deeper = roots.iter().any(|r| r.len() > root.len() && (name == *r || name.starts_with(&format!("{r}."))));
+            if deeper {
+                continue;
+            }
+            let name = InternalName(name);
+            let mb = Mailbox::open(&self.paths(&name, &e)?)?;
+            bytes += mb.header().quota_used;
+            msgs += u64::from(mb.header().exists);
+        }
+        Ok((bytes, msgs))
+    }
+}
