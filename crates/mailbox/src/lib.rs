@@ -22,11 +22,13 @@ pub mod format;
 pub mod header;
 mod mailbox;
 pub mod notify;
+pub mod reconstruct;
 mod write;
 
 pub use format::{IndexHeader, Modseq, Record, Uid, flag};
 pub use mailbox::{Error, Mailbox, Paths};
 pub use notify::Watch;
+pub use reconstruct::{Report, reconstruct};
 pub use write::{FlagOp, NewMessage, Writer, create};
 
 /// fsync of a directory, so that a rename or a new file in it is durable.

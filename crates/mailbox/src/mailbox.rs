@@ -163,6 +163,12 @@ impl Mailbox {
         self.header.last_uid + 1
     }
 
+    /// Whether our open index is the file at the index path (not one replaced by
+    /// reconstruct).
+    pub(crate) fn index_is_current(&self) -> bool {
+        std::fs::metadata(self.paths.index()).is_ok_and(|m| m.ino() == self.ino)
+    }
+
     /// Catches up with changes made by any process since the last refresh: a new
     /// header, grown files, a rebuilt index (reconstruct) or new user flags.
     pub fn refresh(&mut self) -> Result<(), Error> {

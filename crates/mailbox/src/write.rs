@@ -87,12 +87,22 @@ fn fdatasync(f: &File, path: &Path) -> Result<(), Error> {
 impl Mailbox {
     /// Takes the mailbox lock (waiting for another writer) and catches up.
     pub fn lock(&mut self) -> Result<Writer<'_>, Error> {
-        // SAFETY: flock on our own descriptor.
-        while unsafe { libc::flock(self.index.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(io(&self.paths.index(), e));
+        loop {
+            // SAFETY: flock on our own descriptor.
+            while unsafe { libc::flock(self.index.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(io(&self.paths.index(), e));
+                }
             }
+            // reconstruct may have renamed a new index into place while we waited: the
+            // lock must be on the file that is there now.
+            if self.index_is_current() {
+                break;
+            }
+            // SAFETY: unlocking our own descriptor.
+            unsafe { libc::flock(self.index.as_raw_fd(), libc::LOCK_UN) };
+            *self = Mailbox::open(&self.paths.clone())?;
         }
         let w = Writer { mb: self };
         w.mb.refresh()?;

@@ -131,6 +131,16 @@ fn a_flipped_byte_in_a_record_is_detected() {
     let e = mb.record(1).unwrap_err();
     assert!(matches!(e, mailbox::Error::Corrupt(_)), "{e}");
     assert!(e.to_string().contains("checksum"), "{e}");
+    // reconstruct rebuilds it from the message files: the damaged record's message comes
+    // back (without its flags), the others keep theirs.
+    let report = mailbox::reconstruct(&paths, "user.c", "u", 1).unwrap();
+    assert_eq!((report.files, report.kept, report.damaged, report.added.clone()), (3, 2, 1, vec![Uid(2)]));
+    let mb = Mailbox::open(&paths).unwrap();
+    assert_eq!(mb.records().map(|r| r.unwrap().uid.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(mb.read_message(Uid(2)).unwrap(), raws[1]);
+    assert!(!mailbox::reconstruct(&paths, "user.c", "u", 1).unwrap().changed(), "a second run finds nothing");
+    drop(mb);
+    let mut bytes = std::fs::read(paths.index()).unwrap();
     // A damaged header stops the open, with the reason.
     bytes[40] ^= 1;
     std::fs::write(paths.index(), &bytes).unwrap();
@@ -200,6 +210,12 @@ fn acknowledged_appends_survive_sigkill() {
         assert!(uids.binary_search(u).is_ok(), "acknowledged uid {u} missing at the end");
     }
     assert!(acked.len() >= 100, "too few appends acknowledged to mean anything: {}", acked.len());
+    // reconstruct finds nothing to fix beyond unacknowledged trailing messages.
+    drop(mb);
+    let last_acked = *acked.last().unwrap();
+    let report = mailbox::reconstruct(&paths, "user.k", "u", 1).unwrap();
+    assert!(report.removed.is_empty() && report.damaged == 0 && !report.old_index_unreadable, "{report:?}");
+    assert!(report.added.iter().all(|u| u.0 > last_acked), "{report:?}");
     eprintln!("{} acknowledged appends across 200 SIGKILLs, {} records", acked.len(), uids.len());
     std::fs::remove_dir_all(d).unwrap();
 }
@@ -281,4 +297,48 @@ fn writers_and_readers_at_once() {
     assert!(versions.iter().all(|&v| v > 1), "a reader saw no change: {versions:?}");
     eprintln!("{n} appends by 4 writers; readers saw {versions:?} versions");
     std::fs::remove_dir_all(d).unwrap();
+}
+
+#[test]
+fn reconstruct_keeps_flags_and_expunges_and_rebuilds_a_bare_spool() {
+    let d = tmp("recon");
+    let paths = Paths::single(&d);
+    mailbox::create(&paths, "user.r", "u", 77).unwrap();
+    let mut mb = Mailbox::open(&paths).unwrap();
+    let raws: Vec<Vec<u8>> = (0..4).map(|n| message("r", n)).collect();
+    let batch: Vec<NewMessage> = raws.iter().map(|r| new(r)).collect();
+    mb.lock().unwrap().append(&batch).unwrap();
+    mb.lock().unwrap().store(&[Uid(1)], FlagOp::Add, flag::FLAGGED, &["Work"]).unwrap();
+    mb.lock().unwrap().expunge(&[Uid(2)]).unwrap();
+    std::fs::remove_file(paths.message(Uid(3))).unwrap();
+    let report = mailbox::reconstruct(&paths, "user.r", "u", 77).unwrap();
+    assert_eq!(report.removed, vec![Uid(3)]);
+    mb.refresh().unwrap();
+    let recs: Vec<_> = mb.records().map(|r| r.unwrap()).collect();
+    assert_eq!(recs.iter().map(|r| r.uid.0).collect::<Vec<_>>(), vec![1, 2, 4]);
+    assert!(recs[0].has(flag::FLAGGED) && recs[0].has_user_flag(0));
+    assert!(recs[1].is_expunged(), "never brings deleted mail back");
+    assert_eq!(mb.header().exists, 2);
+    assert_eq!(mb.header().uidvalidity, 77);
+    assert_eq!(mb.uidnext(), 5, "UIDs are never reused");
+    drop(mb);
+
+    // A spool whose index and header this suite cannot read (as copied from Cyrus):
+    // rebuilt from the files, UIDs in file order.
+    let spool = tmp("spool");
+    for (uid, n) in [(5u32, 0usize), (9, 1), (10, 2)] {
+        std::fs::write(spool.join(format!("{uid}.")), message("cy", n)).unwrap();
+    }
+    std::fs::write(spool.join("cyrus.index"), b"\xa1\x02\x8b\x0dnot ours").unwrap();
+    std::fs::write(spool.join("cyrus.header"), b"\xa1\x02\x8b\x0dCyrus mailbox header\n").unwrap();
+    std::fs::write(spool.join("cyrus.cache"), b"").unwrap();
+    let sp = Paths::single(&spool);
+    let report = mailbox::reconstruct(&sp, "user.cy", "abc", 123).unwrap();
+    assert!(report.old_index_unreadable);
+    assert_eq!(report.added, vec![Uid(5), Uid(9), Uid(10)]);
+    let mb = Mailbox::open(&sp).unwrap();
+    assert_eq!((mb.name(), mb.uniqueid(), mb.header().uidvalidity, mb.uidnext()), ("user.cy", "abc", 123, 11));
+    assert_eq!(mb.read_message(Uid(9)).unwrap(), message("cy", 1));
+    std::fs::remove_dir_all(d).unwrap();
+    std::fs::remove_dir_all(spool).unwrap();
 }
