@@ -111,6 +111,16 @@ impl DeliverDb {
         Ok(self.open.get(&l))
     }
 
+    /// Forces every existing letter's environment to disk.
+    pub fn sync(&mut self) -> Result<(), String> {
+        for l in self.letters() {
+            if let Some((env, _)) = self.env(l, false)? {
+                env.sync(true).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
     /// When (msgid, recipient) was marked, if it was.
     pub fn check(&mut self, msgid: &str, recipient: &str) -> Result<Option<u64>, String> {
         let Some((env, db)) = self.env(letter(recipient), false)? else { return Ok(None) };

@@ -288,6 +288,30 @@ impl Writer<'_> {
     }
 }
 
+impl Writer<'_> {
+    /// Marks expunged records whose files are about to be removed (cyr_expire);
+    /// returns the UIDs marked. The caller removes the files after this returns, so a
+    /// crash between the two leaves a file nobody counts, never a record without one.
+    pub fn mark_unlinked(&mut self, uids: &[Uid]) -> Result<Vec<Uid>, Error> {
+        let ip = self.mb.paths.index();
+        let mut done = Vec::new();
+        for &uid in uids {
+            let Some(i) = self.mb.find(uid)? else { continue };
+            let mut r = self.mb.record(i)?;
+            if !r.is_expunged() || r.has(flag::UNLINKED) {
+                continue;
+            }
+            r.system_flags |= flag::UNLINKED;
+            self.mb.index.write_all_at(&r.encode(), (HEADER_SIZE + i * RECORD_SIZE) as u64).map_err(|e| io(&ip, e))?;
+            done.push(uid);
+        }
+        if !done.is_empty() {
+            fdatasync(&self.mb.index, &ip)?;
+        }
+        Ok(done)
+    }
+}
+
 /// Adds (`sign` 1) or removes (-1) a live record's share of the header's counters.
 pub(crate) fn count(h: &mut IndexHeader, r: &Record, sign: i64) {
     if r.is_expunged() {

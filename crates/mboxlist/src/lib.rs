@@ -79,6 +79,11 @@ impl MboxList {
         &self.path
     }
 
+    /// Forces the environment to disk.
+    pub fn sync(&self) -> Result<(), String> {
+        self.env.sync(true).map_err(|e| format!("{}: {e}", self.path.display()))
+    }
+
     /// Number of entries in a database (for tools and tests).
     pub fn count(&self, name: &str) -> Result<usize, String> {
         use lmdb::{Cursor, Transaction};

@@ -1,0 +1,120 @@
+//! cyr_expire: removes the files of messages expunged longer ago than `-X`, and prunes
+//! duplicate-delivery records older than `-E`, as an EVENTS entry runs it.
+//!
+//! An expunged message keeps its file until then (so nothing is lost to a hasty
+//! client); afterwards its record is marked unlinked and its file removed.
+
+use clap::Parser;
+use mailbox::{Mailbox, Uid, flag};
+use std::path::PathBuf;
+
+/// Expire expunged messages and old deliver records (Cyrus-compatible flags).
+#[derive(Parser, Debug)]
+#[command(name = "cyr_expire", version)]
+struct Args {
+    #[arg(short = 'C', value_name = "imapd.conf")]
+    config: Option<PathBuf>,
+    /// Remove files of messages expunged more than this long ago (days, or a
+    /// duration such as 12h).
+    #[arg(short = 'X', value_name = "duration")]
+    expunge: Option<String>,
+    /// Prune duplicate-delivery records older than this (days, or a duration).
+    #[arg(short = 'E', value_name = "duration")]
+    expire: Option<String>,
+    /// Only mailboxes whose name starts with this prefix.
+    #[arg(short = 'p', value_name = "prefix")]
+    prefix: Option<String>,
+    /// Only this user's mailboxes.
+    #[arg(short = 'u', value_name = "user")]
+    user: Option<String>,
+    /// Verbose: say what is done.
+    #[arg(short = 'v')]
+    verbose: bool,
+}
+
+const PROG: &str = "cyr_expire";
+
+fn seconds(s: &str) -> i64 {
+    conf::value::parse_duration(s, 'd')
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_else(|| service::worker::fatal(PROG, service::exit::USAGE, &format!("'{s}' is not a duration")))
+}
+
+fn main() {
+    let args = Args::parse();
+    let cfg = tools::load_config(PROG, args.config.as_ref());
+    let store = tools::open_store(PROG, &cfg);
+    let now = tools::now();
+    let mut failed = false;
+    if let Some(x) = &args.expunge {
+        let cutoff = now - seconds(x);
+        let prefix = match (&args.user, &args.prefix) {
+            (Some(u), _) => store.ns.inbox(u).0,
+            (None, Some(p)) => tools::mailbox_arg(&store, p).map(|n| n.0).unwrap_or_else(|_| p.clone()),
+            (None, None) => String::new(),
+        };
+        let list = store.list.list(&prefix).unwrap_or_else(|e| service::worker::fatal(PROG, 1, &e));
+        let (mut files, mut boxes) = (0usize, 0usize);
+        for (name, e) in list {
+            let name = mboxlist::InternalName(name);
+            match expunge_files(&store, &name, &e, cutoff) {
+                Ok(n) => {
+                    files += n;
+                    boxes += 1;
+                    if args.verbose && n > 0 {
+                        println!("{}: removed {n} expunged message files", name.0);
+                    }
+                }
+                Err(err) => {
+                    eprintln!("{PROG}: {}: {err}", name.0);
+                    failed = true;
+                }
+            }
+        }
+        log::info!("expunged {files} message files in {boxes} mailboxes");
+    }
+    if let Some(e) = &args.expire {
+        let cutoff = (now - seconds(e)).max(0) as u64;
+        let dir = cfg.get_str("configdirectory").unwrap_or(".");
+        match deliverdb::DeliverDb::new(std::path::Path::new(dir)).prune(cutoff) {
+            Ok((seen, deleted)) => {
+                log::info!("pruned {deleted} of {seen} duplicate delivery entries");
+                if args.verbose {
+                    println!("duplicate delivery: pruned {deleted} of {seen} entries");
+                }
+            }
+            Err(err) => {
+                eprintln!("{PROG}: deliver databases: {err}");
+                failed = true;
+            }
+        }
+    }
+    std::process::exit(i32::from(failed));
+}
+
+/// Unlinks the files of records expunged before `cutoff`; returns how many.
+fn expunge_files(store: &mboxlist::Store, name: &mboxlist::InternalName, e: &mboxlist::Entry, cutoff: i64) -> Result<usize, String> {
+    let paths = store.paths(name, e).map_err(|e| e.to_string())?;
+    let mut mb = Mailbox::open(&paths).map_err(|e| e.to_string())?;
+    let old: Vec<Uid> = mb
+        .records()
+        .filter_map(Result::ok)
+        .filter(|r| r.is_expunged() && !r.has(flag::UNLINKED) && r.last_updated < cutoff)
+        .map(|r| r.uid)
+        .collect();
+    if old.is_empty() {
+        return Ok(0);
+    }
+    let mut w = mb.lock().map_err(|e| e.to_string())?;
+    let marked = w.mark_unlinked(&old).map_err(|e| e.to_string())?;
+    drop(w);
+    for uid in &marked {
+        let p = paths.message(*uid);
+        if let Err(err) = std::fs::remove_file(&p) {
+            if err.kind() != std::io::ErrorKind::NotFound {
+                return Err(format!("{}: {err}", p.display()));
+            }
+        }
+    }
+    Ok(marked.len())
+}
