@@ -10,6 +10,7 @@
 pub mod acl;
 pub mod list;
 pub mod names;
+pub mod seen;
 pub mod store;
 
 pub use acl::{Acl, Rights};
@@ -24,7 +25,7 @@ use std::path::{Path, PathBuf};
 pub const DIR_NAME: &str = "mailboxes.lmdb";
 
 /// The named databases of the environment.
-pub const DATABASES: &[&str] = &["mailboxes", "quota", "subs", "annotations", "meta"];
+pub const DATABASES: &[&str] = &["mailboxes", "quota", "subs", "annotations", "seen", "meta"];
 
 /// Upper bound of the memory map (LMDB's file grows as needed up to this).
 const MAP_SIZE: usize = 1 << 34;
@@ -59,13 +60,11 @@ impl MboxList {
         // SAFETY: the environment pointer is valid while `env` lives.
         unsafe { lmdb_sys::mdb_reader_check(env.env(), &mut dead) };
         let list = MboxList { env, path };
+        // Databases added by a later version are created in an older environment.
         for name in DATABASES {
-            if create {
-                list.env.create_db(Some(name), DatabaseFlags::empty())
-            } else {
-                list.env.open_db(Some(name))
-            }
-            .map_err(|e| format!("{}: database {name}: {e}", list.path.display()))?;
+            list.env
+                .create_db(Some(name), DatabaseFlags::empty())
+                .map_err(|e| format!("{}: database {name}: {e}", list.path.display()))?;
         }
         Ok(list)
     }
