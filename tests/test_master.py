@@ -157,7 +157,7 @@ def test_events_period_and_at_run(make_instance):
     inst.start()
     # period= runs at start, with master's -C added and CYRUS_SERVICE set ...
     first = wait_for(lambda: _lines(tick_out), what="first run of the period=1 event")
-    assert first[0].split()[1:] == ["tick", "-C", inst.conf, "hello"]
+    assert first[0].split()[1:] == ["tick", "hello", "-C", inst.conf]
     inst.log.wait(r"process type:EVENT name:tick path:\S+tick.sh age:[\d.]+s pid:\d+ exited, status 0")
     # ... then again a minute later; at= runs at its minute.
     lines = wait_for(lambda: len(_lines(tick_out)) >= 2 and _lines(tick_out), timeout=75, what="second run of tick")

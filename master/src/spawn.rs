@@ -84,8 +84,11 @@ impl Command {
         let path = if words[0].starts_with('/') { PathBuf::from(&words[0]) } else { bindir.join(&words[0]) };
         let has_c = words[1..].iter().any(|w| w == "-C" || (w.starts_with("-C") && w.len() > 2));
         if !has_c {
-            words.insert(1, "-C".into());
-            words.insert(2, config.display().to_string());
+            // At the end: a dispatcher such as Debian's `/usr/sbin/cyrus ctl_cyrusdb -r`
+            // must see its subcommand first, and getopt-style parsers take options
+            // anywhere.
+            words.push("-C".into());
+            words.push(config.display().to_string());
         }
         words[0] = path.display().to_string();
         let argv = words
@@ -200,7 +203,9 @@ mod tests {
     #[test]
     fn bare_names_resolve_beside_master_and_get_dash_c() {
         let c = Command::new("imap", "imapd -U 30", Path::new("/etc/x.conf"), Path::new("/opt/suite/bin")).unwrap();
-        assert_eq!(c.display(), "/opt/suite/bin/imapd -C /etc/x.conf -U 30");
+        assert_eq!(c.display(), "/opt/suite/bin/imapd -U 30 -C /etc/x.conf");
+        let c = Command::new("recover", "/usr/sbin/cyrus ctl_cyrusdb -r", Path::new("/etc/x.conf"), Path::new("/b")).unwrap();
+        assert_eq!(c.display(), "/usr/sbin/cyrus ctl_cyrusdb -r -C /etc/x.conf");
         let c = Command::new("imap", "/usr/bin/imapd -C /other.conf", Path::new("/etc/x.conf"), Path::new("/b")).unwrap();
         assert_eq!(c.display(), "/usr/bin/imapd -C /other.conf");
         let c = Command::new("imap", "imapd -C/other.conf -s", Path::new("/etc/x.conf"), Path::new("/b")).unwrap();
