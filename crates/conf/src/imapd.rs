@@ -277,6 +277,20 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Like [`prefixed`](Self::prefixed), with this service's `SERVICE_PREFIXNAME`
+    /// lines overriding the plain ones (`imap_sasl_mech_list` over `sasl_mech_list`).
+    pub fn prefixed_for_service(&self, prefix: &str) -> Vec<(String, String)> {
+        let mut map: std::collections::BTreeMap<String, String> = self.prefixed(prefix).into_iter().collect();
+        if let Some(svc) = &self.service {
+            for (k, v) in self.prefixed(&format!("{svc}_{prefix}")) {
+                map.insert(k, v);
+            }
+        }
+        map.into_iter().collect()
+    }
+}
+
 /// Maps an older alias to the current name; other names are returned unchanged.
 pub fn canonical_name(key: &str) -> String {
     for (old, new) in ALIASES {
@@ -468,8 +482,10 @@ mod tests {
 
     #[test]
     fn cyrus_options_we_do_not_read_are_noted_not_misspelt() {
-        let c = parse("hashimapspool: true\nsasl_pwcheck_method: auxprop\nimap_allowplaintext: 1\n").unwrap();
-        assert_eq!(c.diags.len(), 3);
+        let c = parse("hashimapspool: true\nsasl_pwcheck_method: auxprop\nimap_allowplaintext: 1\nimap_sasl_mech_list: PLAIN\n").unwrap();
+        assert_eq!(c.diags.len(), 2, "sasl_ options are read (by the sasl crate)");
+        let imap = c.clone().for_service("imap");
+        assert_eq!(imap.prefixed_for_service("sasl_"), vec![("mech_list".into(), "PLAIN".into()), ("pwcheck_method".into(), "auxprop".into())]);
         assert!(c.diags.iter().all(|d| d.msg.contains("does not use")), "{:?}", c.diags);
     }
 

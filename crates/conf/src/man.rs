@@ -74,6 +74,7 @@ The options the suite reads, with their type and default.
 "#);
     for d in OPTIONS {
         let name = if d.is_prefix() { format!("{}NAME", d.name) } else { d.name.to_string() };
+        let name = name.replace("_NAME", "_OPTION");
         p.push_str(".TP\n");
         p.push_str(&format!(".BR \"{}\" \": {}\"\n", roff_escape(&name), match d.default {
             None => "<unset>".to_string(),

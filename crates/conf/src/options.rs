@@ -39,7 +39,7 @@ pub struct OptDef {
 impl OptDef {
     /// True for a prefix entry such as `partition-`.
     pub fn is_prefix(&self) -> bool {
-        self.name.ends_with('-')
+        self.name.ends_with('-') || self.name.ends_with('_')
     }
 }
 
@@ -110,6 +110,12 @@ pub const OPTIONS: &[OptDef] = &[
         kind: Kind::Str,
         default: None,
         desc: "Directory of the spool partition NAME, where message files are stored.",
+    },
+    OptDef {
+        name: "sasl_",
+        kind: Kind::Str,
+        default: None,
+        desc: "Any libsasl2 option, without the prefix: sasl_pwcheck_method, sasl_mech_list, sasl_auxprop_plugin, sasl_sasldb_path ...",
     },
     OptDef {
         name: "serverinfo",

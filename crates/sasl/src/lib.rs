@@ -1,0 +1,283 @@
+//! Authentication through the real Cyrus SASL library (libsasl2, via sasl2-sys).
+//!
+//! [`init`] runs once per process, after the configuration is read: every `sasl_*`
+//! option of imapd.conf (a `SERVICE_sasl_*` one overriding it) reaches libsasl2
+//! through its option callback without the prefix (`sasl_pwcheck_method` →
+//! `pwcheck_method`), as Cyrus does, so users made with `saslpasswd2`, saslauthd or any
+//! installed plugin work unchanged. libsasl2's own log lines go to syslog.
+//!
+//! A [`ServerConn`] is one authentication exchange: list the mechanisms, start one
+//! (with an optional initial response), step until done, read the authenticated user.
+//! Before TLS, call [`ServerConn::set_plaintext_allowed`]`(false)` so that PLAIN and
+//! LOGIN are neither offered nor accepted (unless `allowplaintext`); after TLS tell it
+//! the TLS strength with [`ServerConn::set_external_ssf`].
+//!
+//! Pitfalls met (shared/notes/crate-probe.md): the callback table must outlive the
+//! library (it is leaked once); `sasl_checkpass` needs NUL-terminated strings;
+//! SASL_USERNAME and SASL_SEC_PROPS are `c_uint` where the functions take `c_int`.
+
+use conf::Config;
+use sasl2_sys::prelude::*;
+use std::collections::HashMap;
+use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_void};
+use std::sync::OnceLock;
+
+/// A failure, with libsasl2's code and its detail text (never a password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaslError {
+    pub code: i32,
+    pub detail: String,
+}
+
+impl SaslError {
+    /// Whether this is a wrong password or an unknown user (as opposed to a broken
+    /// setup): the client gets "authentication failed" and the failure is slowed down.
+    pub fn is_auth_failure(&self) -> bool {
+        matches!(self.code, SASL_BADAUTH | SASL_NOUSER | SASL_NOUSERPASS) || self.code == SASL_BADPROT
+    }
+}
+
+impl std::fmt::Display for SaslError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SASL error {}: {}", self.code, self.detail)
+    }
+}
+
+impl std::error::Error for SaslError {}
+
+static INIT: OnceLock<Result<(), SaslError>> = OnceLock::new();
+
+unsafe extern "C" fn getopt_cb(
+    ctx: *mut c_void,
+    _plugin: *const c_char,
+    option: *const c_char,
+    result: *mut *const c_char,
+    len: *mut c_uint,
+) -> c_int {
+    if ctx.is_null() || option.is_null() || result.is_null() {
+        return SASL_FAIL;
+    }
+    // SAFETY: ctx is the leaked map given at init; option is a C string from libsasl2.
+    let map = unsafe { &*(ctx as *const HashMap<String, CString>) };
+    let name = unsafe { CStr::from_ptr(option) }.to_str().unwrap_or("");
+    match map.get(name) {
+        Some(v) => {
+            // SAFETY: result and len point to libsasl2's out-parameters; the value
+            // lives as long as the leaked map.
+            unsafe {
+                *result = v.as_ptr();
+                if !len.is_null() {
+                    *len = v.as_bytes().len() as c_uint;
+                }
+            }
+            SASL_OK
+        }
+        None => SASL_FAIL,
+    }
+}
+
+unsafe extern "C" fn log_cb(_ctx: *mut c_void, level: c_int, message: *const c_char) -> c_int {
+    if message.is_null() {
+        return SASL_OK;
+    }
+    // SAFETY: message is a C string from libsasl2.
+    let m = unsafe { CStr::from_ptr(message) }.to_string_lossy();
+    match level {
+        SASL_LOG_ERR | SASL_LOG_FAIL => log::error!("SASL {m}"),
+        SASL_LOG_WARN => log::warn!("SASL {m}"),
+        SASL_LOG_NOTE => log::info!("SASL {m}"),
+        _ => log::debug!("SASL {m}"),
+    }
+    SASL_OK
+}
+
+/// The libsasl2 options from a configuration: every `sasl_*` entry without its prefix.
+pub fn options(cfg: &Config) -> HashMap<String, String> {
+    cfg.prefixed_for_service("sasl_").into_iter().collect()
+}
+
+/// Initialises libsasl2 for this process (the first call wins; later calls return its
+/// result). `app` names the application to libsasl2 (for its own config lookups).
+pub fn init(app: &str, cfg: &Config) -> Result<(), SaslError> {
+    INIT.get_or_init(|| {
+        let mut map: HashMap<String, CString> = HashMap::new();
+        for (k, v) in options(cfg) {
+            if let Ok(c) = CString::new(v) {
+                map.insert(k, c);
+            }
+        }
+        map.entry("log_level".into()).or_insert_with(|| c"3".to_owned());
+        let ctx = Box::into_raw(Box::new(map)) as *mut c_void;
+        // SAFETY: the callbacks take the C signatures libsasl2 expects; sasl2-sys types
+        // them as fn() -> c_int, hence the transmutes. The table is leaked: libsasl2
+        // keeps the pointer for the life of the process.
+        let cbs: &'static [sasl_callback_t] = Box::leak(Box::new([
+            sasl_callback_t {
+                id: SASL_CB_GETOPT,
+                proc_: Some(unsafe { std::mem::transmute::<*const (), unsafe extern "C" fn() -> c_int>(getopt_cb as *const ()) }),
+                context: ctx,
+            },
+            sasl_callback_t {
+                id: SASL_CB_LOG,
+                proc_: Some(unsafe { std::mem::transmute::<*const (), unsafe extern "C" fn() -> c_int>(log_cb as *const ()) }),
+                context: std::ptr::null_mut(),
+            },
+            sasl_callback_t { id: SASL_CB_LIST_END, proc_: None, context: std::ptr::null_mut() },
+        ]));
+        let app = CString::new(app).unwrap_or_else(|_| c"mail-suite".to_owned());
+        let app: &'static CStr = Box::leak(app.into_boxed_c_str());
+        // SAFETY: both pointers live for the rest of the process.
+        let r = unsafe { sasl_server_init(cbs.as_ptr(), app.as_ptr()) };
+        if r == SASL_OK { Ok(()) } else { Err(SaslError { code: r, detail: errstring(r) }) }
+    })
+    .clone()
+}
+
+fn errstring(code: c_int) -> String {
+    // SAFETY: sasl_errstring returns a static string.
+    let p = unsafe { sasl_errstring(code, std::ptr::null(), std::ptr::null_mut()) };
+    if p.is_null() { format!("error {code}") } else { unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned() }
+}
+
+/// One step of an exchange.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Send this challenge and read the client's answer.
+    Continue(Vec<u8>),
+    /// Authenticated; some mechanisms (SCRAM) end with data for the client.
+    Done(Option<Vec<u8>>),
+}
+
+/// One server-side SASL connection.
+pub struct ServerConn {
+    conn: *mut sasl_conn_t,
+}
+
+fn opt_c(s: Option<&str>) -> Result<Option<CString>, SaslError> {
+    s.map(|v| CString::new(v).map_err(|_| SaslError { code: SASL_BADPARAM, detail: "NUL in parameter".into() })).transpose()
+}
+
+fn ptr(c: &Option<CString>) -> *const c_char {
+    c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr())
+}
+
+impl ServerConn {
+    /// `service` is the SASL service name (imap, pop, lmtp, sieve, nntp); `local` and
+    /// `remote` are `ip;port` (None for unix sockets); `user_realm` None means the
+    /// server's FQDN.
+    pub fn new(service: &str, fqdn: &str, user_realm: Option<&str>, local: Option<&str>, remote: Option<&str>) -> Result<ServerConn, SaslError> {
+        let (service, fqdn) = (opt_c(Some(service))?, opt_c(Some(fqdn))?);
+        let (realm, local, remote) = (opt_c(user_realm)?, opt_c(local)?, opt_c(remote)?);
+        let mut conn = std::ptr::null_mut();
+        // SAFETY: all strings live across the call; conn receives a new handle.
+        let r = unsafe {
+            sasl_server_new(ptr(&service), ptr(&fqdn), ptr(&realm), ptr(&local), ptr(&remote), std::ptr::null(), SASL_SUCCESS_DATA, &mut conn)
+        };
+        if r != SASL_OK {
+            return Err(SaslError { code: r, detail: errstring(r) });
+        }
+        Ok(ServerConn { conn })
+    }
+
+    fn err(&self, code: c_int) -> SaslError {
+        // SAFETY: errdetail returns a string owned by the connection.
+        let p = unsafe { sasl_errdetail(self.conn) };
+        let detail = if p.is_null() { errstring(code) } else { unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned() };
+        SaslError { code, detail }
+    }
+
+    /// Allows or forbids mechanisms that send passwords in the clear (PLAIN, LOGIN),
+    /// and anonymous login.
+    pub fn set_plaintext_allowed(&mut self, allowed: bool) -> Result<(), SaslError> {
+        let props = sasl_security_properties_t {
+            min_ssf: 0,
+            max_ssf: 256,
+            maxbufsize: 4096,
+            security_flags: if allowed { SASL_SEC_NOANONYMOUS } else { SASL_SEC_NOPLAINTEXT | SASL_SEC_NOANONYMOUS },
+            property_names: std::ptr::null_mut(),
+            property_values: std::ptr::null_mut(),
+        };
+        // SAFETY: the struct is copied by libsasl2 during the call.
+        let r = unsafe { sasl_setprop(self.conn, SASL_SEC_PROPS as c_int, &props as *const _ as *const c_void) };
+        if r == SASL_OK { Ok(()) } else { Err(self.err(r)) }
+    }
+
+    /// Tells libsasl2 the strength of the TLS layer (after STARTTLS).
+    pub fn set_external_ssf(&mut self, ssf: u32) -> Result<(), SaslError> {
+        let v: sasl_ssf_t = ssf;
+        // SAFETY: the value is copied during the call.
+        let r = unsafe { sasl_setprop(self.conn, SASL_SSF_EXTERNAL as c_int, &v as *const _ as *const c_void) };
+        if r == SASL_OK { Ok(()) } else { Err(self.err(r)) }
+    }
+
+    /// The mechanisms offered now, in libsasl2's order.
+    pub fn mechanisms(&self) -> Result<Vec<String>, SaslError> {
+        let mut out: *const c_char = std::ptr::null();
+        let (mut len, mut count) = (0 as c_uint, 0 as c_int);
+        // SAFETY: the result string is owned by the connection and copied at once.
+        let r = unsafe { sasl_listmech(self.conn, std::ptr::null(), c"".as_ptr(), c" ".as_ptr(), c"".as_ptr(), &mut out, &mut len, &mut count) };
+        if r != SASL_OK {
+            return Err(self.err(r));
+        }
+        if out.is_null() {
+            return Ok(vec![]);
+        }
+        let s = unsafe { CStr::from_ptr(out) }.to_string_lossy().into_owned();
+        Ok(s.split_whitespace().map(str::to_string).collect())
+    }
+
+    fn outcome(&self, r: c_int, out: *const c_char, len: c_uint) -> Result<Step, SaslError> {
+        // SAFETY: out/len come from libsasl2 and stay valid until the next call.
+        let data = if out.is_null() { Vec::new() } else { unsafe { std::slice::from_raw_parts(out as *const u8, len as usize) }.to_vec() };
+        match r {
+            SASL_CONTINUE => Ok(Step::Continue(data)),
+            SASL_OK => Ok(Step::Done((!data.is_empty()).then_some(data))),
+            e => Err(self.err(e)),
+        }
+    }
+
+    /// Starts `mech`, with the client's initial response if it sent one (SASL-IR).
+    pub fn start(&mut self, mech: &str, initial: Option<&[u8]>) -> Result<Step, SaslError> {
+        let m = opt_c(Some(mech))?;
+        let (mut out, mut len) = (std::ptr::null(), 0 as c_uint);
+        let (ip, il) = match initial {
+            Some(i) => (i.as_ptr() as *const c_char, i.len() as c_uint),
+            None => (std::ptr::null(), 0),
+        };
+        // SAFETY: inputs live across the call.
+        let r = unsafe { sasl_server_start(self.conn, ptr(&m), ip, il, &mut out, &mut len) };
+        self.outcome(r, out, len)
+    }
+
+    /// Feeds the client's answer to the last challenge.
+    pub fn step(&mut self, response: &[u8]) -> Result<Step, SaslError> {
+        let (mut out, mut len) = (std::ptr::null(), 0 as c_uint);
+        // SAFETY: input lives across the call.
+        let r = unsafe { sasl_server_step(self.conn, response.as_ptr() as *const c_char, response.len() as c_uint, &mut out, &mut len) };
+        self.outcome(r, out, len)
+    }
+
+    /// Checks a user name and password (LOGIN, USER/PASS, AUTHINFO USER).
+    pub fn checkpass(&mut self, user: &str, pass: &[u8]) -> Result<(), SaslError> {
+        let u = opt_c(Some(user))?;
+        let p = CString::new(pass).map_err(|_| SaslError { code: SASL_BADPARAM, detail: "NUL in password".into() })?;
+        // SAFETY: both are NUL-terminated (libsasl2's verifier reads them as C strings).
+        let r = unsafe { sasl_checkpass(self.conn, ptr(&u), user.len() as c_uint, p.as_ptr(), pass.len() as c_uint) };
+        if r == SASL_OK { Ok(()) } else { Err(self.err(r)) }
+    }
+
+    /// The authenticated user (`user@realm` as libsasl2 canonicalises it).
+    pub fn username(&self) -> Option<String> {
+        let mut p: *const c_void = std::ptr::null();
+        // SAFETY: getprop gives a string owned by the connection, copied at once.
+        let r = unsafe { sasl_getprop(self.conn, SASL_USERNAME as c_int, &mut p) };
+        (r == SASL_OK && !p.is_null()).then(|| unsafe { CStr::from_ptr(p as *const c_char) }.to_string_lossy().into_owned())
+    }
+}
+
+impl Drop for ServerConn {
+    fn drop(&mut self) {
+        // SAFETY: disposing our own handle once.
+        unsafe { sasl_dispose(&mut self.conn) };
+    }
+}
