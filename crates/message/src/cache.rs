@@ -86,7 +86,9 @@ pub(crate) fn encode(m: &Message) -> Vec<u8> {
     varint(&mut w, m.sections.nodes.len() as u64);
     for n in &m.sections.nodes {
         w.push(kind_code(n.kind));
-        for v in [n.header_start, n.body_start - n.header_start, n.body_end - n.body_start, n.subtree] {
+        // Saturating: a table from parse is ordered, and no input may make encode panic.
+        let lengths = [n.body_start.saturating_sub(n.header_start), n.body_end.saturating_sub(n.body_start)];
+        for v in [n.header_start, lengths[0], lengths[1], n.subtree] {
             varint(&mut w, v as u64);
         }
         match &n.text {
@@ -273,6 +275,26 @@ mod tests {
     #[test]
     fn crc_check_value() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    /// Records with a good checksum but an impossible section table are refused.
+    #[test]
+    fn impossible_tables() {
+        let good = crate::parse(b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n");
+        assert_eq!(decode(&encode(&good)).as_ref(), Ok(&good));
+        let damage: [fn(&mut Sections); 6] = [
+            |s| s.nodes[1].body_end = s.size + 1,
+            |s| s.nodes[1].kind = NodeKind::Message,
+            |s| s.nodes[0].subtree = 5,
+            |s| s.nodes[1].subtree = 2,
+            |s| s.nodes[0].kind = NodeKind::Leaf,
+            |s| s.nodes.clear(),
+        ];
+        for (i, d) in damage.iter().enumerate() {
+            let mut m = good.clone();
+            d(&mut m.sections);
+            assert!(decode(&encode(&m)).is_err(), "damage {i} accepted");
+        }
     }
 
     #[test]
