@@ -5,7 +5,9 @@
 //! (Cyrus accepts that junk; a boundary that is only a prefix of the line's word is
 //! no match). The line break before a delimiter belongs to it, not to the part.
 //! Preamble and epilogue are not parts. A missing close delimiter ends the last part
-//! at the end of the body. At most `max` parts are returned: the text from the
+//! at the end of the body. `close_at_end` tells that the close delimiter is the last
+//! text of the body with no line break after it (the enclosing split took that break
+//! for its own delimiter): Cyrus then counts the break into this multipart after all. At most `max` parts are returned: the text from the
 //! start of the one past `max` is merged into the last part, which is then marked
 //! `capped` so the caller treats it as opaque.
 
@@ -16,6 +18,7 @@ use crate::lines::{before_break, lines};
 pub(crate) struct Split {
     pub parts: Vec<Range<usize>>,
     pub capped: bool,
+    pub close_at_end: bool,
 }
 
 /// The parts of `raw[body]`, or `None` if no delimiter line opens one.
@@ -29,21 +32,21 @@ pub(crate) fn split(raw: &[u8], body: Range<usize>, boundary: &[u8], max: usize)
             parts.push(s..before_break(raw, line.start, s));
         }
         if close {
-            start = None;
-            break;
+            let close_at_end = line.content_end == end && !parts.is_empty();
+            return Some(Split { parts, capped: false, close_at_end }).filter(|s| !s.parts.is_empty());
         }
         if parts.len() >= max.max(1) {
             if let Some(last) = parts.last_mut() {
                 last.end = end;
             }
-            return Some(Split { parts, capped: true });
+            return Some(Split { parts, capped: true, close_at_end: false });
         }
         start = Some(line.end);
     }
     if let Some(s) = start {
         parts.push(s..end);
     }
-    (!parts.is_empty()).then_some(Split { parts, capped: false })
+    (!parts.is_empty()).then_some(Split { parts, capped: false, close_at_end: false })
 }
 
 /// `Some(close?)` if the line is a delimiter for `boundary`.

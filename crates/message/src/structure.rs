@@ -8,6 +8,11 @@
 //! over the bytes. A multipart without a boundary parameter, or whose boundary
 //! never opens a part, becomes a TEXT/PLAIN leaf holding its whole body, so the
 //! text stays readable (Cyrus shows it as an empty text part instead).
+//!
+//! One Cyrus quirk is kept on purpose, so that sizes match it byte for byte: when a
+//! nested multipart's close delimiter is followed at once by the enclosing delimiter,
+//! the line break between them stays in the nested part (and in the message/rfc822
+//! part around it), although RFC 2046 gives it to the enclosing delimiter.
 
 use std::ops::Range;
 
@@ -32,6 +37,8 @@ pub(crate) struct Part {
     /// LFs in the body, for TEXT/* and MESSAGE/RFC822 (else 0).
     pub lines: u64,
     pub kind: Kind,
+    /// A multipart whose close delimiter ends its range (see [`boundary::Split`]).
+    close_at_end: bool,
 }
 
 #[derive(Debug)]
@@ -49,6 +56,25 @@ impl Part {
         self.info.make_opaque();
         self.kind = Kind::Leaf;
         self.lines = 0;
+    }
+
+    /// Whether the last text of this part is a close delimiter without its line break.
+    fn ends_with_close(&self) -> bool {
+        match &self.kind {
+            Kind::Multipart(_) => self.close_at_end,
+            Kind::Message { root, .. } => root.ends_with_close(),
+            Kind::Leaf => false,
+        }
+    }
+
+    /// Moves the end of the body (and of an enclosed message's) to `end`, which adds
+    /// one line break.
+    fn take_break(&mut self, end: usize) {
+        self.body.end = end;
+        if let Kind::Message { root, .. } = &mut self.kind {
+            self.lines += 1;
+            root.take_break(end);
+        }
     }
 }
 
@@ -69,12 +95,16 @@ impl Parser<'_> {
         let body = header.end..range.end.max(header.end);
         let mut info = Info::from_header(&Known::collect(&self.raw[header.clone()]), default);
         let may_nest = depth < MAX_DEPTH && self.parts < MAX_PARTS;
+        let mut close_at_end = false;
         let kind = if (info.is_multipart() || info.is_message()) && !may_nest {
             info.make_opaque();
             Kind::Leaf
         } else if info.is_multipart() {
             match self.children(&info, body.clone(), depth) {
-                Some(children) => Kind::Multipart(children),
+                Some((children, at_end)) => {
+                    close_at_end = at_end;
+                    Kind::Multipart(children)
+                }
                 None => {
                     info.set_type(DefaultType::Text);
                     Kind::Leaf
@@ -89,10 +119,11 @@ impl Parser<'_> {
         };
         let counted = info.is_text() || matches!(kind, Kind::Message { .. });
         let lines = if counted { lines::count(&self.raw[body.clone()]) } else { 0 };
-        Part { header, body, info, lines, kind }
+        Part { header, body, info, lines, kind, close_at_end }
     }
 
-    fn children(&mut self, info: &Info, body: Range<usize>, depth: usize) -> Option<Vec<Part>> {
+    /// The parts of a multipart, and whether its close delimiter ends its body.
+    fn children(&mut self, info: &Info, body: Range<usize>, depth: usize) -> Option<(Vec<Part>, bool)> {
         let boundary = info.param(b"BOUNDARY").filter(|b| !b.is_empty())?;
         let default = if info.subtype == b"DIGEST" { DefaultType::Message } else { DefaultType::Text };
         let split = boundary::split(self.raw, body, boundary, MAX_PARTS - self.parts)?;
@@ -104,13 +135,21 @@ impl Parser<'_> {
                 if let Some(last) = children.last_mut() {
                     last.make_opaque(rest_end);
                 }
-                return Some(children);
+                return Some((children, false));
             }
-            children.push(self.entity(range, depth + 1, default));
+            let mut child = self.entity(range, depth + 1, default);
+            if child.ends_with_close() {
+                let end = child.body.end;
+                let brk = [&b"\r\n"[..], b"\n"].into_iter().find(|b| self.raw[end..].starts_with(b));
+                if let Some(brk) = brk {
+                    child.take_break(end + brk.len());
+                }
+            }
+            children.push(child);
         }
         if let Some(last) = children.last_mut().filter(|_| split.capped) {
             last.make_opaque(rest_end);
         }
-        Some(children)
+        Some((children, split.close_at_end))
     }
 }

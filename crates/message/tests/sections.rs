@@ -55,11 +55,11 @@ fn message_rfc822_numbering_descends() {
     is(&raw, &m, &[1], Body, "See below.");
     is(&raw, &m, &[2], Mime, "Content-Type: message/rfc822\r\n\r\n");
     let two = slice(&raw, &m, &[2], Body).unwrap_or_default();
-    assert!(two.starts_with(b"From: Dan <dan@example.org>\r\n") && two.ends_with(b"How are you?\r\n--inner--"));
+    assert!(two.starts_with(b"From: Dan <dan@example.org>\r\n") && two.ends_with(b"How are you?\r\n--inner--\r\n"));
     let header2 = slice(&raw, &m, &[2], Header).unwrap_or_default();
     assert!(header2.starts_with(b"From: Dan") && header2.ends_with(b"boundary=inner\r\n\r\n"));
     let text2 = slice(&raw, &m, &[2], Text).unwrap_or_default();
-    assert!(text2.starts_with(b"--inner\r\n") && text2.ends_with(b"--inner--"));
+    assert!(text2.starts_with(b"--inner\r\n") && text2.ends_with(b"--inner--\r\n"));
     is(&raw, &m, &[2, 1], Body, "Forwarding.");
     is(&raw, &m, &[2, 2], Mime, "Content-Type: message/rfc822\r\nContent-Description: original\r\n\r\n");
     is(

@@ -82,13 +82,15 @@ fn message_rfc822_nested_twice() {
         thrice(r#"("Eve" NIL "eve" "example.net")"#)
     );
     // An explicit text/plain without charset keeps its parameter list NIL (Cyrus).
+    // Part 2 is 496 octets and 23 lines by RFC 2046, but Cyrus 3.6 keeps the CRLF
+    // between "--inner--" and "--outer--" in it: 498 and 24, which we match.
     let bs1 = format!(
-        r#"(("TEXT" "PLAIN" NIL NIL NIL "7BIT" 10 0 NIL NIL NIL NIL)("MESSAGE" "RFC822" NIL NIL NIL "7BIT" 496 {env2} {bs2} 23 NIL NIL NIL NIL) "MIXED" ("BOUNDARY" "outer") NIL NIL NIL)"#
+        r#"(("TEXT" "PLAIN" NIL NIL NIL "7BIT" 10 0 NIL NIL NIL NIL)("MESSAGE" "RFC822" NIL NIL NIL "7BIT" 498 {env2} {bs2} 24 NIL NIL NIL NIL) "MIXED" ("BOUNDARY" "outer") NIL NIL NIL)"#
     );
     let m = check("rfc822-nested.eml", &env1, &bs1);
     let body3 = r#"("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 24 1)"#;
     let body = format!(
-        r#"(("TEXT" "PLAIN" NIL NIL NIL "7BIT" 10 0)("MESSAGE" "RFC822" NIL NIL NIL "7BIT" 496 {env2} (("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 11 0)("MESSAGE" "RFC822" NIL NIL "original" "7BIT" 135 {env3} {body3} 6) "MIXED") 23) "MIXED")"#
+        r#"(("TEXT" "PLAIN" NIL NIL NIL "7BIT" 10 0)("MESSAGE" "RFC822" NIL NIL NIL "7BIT" 498 {env2} (("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 11 0)("MESSAGE" "RFC822" NIL NIL "original" "7BIT" 135 {env3} {body3} 6) "MIXED") 24) "MIXED")"#
     );
     same(m.body(), &body);
 }

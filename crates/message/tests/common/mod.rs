@@ -20,6 +20,14 @@ pub const CORPUS: &[&str] = &[
     "boundary-never.eml",
     "bare-lf.eml",
     "nul.eml",
+    "addresses.eml",
+    "params.eml",
+    "nested-alternative.eml",
+    "rfc2231-mixed.eml",
+    "empty-fields.eml",
+    "bad-fields.eml",
+    "boundary-padding.eml",
+    "headerless-part.eml",
 ];
 
 pub fn corpus(name: &str) -> Vec<u8> {
