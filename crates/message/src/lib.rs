@@ -30,7 +30,7 @@
 mod address;
 mod bodystructure;
 mod boundary;
-mod cache;
+pub mod cache;
 mod charset;
 mod cursor;
 mod date;
@@ -171,7 +171,7 @@ impl Message {
         out
     }
 
-    /// The cache record (layout in the `cache` module doc).
+    /// The cache record (layout in [`cache`]).
     pub fn to_cache(&self) -> Vec<u8> {
         cache::encode(self)
     }
