@@ -1,0 +1,210 @@
+//! The header block of an entity (a message or a MIME part): where it ends, its
+//! fields, and the fields this crate reads.
+//!
+//! The header ends after the first empty line. A line that is neither a field
+//! (`name:` with a printable name) nor a continuation (leading SP/HT) also ends it,
+//! without a separator: the body starts at that line. Cyrus would instead read such
+//! a line as header up to the next empty line; we follow the lenient readers (Python's
+//! email package among them) so that the text of a message written without the empty
+//! line is still its body. Field values are slices of the stored bytes, folding kept.
+
+use std::ops::Range;
+
+use crate::lines::lines;
+
+/// The header of `raw[range]`, including the empty line that ends it; the body
+/// starts where the returned range ends.
+pub(crate) fn split(raw: &[u8], range: Range<usize>) -> Range<usize> {
+    let start = range.start;
+    for line in lines(raw, range.clone()) {
+        let text = &raw[line.start..line.content_end];
+        if text.is_empty() {
+            return start..line.end;
+        }
+        if !(is_continuation(text) || field_name(text).is_some()) {
+            return start..line.start;
+        }
+    }
+    start..range.end.min(raw.len()).max(start)
+}
+
+fn is_continuation(text: &[u8]) -> bool {
+    matches!(text.first(), Some(b' ' | b'\t'))
+}
+
+/// The name of a field line (`name:` or the obsolete `name :`), if it is one.
+/// Looks only as far as the colon, so a long line costs no more than its name.
+fn field_name(text: &[u8]) -> Option<&[u8]> {
+    let mut name_end = None;
+    for (i, &b) in text.iter().enumerate() {
+        match b {
+            b':' => {
+                let end = name_end.unwrap_or(i);
+                return (end > 0).then(|| &text[..end]);
+            }
+            b' ' | b'\t' => {
+                name_end.get_or_insert(i);
+            }
+            33..=126 if name_end.is_none() => {}
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// One field: its name and its raw value (after the colon, folding kept, without
+/// the final line break).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Field<'a> {
+    pub name: &'a [u8],
+    pub value: &'a [u8],
+}
+
+/// The fields of a header block, in order. Continuation lines before the first
+/// field, and the empty line at the end, are skipped.
+pub(crate) fn fields(block: &[u8]) -> Vec<Field<'_>> {
+    let mut out: Vec<Field<'_>> = Vec::new();
+    let mut current: Option<(usize, usize, usize)> = None; // name end, value start, value end
+    let mut name_start = 0;
+    for line in lines(block, 0..block.len()) {
+        let text = &block[line.start..line.content_end];
+        if is_continuation(text) {
+            if let Some(cur) = current.as_mut() {
+                cur.2 = line.content_end;
+            }
+            continue;
+        }
+        if let Some((name_end, vs, ve)) = current.take() {
+            out.push(Field { name: &block[name_start..name_end], value: &block[vs..ve] });
+        }
+        if let Some(name) = field_name(text) {
+            let colon = text.iter().position(|&b| b == b':').unwrap_or(name.len());
+            name_start = line.start;
+            current = Some((line.start + name.len(), line.start + colon + 1, line.content_end));
+        }
+    }
+    if let Some((name_end, vs, ve)) = current {
+        out.push(Field { name: &block[name_start..name_end], value: &block[vs..ve] });
+    }
+    out
+}
+
+/// A value as Cyrus keeps an unstructured field: leading SP/HT dropped, the CRLF
+/// (or LF) of each fold removed, the whitespace after it and any trailing space kept.
+pub(crate) fn unfold(value: &[u8]) -> Vec<u8> {
+    let start = value.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(value.len());
+    let value = &value[start..];
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        match value[i] {
+            b'\r' if value.get(i + 1) == Some(&b'\n') => i += 2,
+            b'\n' => i += 1,
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The fields this crate reads, each the last occurrence in the header: Cyrus lets a
+/// repeated field replace the earlier one, and so do we.
+#[derive(Default, Debug)]
+pub(crate) struct Known<'a> {
+    pub date: Option<&'a [u8]>,
+    pub subject: Option<&'a [u8]>,
+    pub from: Option<&'a [u8]>,
+    pub sender: Option<&'a [u8]>,
+    pub reply_to: Option<&'a [u8]>,
+    pub to: Option<&'a [u8]>,
+    pub cc: Option<&'a [u8]>,
+    pub bcc: Option<&'a [u8]>,
+    pub in_reply_to: Option<&'a [u8]>,
+    pub message_id: Option<&'a [u8]>,
+    pub content_type: Option<&'a [u8]>,
+    pub content_transfer_encoding: Option<&'a [u8]>,
+    pub content_id: Option<&'a [u8]>,
+    pub content_description: Option<&'a [u8]>,
+    pub content_disposition: Option<&'a [u8]>,
+    pub content_language: Option<&'a [u8]>,
+    pub content_location: Option<&'a [u8]>,
+    pub content_md5: Option<&'a [u8]>,
+}
+
+impl<'a> Known<'a> {
+    /// One pass over the header block `block`.
+    pub(crate) fn collect(block: &'a [u8]) -> Known<'a> {
+        let mut k = Known::default();
+        for f in fields(block) {
+            if let Some(slot) = k.slot(f.name) {
+                *slot = Some(f.value);
+            }
+        }
+        k
+    }
+
+    fn slot(&mut self, name: &[u8]) -> Option<&mut Option<&'a [u8]>> {
+        let table: [(&[u8], &mut Option<&'a [u8]>); 18] = [
+            (b"date", &mut self.date),
+            (b"subject", &mut self.subject),
+            (b"from", &mut self.from),
+            (b"sender", &mut self.sender),
+            (b"reply-to", &mut self.reply_to),
+            (b"to", &mut self.to),
+            (b"cc", &mut self.cc),
+            (b"bcc", &mut self.bcc),
+            (b"in-reply-to", &mut self.in_reply_to),
+            (b"message-id", &mut self.message_id),
+            (b"content-type", &mut self.content_type),
+            (b"content-transfer-encoding", &mut self.content_transfer_encoding),
+            (b"content-id", &mut self.content_id),
+            (b"content-description", &mut self.content_description),
+            (b"content-disposition", &mut self.content_disposition),
+            (b"content-language", &mut self.content_language),
+            (b"content-location", &mut self.content_location),
+            (b"content-md5", &mut self.content_md5),
+        ];
+        table.into_iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, slot)| slot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_at_empty_line() {
+        let raw = b"A: 1\r\n b\r\nC: 2\r\n\r\nbody";
+        assert_eq!(split(raw, 0..raw.len()), 0..18);
+    }
+
+    #[test]
+    fn split_without_empty_line() {
+        let raw = b"Subject: x\nThis is text\n";
+        assert_eq!(split(raw, 0..raw.len()), 0..11);
+        let raw = b"Subject: x\r\n";
+        assert_eq!(split(raw, 0..raw.len()), 0..12);
+        let raw = b"\r\nbody";
+        assert_eq!(split(raw, 0..raw.len()), 0..2);
+    }
+
+    #[test]
+    fn fields_and_folding() {
+        let raw = b"Subject: a\r\n  b\r\nX-Y : z\r\n\r\n";
+        let f = fields(raw);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].name, b"Subject");
+        assert_eq!(f[0].value, b" a\r\n  b");
+        assert_eq!(unfold(f[0].value), b"a  b");
+        assert_eq!(f[1].name, b"X-Y");
+        assert_eq!(f[1].value, b" z");
+    }
+
+    #[test]
+    fn last_occurrence_wins() {
+        let k = Known::collect(b"Subject: one\r\nsubject: two\r\n\r\n");
+        assert_eq!(k.subject, Some(&b" two"[..]));
+    }
+}
