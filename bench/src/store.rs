@@ -67,6 +67,7 @@ pub fn run(dir: Option<PathBuf>, messages: u32, seconds: u64) {
     let _ = elapsed;
     row(&format!("lay out {messages} messages (files + reconstruct) s"), child("build", &dir, u64::from(messages)));
     row(&format!("open {messages}-message mailbox + read UID/FLAGS ms"), child("scan", &dir, u64::from(messages)));
+    row(&format!("ENVELOPE+BODYSTRUCTURE of {messages} cached msgs ms"), child("fetch", &dir, u64::from(messages)));
     if own {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -153,6 +154,20 @@ pub fn phase(name: &str, dir: &Path, arg: u64) {
             }
             assert_eq!(mb.len() as u64, arg);
             std::hint::black_box(sum);
+            format!("{:.1}", t.elapsed().as_secs_f64() * 1000.0)
+        }
+        "fetch" => {
+            let p = Paths::single(&dir.join("big"));
+            let t = Instant::now();
+            let mb = Mailbox::open(&p).expect("open");
+            let mut bytes = 0usize;
+            for r in mb.records() {
+                let r = r.expect("record");
+                let m = mailbox::cache::structure(mb.cache_entry(&r).expect("cache")).expect("structure");
+                bytes += m.envelope().len() + m.bodystructure().len();
+            }
+            assert_eq!(mb.len() as u64, arg);
+            std::hint::black_box(bytes);
             format!("{:.1}", t.elapsed().as_secs_f64() * 1000.0)
         }
         other => panic!("unknown phase {other}"),

@@ -1,11 +1,13 @@
 //! What the cache holds for each message, built once at append.
 //!
-//! Payload version 1: `version u8 = 1`, `header_len u32`, then the message's header
-//! block (up to and including the blank line), so that header fetches and header
-//! searches never open the message file. The parsed structure (ENVELOPE,
-//! BODYSTRUCTURE, section offsets) is added by the message crate's cache form.
+//! Payload version 2: `version u8 = 2`, `header_len u32`, the message's header block
+//! (up to and including the blank line), then the message crate's cache form of the
+//! parsed message (ENVELOPE, BODY, BODYSTRUCTURE, section offsets, decoded search
+//! fields; layout in `message::cache`). FETCH of FLAGS, ENVELOPE, BODYSTRUCTURE,
+//! RFC822.SIZE, INTERNALDATE and header sections, and header SEARCH, never open the
+//! message file.
 
-pub const PAYLOAD_VERSION: u8 = 1;
+pub const PAYLOAD_VERSION: u8 = 2;
 
 /// Length of the header block: up to and including the first empty line (CRLF CRLF
 /// or, in a damaged message, LF LF); the whole message if there is none.
@@ -31,14 +33,23 @@ pub fn header_len(raw: &[u8]) -> usize {
     raw.len()
 }
 
-/// The cache payload of a message.
-pub fn build(raw: &[u8]) -> Vec<u8> {
+/// The cache payload of a message, and the message parsed.
+pub fn build(raw: &[u8]) -> (Vec<u8>, message::Message) {
     let hl = header_len(raw);
-    let mut v = Vec::with_capacity(5 + hl);
+    let parsed = message::parse(raw);
+    let structure = parsed.to_cache();
+    let mut v = Vec::with_capacity(5 + hl + structure.len());
     v.push(PAYLOAD_VERSION);
     v.extend_from_slice(&(hl as u32).to_le_bytes());
     v.extend_from_slice(&raw[..hl]);
-    v
+    v.extend_from_slice(&structure);
+    (v, parsed)
+}
+
+/// The parsed message kept in a cache payload (checked; never reparses the message).
+pub fn structure(payload: &[u8]) -> Option<message::Cached> {
+    let hb = header_block(payload)?;
+    message::Cached::from_cache(&payload[5 + hb.len()..]).ok()
 }
 
 /// The header block stored in a cache payload.
@@ -61,8 +72,11 @@ mod tests {
         assert_eq!(header_len(b"A: b\r\nC: d\r\n"), 12);
         assert_eq!(header_len(b"\r\nbody"), 2);
         assert_eq!(header_len(b""), 0);
-        let p = build(b"Subject: x\r\n\r\nhi\r\n");
+        let raw = b"Subject: x\r\n\r\nhi\r\n";
+        let (p, parsed) = build(raw);
         assert_eq!(header_block(&p), Some(&b"Subject: x\r\n\r\n"[..]));
         assert_eq!(header_block(&p[..3]), None);
+        assert_eq!(structure(&p), Some(parsed));
+        assert_eq!(structure(&p[..p.len() - 1]), None);
     }
 }

@@ -122,7 +122,7 @@ pub fn reconstruct(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) 
     for &uid in &files {
         let path = paths.message(uid);
         let raw = std::fs::read(&path).map_err(|e| io(&path, e))?;
-        let payload = crate::cache::build(&raw);
+        let (payload, parsed) = crate::cache::build(&raw);
         let mtime = std::fs::metadata(&path).map(|m| m.mtime()).unwrap_or(0);
         let mut r = match old.get(&uid) {
             Some(o) => {
@@ -139,6 +139,7 @@ pub fn reconstruct(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) 
         r.size = raw.len() as u32;
         r.header_size = crate::cache::header_len(&raw) as u32;
         r.guid = openssl::sha::sha1(&raw);
+        r.sentdate = parsed.fields().date.unwrap_or(0);
         r.cache_offset = cache.len() as u64;
         r.cache_len = payload.len() as u32;
         cache.extend_from_slice(&format::encode_cache_entry(&payload));

@@ -170,7 +170,7 @@ impl Writer<'_> {
         let t = now();
         for (k, m) in msgs.iter().enumerate() {
             let uid = Uid(first + k as u32);
-            let payload = crate::cache::build(m.raw);
+            let (payload, parsed) = crate::cache::build(m.raw);
             let entry = format::encode_cache_entry(&payload);
             let user_flags = self.keyword_bits(m.keywords)?;
             h.highestmodseq += 1;
@@ -179,7 +179,7 @@ impl Writer<'_> {
                 uid,
                 system_flags: flags,
                 internaldate: m.internaldate,
-                sentdate: 0,
+                sentdate: parsed.fields().date.unwrap_or(0),
                 size: m.raw.len() as u32,
                 header_size: crate::cache::header_len(m.raw) as u32,
                 cache_offset: cache_off,

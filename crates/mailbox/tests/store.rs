@@ -56,7 +56,11 @@ fn append_read_flags_expunge_and_counters() {
     assert!(r1.has_user_flag(0));
     assert_eq!(r1.internaldate, 101);
     assert_eq!(mb.read_message(Uid(2)).unwrap(), raws[1]);
-    let hb = mailbox::cache::header_block(mb.cache_entry(&r1).unwrap()).unwrap();
+    let payload = mb.cache_entry(&r1).unwrap();
+    let parsed = mailbox::cache::structure(payload).expect("structure in the cache");
+    assert_eq!(parsed, message::parse(&raws[1]), "the cached structure is the parsed message");
+    assert!(parsed.envelope().starts_with(b"(NIL \"basic 1\" ((NIL NIL \"a\" \"example.org\"))"), "{}", String::from_utf8_lossy(parsed.envelope()));
+    let hb = mailbox::cache::header_block(payload).unwrap();
     assert!(hb.starts_with(b"From: a@example.org\r\nSubject: basic 1\r\n") && hb.ends_with(b"\r\n\r\n"));
 
     // Flags: add, remove, replace; modseq grows with each change.
