@@ -1,0 +1,132 @@
+"""Debian's Cyrus IMAPd 3.6 as a reference, laid in a temp dir beside ours.
+
+Tests that check an expectation against Cyrus use `CyrusInstance`; they are skipped
+only where Cyrus is not installed ($CYRUS_BIN, default /usr/lib/cyrus/bin). CI
+installs it (scripts/deps --cyrus), so there they always run.
+"""
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from suite import free_port, wait_for
+
+CYRUS_BIN = os.environ.get("CYRUS_BIN", "/usr/lib/cyrus/bin")
+ADMIN, PASSWORD = "admin", "secret"
+
+
+def available():
+    return os.access(os.path.join(CYRUS_BIN, "master"), os.X_OK) and os.access(os.path.join(CYRUS_BIN, "imapd"), os.X_OK)
+
+
+class CyrusInstance:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="cyrus36-")
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        conf = os.path.join(self.dir, "conf")
+        for d in ("db", "lock", "log", "proc", "quota", "sieve", "socket", "user"):
+            os.makedirs(os.path.join(conf, d))
+        os.makedirs(os.path.join(self.dir, "part"))
+        self.conf = os.path.join(self.dir, "imapd.conf")
+        with open(self.conf, "w") as f:
+            f.write(
+                f"configdirectory: {conf}\npartition-default: {self.dir}/part\nadmins: {ADMIN}\n"
+                f"servername: cyrus.test\nallowplaintext: yes\nsasl_pwcheck_method: auxprop\n"
+                f"sasl_auxprop_plugin: sasldb\nsasl_sasldb_path: {self.dir}/sasldb2\nsasl_mech_list: PLAIN LOGIN\n"
+                f"altnamespace: no\nunixhierarchysep: no\nmunge8bit: no\n"
+                f"idlesocket: {conf}/socket/idle\nlmtpsocket: {conf}/socket/lmtp\nnotifysocket: {conf}/socket/notify\n"
+            )
+        with open(os.path.join(self.dir, "cyrus.conf"), "w") as f:
+            f.write(
+                f'START {{\n  recover cmd="{CYRUS_BIN}/ctl_cyrusdb -C {self.conf} -r"\n}}\n'
+                f'SERVICES {{\n  imap cmd="{CYRUS_BIN}/imapd -C {self.conf}" listen="127.0.0.1:{self.port}" prefork=0\n}}\n'
+                "EVENTS {\n}\nDAEMON {\n}\n"
+            )
+        subprocess.run(["saslpasswd2", "-p", "-c", "-f", os.path.join(self.dir, "sasldb2"), "-u", "cyrus.test", ADMIN],
+                       input=PASSWORD.encode(), check=True)
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("cyrus")
+            for dirpath, _, files in os.walk(self.dir):
+                for n in [dirpath] + [os.path.join(dirpath, x) for x in files]:
+                    os.chown(n, pw.pw_uid, pw.pw_gid)
+        self.pidfile = os.path.join(self.dir, "master.pid")
+
+    def start(self):
+        subprocess.run([os.path.join(CYRUS_BIN, "master"), "-C", self.conf, "-M", os.path.join(self.dir, "cyrus.conf"),
+                        "-p", self.pidfile, "-d"], check=True, timeout=30)
+        wait_for(lambda: _connects(self.port), timeout=20, what="Cyrus imapd to listen")
+        return self
+
+    def stop(self):
+        try:
+            with open(self.pidfile) as f:
+                pid = int(f.read().strip())
+            os.kill(pid, signal.SIGTERM)
+            wait_for(lambda: not os.path.exists(f"/proc/{pid}"), timeout=20, what="Cyrus master to stop")
+        except (OSError, ValueError, AssertionError):
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _connects(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+class RawImap:
+    """A minimal IMAP client that returns responses as the exact bytes sent."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+        self.n = 0
+        self.greeting = self.readline()
+
+    def readline(self):
+        while b"\r\n" not in self.buf:
+            d = self.sock.recv(65536)
+            if not d:
+                raise EOFError("connection closed")
+            self.buf += d
+        i = self.buf.index(b"\r\n") + 2
+        line, self.buf = self.buf[:i], self.buf[i:]
+        return line
+
+    def readn(self, n):
+        while len(self.buf) < n:
+            d = self.sock.recv(65536)
+            if not d:
+                raise EOFError("connection closed")
+            self.buf += d
+        d, self.buf = self.buf[:n], self.buf[n:]
+        return d
+
+    def cmd(self, text, literal=None):
+        """Sends a command (with an optional non-synchronising literal at its end);
+        returns (untagged bytes, tagged line)."""
+        self.n += 1
+        tag = b"T%d" % self.n
+        if literal is None:
+            self.sock.sendall(tag + b" " + text + b"\r\n")
+        else:
+            self.sock.sendall(tag + b" " + text + b" {%d+}\r\n" % len(literal) + literal + b"\r\n")
+        out = b""
+        while True:
+            line = self.readline()
+            if line.startswith(tag + b" "):
+                return out, line
+            out += line
+            while line.endswith(b"}\r\n") and b"{" in line:
+                n = int(line[line.rindex(b"{") + 1:-3].rstrip(b"+"))
+                out += self.readn(n)
+                line = self.readline()
+                out += line
