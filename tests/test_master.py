@@ -282,7 +282,10 @@ def test_listener_that_cannot_bind_is_logged_and_others_start(make_instance):
     inst.log.wait(r"service taken: cannot listen on 127\.0\.0\.1:\d+: bind .*Address already in use")
     m = imaplib.IMAP4("127.0.0.1", inst.port("imap"))
     m.logout()
+    # Once the address is free, master binds it by itself.
     blocker.close()
+    inst.log.wait(r"service taken: now listening on", timeout=15)
+    assert _try_pop(busy_port).getwelcome().startswith(b"+OK")
 
 
 def test_explicit_dash_c_in_cmd_wins(make_instance):
@@ -460,3 +463,21 @@ def _read_pid(path):
             return int(f.read().strip() or 0)
     except (OSError, ValueError):
         return 0
+
+
+def test_failed_start_command_stops_master(make_instance):
+    inst = make_instance()
+    inst.write_cyrus_conf(START='  broken cmd="/bin/false"\n', SERVICES=imap_service(inst))
+    r = subprocess.run(inst.cmd(), capture_output=True, text=True, timeout=20)
+    assert r.returncode == 70
+    assert "can't run startup: START broken" in r.stderr + inst.log.text()
+    assert not os.path.exists(inst.pidfile)
+
+
+def test_worker_that_exits_cleanly_at_once_is_throttled_too(make_instance):
+    inst = make_instance()
+    inst.write_cyrus_conf(SERVICES=imap_service(inst, extra="prefork=1") + f'  quitter cmd="/bin/true" listen="127.0.0.1:{inst.port("quitter")}" prefork=1\n')
+    inst.start()
+    inst.log.wait(r"service quitter: 5 workers in a row died at start; waiting 1s")
+    time.sleep(2)
+    assert len(inst.log.grep(r"name:quitter .* exited, status 0")) <= 10

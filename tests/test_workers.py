@@ -85,7 +85,7 @@ def test_lmtp_over_tcp_and_unix_refuses_mail_clearly(suite):
         code, _ = lm.ehlo("client.test")
         assert code == 250
         code, msg = lm.docmd("MAIL FROM:<a@b>")
-        assert code == 502 and b"5.5.1" in msg
+        assert code == 451 and b"4.3.2" in msg, "temporary, so the MTA keeps the mail"
         assert lm.noop()[0] == 250
         code, _ = lm.docmd("WHATEVER")
         assert code == 500
@@ -119,6 +119,47 @@ def test_worker_by_hand_logs_to_configured_syslog(make_instance):
     inst = make_instance()
     env = {k: v for k, v in os.environ.items() if k != "CYRUS_SERVICE"}
     r = subprocess.run([os.path.join(BIN, "imapd"), "-C", inst.conf], capture_output=True, text=True, env=env, timeout=10)
-    assert r.returncode == 64
+    assert r.returncode == 70
     inst.log.wait(r"imapd\[\d+\]: could not getenv\(CYRUS_SERVICE\)")
     assert r.stderr.count("could not getenv") == 1
+
+
+def test_implicit_tls_with_dash_s_and_old_tls_refused(make_instance):
+    import ssl
+    inst = make_instance()
+    cert, key = os.path.join(inst.dir, "cert.pem"), os.path.join(inst.dir, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    if inst.as_root:
+        import pwd
+        pw = pwd.getpwnam("cyrus")
+        for f in (cert, key):
+            os.chown(f, pw.pw_uid, pw.pw_gid)
+    with open(inst.conf, "a") as f:
+        f.write(f"tls_server_cert: {cert}\ntls_server_key: {key}\n")
+    inst.write_cyrus_conf(SERVICES=f'  imaps cmd="imapd -s" listen="127.0.0.1:{inst.port("imaps")}" prefork=1\n'
+                                   f'  pop3s cmd="pop3d -s" listen="127.0.0.1:{inst.port("pop3s")}" prefork=1\n')
+    inst.start()
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False
+    m = imaplib.IMAP4_SSL("127.0.0.1", inst.port("imaps"), ssl_context=ctx)
+    assert m.welcome.startswith(b"* OK [CAPABILITY IMAP4rev1")
+    assert m.sock.version() in ("TLSv1.3", "TLSv1.2")
+    m.logout()
+    p = poplib.POP3_SSL("127.0.0.1", inst.port("pop3s"), context=ctx)
+    assert p.getwelcome().startswith(b"+OK")
+    p.quit()
+    # TLS 1.1 is refused by default (tls_versions), and the worker goes on serving.
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.check_hostname = False
+    old.verify_mode = ssl.CERT_NONE
+    old.minimum_version = ssl.TLSVersion.TLSv1
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    try:
+        old.set_ciphers("DEFAULT:@SECLEVEL=0")
+    except ssl.SSLError:
+        pass
+    with pytest.raises((ssl.SSLError, OSError)):
+        imaplib.IMAP4_SSL("127.0.0.1", inst.port("imaps"), ssl_context=old)
+    m = imaplib.IMAP4_SSL("127.0.0.1", inst.port("imaps"), ssl_context=ctx)
+    m.logout()

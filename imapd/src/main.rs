@@ -14,10 +14,18 @@ use clap::Parser;
 struct Args {
     #[command(flatten)]
     svc: service::ServiceArgs,
+    /// Implicit TLS (imaps): the TLS handshake comes before the greeting.
+    #[arg(short = 's')]
+    tls: bool,
 }
 
 fn main() {
     let args = Args::parse();
     let worker = service::Worker::init("imapd", &args.svc);
-    worker.run(|w, mut conn| session::serve(w, &mut conn));
+    worker.run(|w, mut conn| {
+        if args.tls && !w.implicit_tls(&mut conn) {
+            return;
+        }
+        session::serve(w, &mut conn)
+    });
 }

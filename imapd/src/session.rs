@@ -17,7 +17,8 @@ struct Imap;
 
 /// Serves one connection.
 pub fn serve(w: &Worker, conn: &mut Conn) {
-    let timeout = w.config.get_duration("timeout").max(Duration::from_secs(60));
+    // RFC 3501 5.4: the autologout timer is at least 30 minutes.
+    let timeout = w.config.get_duration("timeout").max(Duration::from_secs(30 * 60));
     let host = w.servername();
     let info = match w.config.get_str("serverinfo").unwrap_or("on").to_ascii_lowercase().as_str() {
         "off" => String::new(),

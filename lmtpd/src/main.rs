@@ -1,8 +1,8 @@
 //! lmtpd: the LMTP worker started by master.
 //!
 //! This first version greets, answers LHLO (no extensions yet), NOOP, RSET and QUIT.
-//! Mail transactions are not built yet: MAIL, RCPT and DATA get `502 5.5.1`, so an MTA
-//! keeps the mail queued rather than losing it.
+//! Mail transactions are not built yet: MAIL, RCPT and DATA get the temporary
+//! `451 4.3.2`, so an MTA keeps the mail queued rather than bouncing it.
 
 use clap::Parser;
 use service::{Conn, Flow, LineProtocol};
@@ -14,6 +14,9 @@ use std::time::Duration;
 struct Args {
     #[command(flatten)]
     svc: service::ServiceArgs,
+    /// Preauthorize connections on internet sockets (no AUTH needed), as Cyrus's -a.
+    #[arg(short = 'a')]
+    preauth: bool,
 }
 
 /// RFC 5321 4.5.3.1.4: command lines are at most 512 octets.
@@ -38,7 +41,8 @@ impl LineProtocol for Lmtp {
                 return Flow::Close;
             }
             b"MAIL" | b"RCPT" | b"DATA" | b"BDAT" | b"VRFY" => {
-                conn.write(b"502 5.5.1 Not implemented yet: this lmtpd does not deliver mail\r\n")
+                // Temporary, so that an MTA keeps the mail queued.
+                conn.write(b"451 4.3.2 Not implemented yet: this lmtpd does not deliver mail\r\n")
             }
             _ => conn.write(b"500 5.5.2 Unrecognized command\r\n"),
         }
@@ -58,6 +62,7 @@ impl LineProtocol for Lmtp {
 fn main() {
     let args = Args::parse();
     let worker = service::Worker::init("lmtpd", &args.svc);
+    let _ = args.preauth; // no AUTH exists yet, so every connection is treated alike
     worker.run(|w, mut conn| {
         let host = w.servername();
         let greeting = format!("220 {host} LMTP Cyrus-compatible server ready\r\n");

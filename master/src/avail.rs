@@ -1,9 +1,9 @@
 //! The process-creation policy of one service (or daemon): how fast it may fork, and
 //! when a child that keeps dying at start makes master wait before the next one.
 //!
-//! `maxforkrate` is enforced over a sliding second. A child that exits with an error
-//! or a signal within [`QUICK_DEATH`] of its birth, without having taken a connection,
-//! counts as a failure; after [`FREE_FAILURES`] in a row master waits 1 s before the
+//! `maxforkrate` is enforced over a sliding second. A child that exits within
+//! [`QUICK_DEATH`] of its birth without having taken a connection (whatever its exit
+//! status: a clean exit in a loop is a fork bomb too) counts as a failure; after [`FREE_FAILURES`] in a row master waits 1 s before the
 //! next fork, then 2 s, 4 s ... up to [`MAX_BACKOFF`]. A connection served, or a child
 //! that lived long, clears the count.
 
@@ -56,8 +56,8 @@ impl Avail {
 
     /// Records a child's end. Returns the wait imposed, when this death starts or
     /// lengthens a back-off.
-    pub fn exited(&mut self, now: Instant, lived: Duration, took_conn: bool, failed: bool) -> Option<Duration> {
-        if took_conn || !failed || lived >= QUICK_DEATH {
+    pub fn exited(&mut self, now: Instant, lived: Duration, took_conn: bool) -> Option<Duration> {
+        if took_conn || lived >= QUICK_DEATH {
             self.fail_streak = 0;
             return None;
         }
@@ -100,19 +100,17 @@ mod tests {
         let t0 = Instant::now();
         let quick = Duration::from_millis(10);
         for _ in 0..FREE_FAILURES - 1 {
-            assert_eq!(a.exited(t0, quick, false, true), None);
+            assert_eq!(a.exited(t0, quick, false), None);
         }
-        assert_eq!(a.exited(t0, quick, false, true), Some(Duration::from_secs(1)));
+        assert_eq!(a.exited(t0, quick, false), Some(Duration::from_secs(1)));
         assert!(a.may_fork(t0, 0).is_err());
-        assert_eq!(a.exited(t0, quick, false, true), Some(Duration::from_secs(2)));
+        assert_eq!(a.exited(t0, quick, false), Some(Duration::from_secs(2)));
         for _ in 0..20 {
-            a.exited(t0, quick, false, true);
+            a.exited(t0, quick, false);
         }
-        assert_eq!(a.exited(t0, quick, false, true), Some(MAX_BACKOFF));
-        assert_eq!(a.exited(t0, quick, true, true), None);
+        assert_eq!(a.exited(t0, quick, false), Some(MAX_BACKOFF));
+        assert_eq!(a.exited(t0, quick, true), None);
         assert_eq!(a.fail_streak(), 0);
-        // Clean exits and long lives never count.
-        assert_eq!(a.exited(t0, quick, false, false), None);
-        assert_eq!(a.exited(t0, Duration::from_secs(10), false, true), None);
+        assert_eq!(a.exited(t0, Duration::from_secs(10), false), None);
     }
 }

@@ -107,12 +107,18 @@ fn bind_inet(host: Option<&str>, port: u16, proto: Proto, ty: Type) -> Result<So
             }
             v
         }
-        Some(h) => (h, port)
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {h}: {e}"))?
-            .filter(|a| (a.is_ipv4() && want4) || (a.is_ipv6() && want6))
-            .map(|a| (a, true))
-            .collect(),
+        Some(h) => {
+            // One socket per service: of a name's addresses, IPv4 first, as most
+            // clients (and MTAs) try it (Cyrus binds every address).
+            let mut v: Vec<(SocketAddr, bool)> = (h, port)
+                .to_socket_addrs()
+                .map_err(|e| format!("cannot resolve {h}: {e}"))?
+                .filter(|a| (a.is_ipv4() && want4) || (a.is_ipv6() && want6))
+                .map(|a| (a, true))
+                .collect();
+            v.sort_by_key(|(a, _)| a.is_ipv6());
+            v
+        }
     };
     let mut last = format!("no address of the right family for port {port}");
     for (addr, v6only) in candidates {

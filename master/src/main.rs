@@ -102,7 +102,7 @@ fn main() {
     }
     let mut pid = match pidfile::PidFile::lock(&absolute(&args.pidfile)) {
         Ok(p) => p,
-        Err(e) => service::worker::fatal("master", exit::TEMPFAIL, &e),
+        Err(e) => service::worker::fatal("master", exit::OSERR, &e),
     };
     let signals = match signals::Signals::install() {
         Ok(s) => s,
@@ -154,7 +154,10 @@ fn main() {
         }
     }
 
-    m.run_start(&cc);
+    if let Err(e) = m.run_start(&cc) {
+        pid.remove();
+        service::worker::fatal("master", exit::SOFTWARE, &e);
+    }
     if let Err(e) = m.start_daemons(&cc) {
         service::worker::fatal("master", exit::SOFTWARE, &e);
     }

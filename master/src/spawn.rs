@@ -139,6 +139,8 @@ pub fn spawn(cmd: &Command, id: u64, fds: ChildFds<'_>) -> io::Result<libc::pid_
     let want = libc::rlim_t::from(fds.maxfds);
     let newlim = libc::rlimit { rlim_cur: want.min(rlim.rlim_max), rlim_max: rlim.rlim_max };
     let maxfds = fds.maxfds;
+    // SAFETY: getpid has no preconditions.
+    let master_pid = unsafe { libc::getpid() };
     // Reports a failed exec: the child writes errno here; a successful exec closes it.
     let (err_r, err_w) = pipe()?;
     let err_w_fd = err_w.as_raw_fd();
@@ -180,6 +182,9 @@ pub fn spawn(cmd: &Command, id: u64, fds: ChildFds<'_>) -> io::Result<libc::pid_
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
         // Die with master, so a restarted master can bind its ports again.
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        if libc::getppid() != master_pid {
+            libc::_exit(0); // master died before the request took effect
+        }
         if status >= 0 && libc::dup2(status, STATUS_FD) < 0 {
             libc::_exit(71);
         }

@@ -25,6 +25,12 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// Forks per second allowed to one DAEMON entry (Cyrus's limit).
+const DAEMON_MAXFORKRATE: u32 = 10;
+
+/// Seconds between attempts to bind a service whose listener could not be bound.
+const REBIND_INTERVAL: Duration = Duration::from_secs(5);
+
 /// How long shutdown waits for children after SIGTERM before SIGKILL.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -43,6 +49,11 @@ struct Service {
     listener: Option<OwnedFd>,
     ready: u32,
     active: u32,
+    /// Workers of earlier generations still finishing a session: they count
+    /// against maxchild until they leave.
+    old_active: u32,
+    /// When to try binding again a listener that could not be bound.
+    next_bind: Option<Instant>,
     avail: Avail,
 }
 
@@ -121,27 +132,22 @@ impl Master {
             let listener = match listen::bind(&e.listen, e.proto, self.s.backlog) {
                 Ok(fd) => Some(fd),
                 Err(err) => {
-                    log::error!("service {}: cannot listen on {}: {err}; service not started", e.name, e.listen);
+                    log::error!("service {}: cannot listen on {}: {err}; will try again every {}s", e.name, e.listen, REBIND_INTERVAL.as_secs());
                     None
                 }
             };
             match self.command(&e.name, &e.cmd) {
-                Ok(cmd) => self.services.push(Service { entry: e.clone(), cmd, listener, ready: 0, active: 0, avail: Avail::default() }),
+                Ok(cmd) => self.services.push(Service { entry: e.clone(), cmd, listener, ready: 0, active: 0, old_active: 0, next_bind: None, avail: Avail::default() }),
                 Err(err) => log::error!("service {}: {err}", e.name),
             }
         }
     }
 
-    /// Runs the START entries in order, each to completion.
-    pub fn run_start(&mut self, cc: &CyrusConf) {
+    /// Runs the START entries in order, each to completion. A START command that
+    /// fails stops master, as in Cyrus ("can't run startup").
+    pub fn run_start(&mut self, cc: &CyrusConf) -> Result<(), String> {
         for e in &cc.start {
-            let cmd = match self.command(&e.name, &e.cmd) {
-                Ok(c) => c,
-                Err(err) => {
-                    log::error!("START {}: {err}", e.name);
-                    continue;
-                }
-            };
+            let cmd = self.command(&e.name, &e.cmd).map_err(|err| format!("can't run startup: START {}: {err}", e.name))?;
             let born = Instant::now();
             match spawn::spawn(&cmd, self.id(), ChildFds { status: None, listener: None, maxfds: 0 }) {
                 Ok(pid) => {
@@ -153,10 +159,14 @@ impl Master {
                         }
                     }
                     log_exit("START", &e.name, &cmd.path.display().to_string(), born, pid, st);
+                    if !(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0) {
+                        return Err(format!("can't run startup: START {} ({}) failed", e.name, cmd.display()));
+                    }
                 }
-                Err(err) => log::error!("START {}: cannot fork: {err}", e.name),
+                Err(err) => return Err(format!("can't run startup: START {}: cannot fork: {err}", e.name)),
             }
         }
+        Ok(())
     }
 
     /// Starts the DAEMON entries: `wait=y` ones in order, each waited for until it says
@@ -279,7 +289,10 @@ impl Master {
         let now = Instant::now();
         for i in 0..self.services.len() {
             if self.services[i].listener.is_none() {
-                continue;
+                self.retry_bind(i, now, wake);
+                if self.services[i].listener.is_none() {
+                    continue;
+                }
             }
             loop {
                 let s = &mut self.services[i];
@@ -303,6 +316,27 @@ impl Master {
             }
         }
         watch
+    }
+
+    /// Binds again the listener of service `i` (which failed before: the address was
+    /// in use, by another program or by workers of a replaced service still busy).
+    fn retry_bind(&mut self, i: usize, now: Instant, wake: &mut Duration) {
+        let s = &mut self.services[i];
+        match s.next_bind {
+            None => s.next_bind = Some(now + REBIND_INTERVAL),
+            Some(t) if now < t => {}
+            Some(_) => match listen::bind(&s.entry.listen, s.entry.proto, self.s.backlog) {
+                Ok(fd) => {
+                    log::info!("service {}: now listening on {}", s.entry.name, s.entry.listen);
+                    s.listener = Some(fd);
+                    s.next_bind = None;
+                }
+                Err(_) => s.next_bind = Some(now + REBIND_INTERVAL),
+            },
+        }
+        if let Some(t) = s.next_bind {
+            *wake = (*wake).min(t.saturating_duration_since(now));
+        }
     }
 
     /// Forks one worker of service `i`. False if the fork failed.
@@ -364,7 +398,7 @@ impl Master {
             if self.daemons[k].pid.is_some() {
                 continue;
             }
-            if let Err(at) = self.daemons[k].avail.may_fork(now, 0) {
+            if let Err(at) = self.daemons[k].avail.may_fork(now, DAEMON_MAXFORKRATE) {
                 *wake = (*wake).min(at.saturating_duration_since(now));
                 continue;
             }
@@ -440,12 +474,11 @@ impl Master {
             // Status messages sent just before death must count before the death does.
             self.read_status();
             let Some(child) = self.children.remove(&pid) else {
-                log::info!("process {pid} (not tracked) exited, status {st}");
+                log_exit("UNKNOWN", "?", "?", Instant::now(), pid, st);
                 continue;
             };
             let (ty, name) = role_type(&child.role);
             log_exit(ty, name, &child.path, child.born, pid, st);
-            let failed = !(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0);
             let now = Instant::now();
             let lived = now.duration_since(child.born);
             match &child.role {
@@ -455,7 +488,7 @@ impl Master {
                         if child.ready {
                             s.ready = s.ready.saturating_sub(1);
                         }
-                        if let Some(wait) = s.avail.exited(now, lived, child.took_conn, failed) {
+                        if let Some(wait) = s.avail.exited(now, lived, child.took_conn) {
                             log::error!(
                                 "service {}: {} workers in a row died at start; waiting {}s before forking again",
                                 s.entry.name,
@@ -465,10 +498,15 @@ impl Master {
                         }
                     }
                 }
+                Role::Service { name, .. } => {
+                    if let Some(s) = self.services.iter_mut().find(|s| &s.entry.name == name) {
+                        s.old_active = s.old_active.saturating_sub(1);
+                    }
+                }
                 Role::Daemon(name) => {
                     if let Some(d) = self.daemons.iter_mut().find(|d| &d.entry.name == name && d.pid == Some(pid)) {
                         d.pid = None;
-                        if let Some(wait) = d.avail.exited(now, lived, false, failed) {
+                        if let Some(wait) = d.avail.exited(now, lived, false) {
                             log::error!("daemon {}: keeps dying; waiting {}s before restarting it", d.entry.name, wait.as_secs());
                         }
                     }
@@ -525,15 +563,22 @@ impl Master {
                         Some(l)
                     }
                     Err(err) => {
-                        log::error!("service {}: cannot listen on {}: {err}; service not started", e.name, e.listen);
+                        log::error!("service {}: cannot listen on {}: {err}; will try again every {}s", e.name, e.listen, REBIND_INTERVAL.as_secs());
                         None
                     }
                 },
             };
             match self.command(&e.name, &e.cmd) {
-                Ok(cmd) => self.services.push(Service { entry: e, cmd, listener, ready: 0, active: 0, avail }),
+                Ok(cmd) => self.services.push(Service { entry: e, cmd, listener, ready: 0, active: 0, old_active: 0, next_bind: None, avail }),
                 Err(err) => log::error!("service {}: {err}", e.name),
             }
+        }
+        for s in &mut self.services {
+            s.old_active = self
+                .children
+                .values()
+                .filter(|c| matches!(&c.role, Role::Service { name, generation } if *name == s.entry.name && *generation < self.generation))
+                .count() as u32;
         }
         self.load_events(&cc);
         // Daemons: stop those removed or changed, start new ones.
@@ -589,7 +634,7 @@ impl Master {
 }
 
 fn below_max(s: &Service) -> bool {
-    s.entry.maxchild.is_none_or(|m| s.active < m)
+    s.entry.maxchild.is_none_or(|m| s.active + s.old_active < m)
 }
 
 /// Logs a child's end as Cyrus does.
@@ -599,7 +644,8 @@ fn log_exit(ty: &str, name: &str, path: &str, born: Instant, pid: libc::pid_t, s
         let sig = libc::WTERMSIG(st);
         // SAFETY: strsignal returns a static string for a signal number.
         let signame = unsafe { std::ffi::CStr::from_ptr(libc::strsignal(sig)) }.to_string_lossy().into_owned();
-        log::error!("process type:{ty} name:{name} path:{path} age:{age:.3}s pid:{pid} signaled to death by signal {sig} ({signame})");
+        let core = if libc::WCOREDUMP(st) { ", core dumped" } else { "" };
+        log::error!("process type:{ty} name:{name} path:{path} age:{age:.3}s pid:{pid} signaled to death by signal {sig} ({signame}{core})");
     } else {
         let code = libc::WEXITSTATUS(st);
         if code == 0 {

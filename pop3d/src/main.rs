@@ -13,6 +13,12 @@ use std::time::Duration;
 struct Args {
     #[command(flatten)]
     svc: service::ServiceArgs,
+    /// Implicit TLS (pop3s): the TLS handshake comes before the greeting.
+    #[arg(short = 's')]
+    tls: bool,
+    /// Kerberos 4 kpop: long obsolete, refused (use SASL GSSAPI).
+    #[arg(short = 'k')]
+    kpop: bool,
 }
 
 /// RFC 2449: command lines are at most 255 octets.
@@ -54,7 +60,13 @@ impl LineProtocol for Pop3 {
 fn main() {
     let args = Args::parse();
     let worker = service::Worker::init("pop3d", &args.svc);
+    if args.kpop {
+        service::worker::fatal("pop3d", service::exit::CONFIG, "-k (Kerberos 4 kpop) is not supported: Kerberos 4 is long obsolete; use SASL GSSAPI through libsasl2 instead");
+    }
     worker.run(|w, mut conn| {
+        if args.tls && !w.implicit_tls(&mut conn) {
+            return;
+        }
         let greeting = format!("+OK {} Cyrus-compatible POP3 server ready\r\n", w.servername());
         service::serve(&mut conn, Duration::from_secs(600), &greeting, &mut Pop3);
     });

@@ -278,7 +278,13 @@ impl CyrusConf {
                     v => Some(nonneg("maxchild", v)?),
                 };
                 let maxforkrate = nonneg("maxforkrate", int("maxforkrate", get("maxforkrate"), 0)?)?;
-                let babysit = int("babysit", get("babysit"), 0)? != 0;
+                let babysit = match get("babysit") {
+                    None => false,
+                    Some(v) => match parse_bool(&v) {
+                        Some(b) => b,
+                        None => int("babysit", Some(v), 0)? != 0,
+                    },
+                };
                 let maxfds = nonneg("maxfds", int("maxfds", get("maxfds"), 256)?)?;
                 if maxchild.is_some_and(|m| m < prefork) {
                     return Err(err(format!("{name}: prefork={prefork} is more than maxchild={}", maxchild.unwrap_or(0))));
@@ -335,12 +341,14 @@ fn nonneg_event(name: &str, v: i64, err: &dyn Fn(String) -> ConfError) -> Result
     u32::try_from(v).map_err(|_| err(format!("{name}: period={v} must be 0 or more")))
 }
 
+/// `HHMM` or `HMM` (Cyrus reads at=400 as 04:00).
 fn parse_hhmm(v: &str) -> Option<(u8, u8)> {
-    if v.len() != 4 || !v.bytes().all(|b| b.is_ascii_digit()) {
+    if !(3..=4).contains(&v.len()) || !v.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let h: u8 = v[..2].parse().ok()?;
-    let m: u8 = v[2..].parse().ok()?;
+    let split = v.len() - 2;
+    let h: u8 = v[..split].parse().ok()?;
+    let m: u8 = v[split..].parse().ok()?;
     (h < 24 && m < 60).then_some((h, m))
 }
 
@@ -444,11 +452,11 @@ SERVICES
   imap		cmd="imapd" listen="imap" prefork=3
   imaps		cmd="imapd -s" listen="[::1]:993" proto=tcp6 prefork=1 maxchild=50
   lmtpunix	cmd="lmtpd" listen="/var/run/cyrus/socket/lmtp" maxfds=1024
-  pop3 cmd="pop3d" listen="127.0.0.1:110" babysit=1 maxforkrate=0 # trailing comment
+  pop3 cmd="pop3d" listen="127.0.0.1:110" babysit=yes maxforkrate=0 # trailing comment
 }
 EVENTS {
   checkpoint	cmd="ctl_cyrusdb -c" period=30
-  delprune	cmd="cyr_expire -E 3" at=0400
+  delprune	cmd="cyr_expire -E 3" at=400
 }
 DAEMON {
   idled cmd="idled" wait=y

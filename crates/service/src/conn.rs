@@ -21,6 +21,14 @@ const READ_BUF: usize = 16 * 1024;
 pub enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// TLS over one of the above (STARTTLS or implicit TLS).
+    Tls(Box<openssl::ssl::SslStream<Stream>>),
+    /// Left behind while the stream is being wrapped in TLS.
+    Closed,
+}
+
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "connection closed")
 }
 
 impl Stream {
@@ -28,6 +36,8 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.set_read_timeout(t),
             Stream::Unix(s) => s.set_read_timeout(t),
+            Stream::Tls(s) => s.get_ref().set_read_timeout(t),
+            Stream::Closed => Err(closed()),
         }
     }
 
@@ -35,6 +45,8 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.set_write_timeout(t),
             Stream::Unix(s) => s.set_write_timeout(t),
+            Stream::Tls(s) => s.get_ref().set_write_timeout(t),
+            Stream::Closed => Err(closed()),
         }
     }
 }
@@ -44,6 +56,8 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(b),
             Stream::Unix(s) => s.read(b),
+            Stream::Tls(s) => s.read(b),
+            Stream::Closed => Err(closed()),
         }
     }
 }
@@ -53,11 +67,16 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(b),
             Stream::Unix(s) => s.write(b),
+            Stream::Tls(s) => s.write(b),
+            Stream::Closed => Err(closed()),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match self {
+            Stream::Tls(s) => s.flush(),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -69,6 +88,18 @@ pub enum Addr {
 }
 
 impl Addr {
+    /// An internet address; an IPv4 client seen through a dual-stack socket
+    /// (`::ffff:a.b.c.d`) is shown as the IPv4 address it is.
+    pub fn inet(a: std::net::SocketAddr) -> Addr {
+        match a {
+            std::net::SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+                Some(v4) => Addr::Inet(std::net::SocketAddr::from((v4, v6.port()))),
+                None => Addr::Inet(a),
+            },
+            v4 => Addr::Inet(v4),
+        }
+    }
+
     /// `ip;port` as libsasl2 wants it, or `None` for a unix socket.
     pub fn sasl_form(&self) -> Option<String> {
         match self {
@@ -155,6 +186,55 @@ impl Conn {
     /// Bytes received but not yet consumed (STARTTLS must refuse when there are any).
     pub fn buffered(&self) -> usize {
         self.rend - self.rpos
+    }
+
+    /// Whether the connection is under TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// The negotiated TLS version and cipher, for log lines.
+    pub fn tls_description(&self) -> Option<String> {
+        match &self.stream {
+            Stream::Tls(s) => Some(format!(
+                "{} with cipher {}",
+                s.ssl().version_str(),
+                s.ssl().current_cipher().map_or("?", |c| c.name())
+            )),
+            _ => None,
+        }
+    }
+
+    /// The strength of the TLS layer in bits (for SASL's external SSF), 0 without TLS.
+    pub fn tls_bits(&self) -> u32 {
+        match &self.stream {
+            Stream::Tls(s) => s.ssl().current_cipher().map_or(0, |c| c.bits().secret as u32),
+            _ => 0,
+        }
+    }
+
+    /// Runs the TLS handshake on this connection (after the protocol's "go ahead" has
+    /// been flushed). Refuses when the client already sent more bytes in the clear,
+    /// which would otherwise be taken as if they came under TLS (the STARTTLS
+    /// command-injection attack). On a failed handshake the connection is unusable.
+    pub fn start_tls(&mut self, acceptor: &openssl::ssl::SslAcceptor) -> Result<(), String> {
+        if self.buffered() > 0 {
+            return Err("client sent data after the TLS request before the handshake".into());
+        }
+        if self.is_tls() {
+            return Err("TLS is already active".into());
+        }
+        let inner = std::mem::replace(&mut self.stream, Stream::Closed);
+        match acceptor.accept(inner) {
+            Ok(s) => {
+                self.stream = Stream::Tls(Box::new(s));
+                Ok(())
+            }
+            Err(openssl::ssl::HandshakeError::Failure(m)) | Err(openssl::ssl::HandshakeError::WouldBlock(m)) => {
+                Err(format!("TLS handshake failed: {}", m.error()))
+            }
+            Err(openssl::ssl::HandshakeError::SetupFailure(e)) => Err(format!("TLS setup failed: {e}")),
+        }
     }
 
     fn fill(&mut self) -> Result<(), ReadError> {
@@ -259,7 +339,7 @@ impl Conn {
 
     /// Sends everything queued, in as few writes as the kernel allows.
     pub fn flush(&mut self) -> io::Result<()> {
-        let r = self.stream.write_all(&self.wbuf);
+        let r = self.stream.write_all(&self.wbuf).and_then(|()| self.stream.flush());
         self.wbuf.clear();
         r
     }

@@ -44,10 +44,11 @@ pub struct ServiceArgs {
     /// Configuration file (default: the one master was given, else /etc/imapd.conf).
     #[arg(short = 'C', value_name = "imapd.conf")]
     pub config: Option<PathBuf>,
-    /// Connections to serve before exiting (0: no limit).
+    /// Connections to serve before exiting (0: exit after each, as Cyrus does).
     #[arg(short = 'U', value_name = "uses")]
     pub uses: Option<u32>,
-    /// Seconds to wait for another connection before exiting.
+    /// Seconds to wait for another connection before exiting (0: wait for ever); the
+    /// wait is drawn between T and 2T so that idle workers do not all leave at once.
     #[arg(short = 'T', value_name = "seconds")]
     pub timeout: Option<u64>,
     /// Debug: log at debug level and copy log lines to standard error.
@@ -70,7 +71,8 @@ pub struct Worker {
     /// The program name, for log lines.
     pub program: &'static str,
     uses: u32,
-    reuse_timeout: Duration,
+    reuse_timeout: Option<Duration>,
+    tls: std::cell::OnceCell<Option<openssl::ssl::SslAcceptor>>,
 }
 
 /// Reads the configuration the way every binary of the suite does: `-C`, else the
@@ -103,7 +105,7 @@ impl Worker {
             crate::log::init(program, loaded.as_ref().ok(), args.debug);
             fatal(
                 program,
-                exit::USAGE,
+                exit::SOFTWARE,
                 &format!(
                     "could not getenv(CYRUS_SERVICE); exiting: {program} is a service worker and is started by master(8) from cyrus.conf, not by hand"
                 ),
@@ -132,13 +134,48 @@ impl Worker {
             service,
             program,
             uses: args.uses.unwrap_or(DEFAULT_USES),
-            reuse_timeout: Duration::from_secs(args.timeout.unwrap_or(DEFAULT_REUSE_TIMEOUT)),
+            reuse_timeout: match args.timeout.unwrap_or(DEFAULT_REUSE_TIMEOUT) {
+                0 => None,
+                t => Some(Duration::from_millis(t * 1000 + jitter_ms(t * 1000))),
+            },
+            tls: std::cell::OnceCell::new(),
         }
     }
 
     /// The host name for greetings: `servername`, else gethostname(2).
     pub fn servername(&self) -> String {
         self.config.get_str("servername").map(str::to_string).unwrap_or_else(hostname)
+    }
+
+    /// The TLS context of this service (`tls_*` options, service prefixes honoured),
+    /// built once; `None` when TLS is not configured. A broken TLS setup is logged
+    /// once and treated as no TLS.
+    pub fn tls(&self) -> Option<&openssl::ssl::SslAcceptor> {
+        self.tls
+            .get_or_init(|| match tls::server_acceptor(&self.config) {
+                Ok(a) => a,
+                Err(e) => {
+                    log::error!("TLS is not available for service {}: {e}", self.service);
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    /// For `-s` services (imaps, pop3s): the TLS handshake before anything else.
+    /// False (already logged) when the connection cannot go on.
+    pub fn implicit_tls(&self, conn: &mut Conn) -> bool {
+        let Some(acc) = self.tls() else {
+            log::error!("service {} wants implicit TLS (-s) but tls_server_cert is not set", self.service);
+            return false;
+        };
+        match conn.start_tls(acc) {
+            Ok(()) => true,
+            Err(e) => {
+                log::info!("{} from {}", e, conn.peer);
+                false
+            }
+        }
     }
 
     /// Accepts connections and hands each to `serve`, until a limit says stop.
@@ -156,7 +193,7 @@ impl Worker {
                 log::debug!("SIGHUP: exiting to be recycled");
                 std::process::exit(0);
             }
-            let deadline = (served > 0).then(|| Instant::now() + self.reuse_timeout);
+            let deadline = if served > 0 { self.reuse_timeout.map(|t| Instant::now() + t) } else { None };
             let conn = match wait_and_accept(deadline) {
                 Ok(Some(c)) => c,
                 Ok(None) => {
@@ -175,7 +212,7 @@ impl Worker {
             log::debug!("accepted connection from {}", conn.peer);
             serve(&self, conn);
             served += 1;
-            if GOT_HUP.load(Ordering::SeqCst) || (self.uses > 0 && served >= self.uses) {
+            if GOT_HUP.load(Ordering::SeqCst) || served >= self.uses {
                 std::process::exit(0);
             }
             if status::notify(Kind::Available).is_err() {
@@ -245,10 +282,20 @@ fn wait_and_accept(deadline: Option<Instant>) -> io::Result<Option<Conn>> {
         // SAFETY: fd is a connected TCP socket we own.
         let s = unsafe { TcpStream::from_raw_fd(fd) };
         let _ = s.set_nodelay(true);
-        let peer = s.peer_addr().map(Addr::Inet).unwrap_or(Addr::Unix);
-        let local = s.local_addr().map(Addr::Inet).unwrap_or(Addr::Unix);
+        let peer = s.peer_addr().map(Addr::inet).unwrap_or(Addr::Unix);
+        let local = s.local_addr().map(Addr::inet).unwrap_or(Addr::Unix);
         return Ok(Some(Conn::new(Stream::Tcp(s), peer, local)));
     }
+}
+
+/// A pseudo-random number below `below` (from the clock and pid; only for spreading
+/// timeouts).
+fn jitter_ms(below: u64) -> u64 {
+    if below == 0 {
+        return 0;
+    }
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    (u64::from(t) ^ u64::from(std::process::id()).wrapping_mul(2654435761)) % below
 }
 
 /// gethostname(2), or "localhost" if it fails.
