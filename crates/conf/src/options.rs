@@ -64,6 +64,12 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Userids with administrative rights on every mailbox, separated by spaces.",
     },
     OptDef {
+        name: "allowplaintext",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "Allow passwords in the clear (LOGIN, USER/PASS, AUTH PLAIN/LOGIN) without TLS.",
+    },
+    OptDef {
         name: "altnamespace",
         kind: Kind::Bool,
         default: Some("yes"),
@@ -94,6 +100,42 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Partition used for new mailboxes; it must be defined by a partition-NAME line.",
     },
     OptDef {
+        name: "duplicatesuppression",
+        kind: Kind::Bool,
+        default: Some("yes"),
+        desc: "lmtpd stores a message with a Message-ID already delivered to a mailbox only once, and acknowledges the copies.",
+    },
+    OptDef {
+        name: "lmtp_downcase_rcpt",
+        kind: Kind::Bool,
+        default: Some("yes"),
+        desc: "lmtpd lowercases recipient addresses (up to a '+').",
+    },
+    OptDef {
+        name: "lmtp_fuzzy_mailbox_match",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "When the folder named after '+' does not exist, lmtpd tries a case- and space-insensitive match, then its parents.",
+    },
+    OptDef {
+        name: "lmtp_over_quota_perm_failure",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "Over quota is a permanent failure (552 5.2.2) instead of a temporary one (452 4.2.2).",
+    },
+    OptDef {
+        name: "lmtp_strict_quota",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "Refuse a delivery that would pass the quota; by default only a mailbox already over quota refuses.",
+    },
+    OptDef {
+        name: "maxmessagesize",
+        kind: Kind::Int,
+        default: Some("0"),
+        desc: "Largest message lmtpd accepts, in bytes; 0 means no limit of this option (lmtpd still holds at most 1 GiB).",
+    },
+    OptDef {
         name: "metapartition-",
         kind: Kind::Str,
         default: None,
@@ -106,10 +148,28 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Metadata files kept on the metapartition instead of the spool partition (header, index and cache are honoured).",
     },
     OptDef {
+        name: "munge8bit",
+        kind: Kind::Bool,
+        default: Some("yes"),
+        desc: "lmtpd replaces 8-bit bytes in headers with 'X' (for SMTPUTF8 messages only bytes that are not valid UTF-8).",
+    },
+    OptDef {
         name: "partition-",
         kind: Kind::Str,
         default: None,
         desc: "Directory of the spool partition NAME, where message files are stored.",
+    },
+    OptDef {
+        name: "postuser",
+        kind: Kind::Str,
+        default: Some(""),
+        desc: "Userid whose +detail addresses deliver to shared folders (postuser+shared.folder); empty means +shared.folder.",
+    },
+    OptDef {
+        name: "reject8bit",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "lmtpd refuses (554 5.6.0) messages with 8-bit bytes in headers (not SMTPUTF8 ones that are valid UTF-8).",
     },
     OptDef {
         name: "sasl_",
@@ -134,6 +194,12 @@ pub const OPTIONS: &[OptDef] = &[
         kind: Kind::Str,
         default: Some("Shared Folders"),
         desc: "Prefix of the shared folders in the alternate namespace.",
+    },
+    OptDef {
+        name: "singleinstancestore",
+        kind: Kind::Bool,
+        default: Some("yes"),
+        desc: "lmtpd writes a message delivered to several mailboxes once per partition and hard-links the others.",
     },
     OptDef {
         name: "syslog_facility",

@@ -31,6 +31,10 @@ pub struct NewMessage<'a> {
     pub keywords: &'a [&'a str],
     /// INTERNALDATE, seconds since the epoch.
     pub internaldate: i64,
+    /// A message file with these same bytes, already durable, to hard-link instead of
+    /// writing and fsyncing a copy (single-instance store); a copy is written when the
+    /// link cannot be made (another filesystem).
+    pub link_from: Option<&'a Path>,
 }
 
 fn now() -> i64 {
@@ -157,9 +161,13 @@ impl Writer<'_> {
             let uid = Uid(first + k as u32);
             let path = paths.message(uid);
             let tmp = paths.data.join(format!("{}.tmp", uid.0));
-            let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).map_err(|e| io(&tmp, e))?;
-            f.write_all(m.raw).map_err(|e| io(&tmp, e))?;
-            fdatasync(&f, &tmp)?;
+            let _ = std::fs::remove_file(&tmp);
+            let linked = m.link_from.is_some_and(|src| std::fs::hard_link(src, &tmp).is_ok());
+            if !linked {
+                let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).map_err(|e| io(&tmp, e))?;
+                f.write_all(m.raw).map_err(|e| io(&tmp, e))?;
+                fdatasync(&f, &tmp)?;
+            }
             std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
         }
         crate::fsync_dir(&paths.data).map_err(|e| io(&paths.data, e))?;

@@ -195,6 +195,20 @@ impl Store {
         }
     }
 
+    /// Whether a delivery of `bytes` may go to `name`: with `strict`, only if it fits
+    /// under the limits; otherwise (Cyrus's default for lmtpd) unless the root is
+    /// already at or over a limit. Returns the root that refuses.
+    pub fn quota_refuses(&self, name: &InternalName, bytes: u64, strict: bool) -> Result<Option<String>, StoreError> {
+        let Some(root) = self.list.quota_root_of(&name.0).map_err(internal)? else { return Ok(None) };
+        let Some(q) = self.list.quota(&root).map_err(internal)? else { return Ok(None) };
+        let refuses = if strict {
+            q.would_exceed(bytes as i64, 1)
+        } else {
+            q.storage_limit_kib.is_some_and(|l| q.storage_used >= l.saturating_mul(1024)) || q.message_limit.is_some_and(|l| q.message_used >= l)
+        };
+        Ok(refuses.then_some(root))
+    }
+
     /// Expunges `uids` of `name` and gives their size back to the quota root.
     pub fn expunge(&self, name: &InternalName, mb: &mut Mailbox, uids: &[Uid]) -> Result<Vec<Uid>, StoreError> {
         let mut w = mb.lock()?;
