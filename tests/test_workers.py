@@ -80,16 +80,23 @@ def test_pop3_greeting_capa_quit(suite):
     assert p.quit().startswith(b"+OK")
 
 
-def test_lmtp_over_tcp_and_unix_refuses_mail_clearly(suite):
-    for lm in (smtplib.LMTP("127.0.0.1", suite.port("lmtp"), timeout=5), smtplib.LMTP(f"{suite.dir}/lmtp.sock", timeout=5)):
-        code, _ = lm.ehlo("client.test")
-        assert code == 250
-        code, msg = lm.docmd("MAIL FROM:<a@b>")
-        assert code == 451 and b"4.3.2" in msg, "temporary, so the MTA keeps the mail"
-        assert lm.noop()[0] == 250
-        code, _ = lm.docmd("WHATEVER")
-        assert code == 500
-        lm.quit()
+def test_lmtp_without_a_store_answers_temporary_failure(suite):
+    """No mkimap was run for this instance: lmtpd still serves, and every recipient
+    gets a temporary failure so the MTA keeps the mail."""
+    tcp = smtplib.LMTP("127.0.0.1", suite.port("lmtp"), timeout=5)
+    assert tcp.ehlo("client.test")[0] == 250
+    code, msg = tcp.docmd("MAIL FROM:<a@b>")
+    assert code == 530 and b"5.7.0" in msg, "internet sockets need AUTH without -a"
+    tcp.quit()
+    lm = smtplib.LMTP(f"{suite.dir}/lmtp.sock", timeout=5)
+    assert lm.ehlo("client.test")[0] == 250
+    assert lm.docmd("MAIL FROM:<a@b>")[0] == 250
+    code, msg = lm.docmd("RCPT TO:<fred>")
+    assert code == 451 and b"4.3.0" in msg
+    assert lm.noop()[0] == 250
+    assert lm.docmd("WHATEVER")[0] == 500
+    lm.quit()
+    suite.log.wait(r"lmtpd\[\d+\]: mail store unavailable")
 
 
 def test_nntp_greeting_capabilities_quit(suite):

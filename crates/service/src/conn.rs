@@ -300,6 +300,45 @@ impl Conn {
         }
     }
 
+    /// Reads a line in pieces: up to `max` bytes into `line` (cleared first). Returns
+    /// true when the line ended here (its LF consumed, a CR before it dropped), false
+    /// when `max` bytes were taken and the line goes on (a CR at the cut is left for
+    /// the next piece, so a CRLF is never split). For DATA, where lines are not
+    /// bounded but the message is.
+    pub fn read_line_piece(&mut self, line: &mut Vec<u8>, max: usize) -> Result<bool, ReadError> {
+        line.clear();
+        let max = max.max(2);
+        loop {
+            if self.rpos == self.rend {
+                self.fill()?;
+            }
+            let avail = &self.rbuf[self.rpos..self.rend];
+            let room = max - line.len();
+            if let Some(i) = avail.iter().position(|&b| b == b'\n') {
+                if i <= room {
+                    line.extend_from_slice(&avail[..i]);
+                    self.rpos += i + 1;
+                    if line.last() == Some(&b'\r') {
+                        line.pop();
+                    }
+                    return Ok(true);
+                }
+            }
+            if avail.len() < room {
+                line.extend_from_slice(avail);
+                self.rpos = self.rend;
+                continue;
+            }
+            let mut take = room;
+            if take > 1 && avail[take - 1] == b'\r' {
+                take -= 1;
+            }
+            line.extend_from_slice(&avail[..take]);
+            self.rpos += take;
+            return Ok(false);
+        }
+    }
+
     /// Appends exactly `n` bytes to `out` (a literal whose size the caller has bounded).
     pub fn read_exact_into(&mut self, out: &mut Vec<u8>, mut n: usize) -> Result<(), ReadError> {
         while n > 0 {
@@ -387,6 +426,24 @@ mod tests {
         c.read_line(&mut l, 5).unwrap();
         assert_eq!(l, b"12345");
         assert!(matches!(c.read_line(&mut l, 5), Err(ReadError::TooLong)));
+    }
+
+    #[test]
+    fn line_pieces_never_split_crlf() {
+        let (mut c, mut peer) = pair();
+        let mut l = Vec::new();
+        peer.write_all(b"abcd\r").unwrap();
+        assert!(!c.read_line_piece(&mut l, 5).unwrap());
+        assert_eq!(l, b"abcd", "the CR at the cut waits for the next piece");
+        peer.write_all(b"\nabcdefg\r\nxy\n").unwrap();
+        assert!(c.read_line_piece(&mut l, 5).unwrap());
+        assert_eq!(l, b"", "the line ended: CRLF whole");
+        assert!(!c.read_line_piece(&mut l, 5).unwrap());
+        assert_eq!(l, b"abcde");
+        assert!(c.read_line_piece(&mut l, 5).unwrap());
+        assert_eq!(l, b"fg");
+        assert!(c.read_line_piece(&mut l, 5).unwrap());
+        assert_eq!(l, b"xy");
     }
 
     #[test]

@@ -1,0 +1,241 @@
+//! Recipients and delivery: from an address to a mailbox (as Cyrus's lmtpd resolves
+//! it), then the message stored once per transaction per partition, duplicates
+//! suppressed, quotas applied, one reply per recipient.
+//!
+//! - `user` and `user@domain` (virtdomains) deliver to the user's INBOX; an unknown
+//!   user is refused at RCPT with `550 5.1.1`.
+//! - `user+detail` delivers to the folder `detail` of the user when it exists and the
+//!   sender may post there (right `p` for the authenticated LMTP user, or for
+//!   `anonymous`), else to INBOX (`lmtp_fuzzy_mailbox_match` tries a looser match
+//!   first).
+//! - `postuser+shared.folder` (or `+shared.folder` when postuser is empty) delivers to
+//!   a shared folder, which must exist and allow posting.
+
+use crate::address::split_recipient;
+use mailbox::{Mailbox, NewMessage};
+use mboxlist::{InternalName, Store, StoreError};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// The internal names a `+detail` may mean. With the Unix separator `/` is the
+/// hierarchy and a `.` is part of a name (stored as `^`), but mail addresses usually
+/// write the hierarchy with dots, so that reading is tried second.
+fn detail_names(unixsep: bool, detail: &str) -> Vec<String> {
+    if !unixsep {
+        return vec![detail.to_string()];
+    }
+    let literal = detail.replace('.', "^").replace('/', ".");
+    let dotted = detail.replace('/', ".");
+    if literal == dotted { vec![literal] } else { vec![literal, dotted] }
+}
+
+/// One SMTP reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub code: u16,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn new(code: u16, text: impl Into<String>) -> Reply {
+        Reply { code, text: text.into() }
+    }
+
+    pub fn line(&self) -> String {
+        format!("{} {}\r\n", self.code, self.text)
+    }
+}
+
+/// Where an accepted recipient's mail goes.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub rcpt: String,
+    pub mailbox: InternalName,
+    /// The user whose Sieve script will decide (None for shared folders).
+    pub user: Option<String>,
+    pub ignore_quota: bool,
+}
+
+pub struct Deliverer {
+    pub store: Store,
+    deliverdb: deliverdb::DeliverDb,
+    downcase: bool,
+    fuzzy: bool,
+    postuser: String,
+    duplicates: bool,
+    single_instance: bool,
+    strict_quota: bool,
+    quota_perm: bool,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl Deliverer {
+    pub fn new(store: Store) -> Deliverer {
+        let cfg = &store.cfg;
+        let configdir = PathBuf::from(cfg.get_str("configdirectory").unwrap_or("."));
+        Deliverer {
+            deliverdb: deliverdb::DeliverDb::new(&configdir),
+            downcase: cfg.get_bool("lmtp_downcase_rcpt"),
+            fuzzy: cfg.get_bool("lmtp_fuzzy_mailbox_match"),
+            postuser: cfg.get_str("postuser").unwrap_or("").to_string(),
+            duplicates: cfg.get_bool("duplicatesuppression"),
+            single_instance: cfg.get_bool("singleinstancestore"),
+            strict_quota: cfg.get_bool("lmtp_strict_quota"),
+            quota_perm: cfg.get_bool("lmtp_over_quota_perm_failure"),
+            store,
+        }
+    }
+
+    fn may_post(&self, name: &InternalName, poster: &str) -> bool {
+        match self.store.lookup(name) {
+            Ok(e) => self.store.rights(poster, name, &e).has('p'),
+            Err(_) => false,
+        }
+    }
+
+    /// Resolves RCPT TO's address. `poster` is the authenticated LMTP user, or
+    /// "anonymous".
+    pub fn resolve(&self, addr: &str, poster: &str, ignore_quota: bool) -> Result<Target, Reply> {
+        let r = split_recipient(addr, self.downcase);
+        let ns = &self.store.ns;
+        let userid = match (&r.domain, ns.virtdomains) {
+            (Some(d), true) => format!("{}@{d}", r.user),
+            _ => r.user.clone(),
+        };
+        let shared = r.detail.is_some() && (r.user.is_empty() || (!self.postuser.is_empty() && r.user == self.postuser));
+        if shared {
+            let detail = r.detail.unwrap_or_default();
+            let Some(name) = detail_names(ns.unixhierarchysep, &detail)
+                .into_iter()
+                .map(InternalName)
+                .find(|n| mboxlist::names::validate(&n.0).is_ok() && self.store.lookup(n).is_ok())
+            else {
+                return Err(Reply::new(550, format!("5.1.1 Mailbox unknown: {detail}")));
+            };
+            if !self.may_post(&name, poster) {
+                return Err(Reply::new(550, "5.7.1 Permission denied"));
+            }
+            return Ok(Target { rcpt: addr.into(), mailbox: name, user: None, ignore_quota });
+        }
+        if r.user.is_empty() {
+            return Err(Reply::new(550, "5.1.1 User unknown"));
+        }
+        let inbox = ns.inbox(&userid);
+        if mboxlist::names::validate(&inbox.0).is_err() || self.store.lookup(&inbox).is_err() {
+            return Err(Reply::new(550, "5.1.1 User unknown"));
+        }
+        let mut mailbox = inbox.clone();
+        if let Some(detail) = r.detail.filter(|d| !d.is_empty()) {
+            for rel in detail_names(ns.unixhierarchysep, &detail) {
+                let folder = InternalName(format!("{}.{rel}", inbox.0));
+                if mboxlist::names::validate(&folder.0).is_err() {
+                    continue;
+                }
+                if let Some(found) = self.find_folder(&inbox, &folder) {
+                    if self.may_post(&found, poster) {
+                        mailbox = found;
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(Target { rcpt: addr.into(), mailbox, user: Some(userid), ignore_quota })
+    }
+
+    /// The folder itself if it exists; with lmtp_fuzzy_mailbox_match, a folder of the
+    /// same user equal to it ignoring case and spaces, or the nearest existing parent.
+    fn find_folder(&self, inbox: &InternalName, folder: &InternalName) -> Option<InternalName> {
+        if self.store.lookup(folder).is_ok() {
+            return Some(folder.clone());
+        }
+        if !self.fuzzy {
+            return None;
+        }
+        let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
+        let all = self.store.list.subtree(&inbox.0).ok()?;
+        let mut cand = folder.0.clone();
+        while cand.len() > inbox.0.len() {
+            if let Some((n, _)) = all.iter().find(|(n, _)| squash(n) == squash(&cand)) {
+                return Some(InternalName(n.clone()));
+            }
+            cand.truncate(cand.rfind('.')?);
+        }
+        None
+    }
+
+    /// The Sieve hook: where `user`'s script files a message bound for `mailbox`.
+    /// No Sieve interpreter exists yet, so the message is filed into `mailbox`.
+    pub fn sieve_target(&self, _user: Option<&str>, mailbox: &InternalName) -> InternalName {
+        mailbox.clone()
+    }
+
+    /// Stores `raw` for every target; one reply per target, in order.
+    pub fn deliver(&mut self, targets: &[Target], raw: &[u8], msgid: Option<&str>) -> Vec<Reply> {
+        let mut first_copy: HashMap<String, PathBuf> = HashMap::new();
+        let mut replies = Vec::with_capacity(targets.len());
+        for t in targets {
+            let mailbox = self.sieve_target(t.user.as_deref(), &t.mailbox);
+            replies.push(self.deliver_one(t, &mailbox, raw, msgid, &mut first_copy));
+        }
+        replies
+    }
+
+    fn deliver_one(&mut self, t: &Target, name: &InternalName, raw: &[u8], msgid: Option<&str>, first_copy: &mut HashMap<String, PathBuf>) -> Reply {
+        if let (true, Some(id)) = (self.duplicates, msgid) {
+            if let Ok(Some(_)) = self.deliverdb.check(id, &name.0) {
+                log::info!("dupelim: eliminated duplicate message to {} id {} (delivery)", name.0, id);
+                return Reply::new(250, format!("2.1.5 Ok (duplicate of a message already delivered to {})", t.rcpt));
+            }
+        }
+        let (entry, mut mb): (_, Mailbox) = match self.store.open_mailbox(name) {
+            Ok(x) => x,
+            Err(StoreError::NotFound(_)) => return Reply::new(550, "5.1.1 Mailbox unknown"),
+            Err(e) => {
+                log::error!("delivery to {} failed: {e}", name.0);
+                return Reply::new(451, "4.3.0 Temporary failure: cannot open the mailbox");
+            }
+        };
+        if !t.ignore_quota {
+            match self.store.quota_refuses(name, raw.len() as u64, self.strict_quota) {
+                Ok(Some(root)) => {
+                    log::info!("delivery to {} refused: over quota (root {root})", name.0);
+                    return if self.quota_perm {
+                        Reply::new(552, "5.2.2 Over quota")
+                    } else {
+                        Reply::new(452, "4.2.2 Over quota")
+                    };
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    log::error!("quota check for {} failed: {e}", name.0);
+                    return Reply::new(451, "4.3.0 Temporary failure");
+                }
+            }
+        }
+        let link = if self.single_instance { first_copy.get(&entry.partition).map(PathBuf::as_path) } else { None };
+        let msg = NewMessage { raw, flags: 0, keywords: &[], internaldate: now() as i64, link_from: link };
+        // The quota was checked above as Cyrus does (lenient unless strict); the
+        // charge itself must not refuse again.
+        match self.store.append(name, &mut mb, &[msg], true) {
+            Ok(uids) => {
+                if self.single_instance && !first_copy.contains_key(&entry.partition) {
+                    first_copy.insert(entry.partition.clone(), mb.paths().message(uids[0]));
+                }
+                if let (true, Some(id)) = (self.duplicates, msgid) {
+                    if let Err(e) = self.deliverdb.mark(id, &name.0, now()) {
+                        log::warn!("cannot record delivery of {id} to {} for duplicate suppression: {e}", name.0);
+                    }
+                }
+                log::info!("Delivered: {} to mailbox: {}", msgid.unwrap_or("<nomsgid>"), name.0);
+                Reply::new(250, "2.1.5 Ok")
+            }
+            Err(e) => {
+                log::error!("delivery of {} to {} failed: {e}", msgid.unwrap_or("<nomsgid>"), name.0);
+                Reply::new(451, "4.3.0 Temporary failure: the message was not stored")
+            }
+        }
+    }
+}
