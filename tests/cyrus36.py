@@ -29,6 +29,7 @@ class CyrusInstance:
         self.dir = tempfile.mkdtemp(prefix="cyrus36-")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
+        self.lmtp_socket = os.path.join(self.dir, "lmtp.sock")
         conf = os.path.join(self.dir, "conf")
         for d in ("db", "lock", "log", "proc", "quota", "sieve", "socket", "user"):
             os.makedirs(os.path.join(conf, d))
@@ -45,7 +46,8 @@ class CyrusInstance:
         with open(os.path.join(self.dir, "cyrus.conf"), "w") as f:
             f.write(
                 f'START {{\n  recover cmd="{CYRUS_BIN}/ctl_cyrusdb -C {self.conf} -r"\n}}\n'
-                f'SERVICES {{\n  imap cmd="{CYRUS_BIN}/imapd -C {self.conf}" listen="127.0.0.1:{self.port}" prefork=0\n}}\n'
+                f'SERVICES {{\n  imap cmd="{CYRUS_BIN}/imapd -C {self.conf}" listen="127.0.0.1:{self.port}" prefork=0\n'
+                f'  lmtpunix cmd="{CYRUS_BIN}/lmtpd -C {self.conf}" listen="{self.lmtp_socket}" prefork=1\n}}\n'
                 "EVENTS {\n}\nDAEMON {\n}\n"
             )
         subprocess.run(["saslpasswd2", "-p", "-c", "-f", os.path.join(self.dir, "sasldb2"), "-u", "cyrus.test", ADMIN],
@@ -62,6 +64,15 @@ class CyrusInstance:
                         "-p", self.pidfile, "-d"], check=True, timeout=30)
         wait_for(lambda: _connects(self.port), timeout=20, what="Cyrus imapd to listen")
         return self
+
+    def create_users(self, users):
+        """Creates user.NAME for each, as the admin over IMAP."""
+        im = RawImap(self.port)
+        assert im.cmd(b"LOGIN admin secret")[1].split()[1] == b"OK"
+        for u in users:
+            _, tagged = im.cmd(b"CREATE user." + u.encode())
+            assert tagged.split()[1] == b"OK", tagged
+        im.cmd(b"LOGOUT")
 
     def stop(self):
         try:

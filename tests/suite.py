@@ -277,3 +277,34 @@ def read_line(sock, timeout=5.0):
             break
         buf += c
     return buf
+
+
+def lmtp_send(lm, sender, rcpts, msg, mail_options=()):
+    """One LMTP transaction on an smtplib.LMTP after LHLO, reading the one reply per
+    accepted recipient that LMTP gives after the message (smtplib's sendmail reads
+    only one). Returns {rcpt: (code, text)} for every recipient."""
+    code, text = lm.mail(sender, list(mail_options))
+    if code != 250:
+        raise AssertionError(f"MAIL: {code} {text}")
+    result, accepted = {}, []
+    for r in rcpts:
+        code, text = lm.rcpt(r)
+        if code == 250:
+            accepted.append(r)
+        else:
+            result[r] = (code, text)
+    if not accepted:
+        lm.rset()
+        return result
+    lm.putcmd("data")
+    code, text = lm.getreply()
+    if code != 354:
+        raise AssertionError(f"DATA: {code} {text}")
+    import re as _re
+    data = _re.sub(rb"(?m)^\.", b"..", msg)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    lm.send(data + b".\r\n")
+    for r in accepted:
+        result[r] = lm.getreply()
+    return result

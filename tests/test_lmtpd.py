@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from suite import read_line, wait_for
+from suite import lmtp_send, read_line, wait_for
 
 
 @pytest.fixture
@@ -71,8 +71,9 @@ def test_one_reply_per_recipient_single_instance_and_trace_headers(lmtp):
 
 def test_detail_addresses_and_shared_folders(lmtp):
     lm = client(lmtp)
-    refused = lm.sendmail("a@b", ["fred+lists@example.org", "fred+private", "fred+nosuch", "+shared.news"], b"Subject: x\r\n\r\nbody\r\n")
-    assert refused == {}
+    lm.ehlo("x")
+    replies = lmtp_send(lm, "a@b", ["fred+lists@example.org", "fred+private", "fred+nosuch", "+shared.news"], b"Subject: x\r\n\r\nbody\r\n")
+    assert [c for c, _ in replies.values()] == [250] * 4, replies
     lm.quit()
     assert len(lmtp.messages("user.fred.lists")) == 1, "anyone may post there"
     assert len(lmtp.messages("user.fred.private")) == 0, "no p right: INBOX instead"

@@ -174,16 +174,16 @@ impl Deliverer {
 
     /// Stores `raw` for every target; one reply per target, in order.
     pub fn deliver(&mut self, targets: &[Target], raw: &[u8], msgid: Option<&str>) -> Vec<Reply> {
-        let mut first_copy: HashMap<String, PathBuf> = HashMap::new();
+        let mut staged: HashMap<String, mboxlist::store::Staged> = HashMap::new();
         let mut replies = Vec::with_capacity(targets.len());
         for t in targets {
             let mailbox = self.sieve_target(t.user.as_deref(), &t.mailbox);
-            replies.push(self.deliver_one(t, &mailbox, raw, msgid, &mut first_copy));
+            replies.push(self.deliver_one(t, &mailbox, raw, msgid, &mut staged));
         }
         replies
     }
 
-    fn deliver_one(&mut self, t: &Target, name: &InternalName, raw: &[u8], msgid: Option<&str>, first_copy: &mut HashMap<String, PathBuf>) -> Reply {
+    fn deliver_one(&mut self, t: &Target, name: &InternalName, raw: &[u8], msgid: Option<&str>, staged: &mut HashMap<String, mboxlist::store::Staged>) -> Reply {
         if let (true, Some(id)) = (self.duplicates, msgid) {
             if let Ok(Some(_)) = self.deliverdb.check(id, &name.0) {
                 log::info!("dupelim: eliminated duplicate message to {} id {} (delivery)", name.0, id);
@@ -215,15 +215,25 @@ impl Deliverer {
                 }
             }
         }
-        let link = if self.single_instance { first_copy.get(&entry.partition).map(PathBuf::as_path) } else { None };
+        // Single-instance store: the message is written and fsynced once per partition
+        // (outside any mailbox lock) and hard-linked into each mailbox.
+        if self.single_instance && !staged.contains_key(&entry.partition) {
+            match self.store.stage(&entry.partition, raw) {
+                Ok(s) => {
+                    staged.insert(entry.partition.clone(), s);
+                }
+                Err(e) => {
+                    log::error!("cannot stage a message on partition {}: {e}", entry.partition);
+                    return Reply::new(451, "4.3.0 Temporary failure: the message was not stored");
+                }
+            }
+        }
+        let link = staged.get(&entry.partition).map(|s| s.path.as_path());
         let msg = NewMessage { raw, flags: 0, keywords: &[], internaldate: now() as i64, link_from: link };
         // The quota was checked above as Cyrus does (lenient unless strict); the
         // charge itself must not refuse again.
         match self.store.append(name, &mut mb, &[msg], true) {
-            Ok(uids) => {
-                if self.single_instance && !first_copy.contains_key(&entry.partition) {
-                    first_copy.insert(entry.partition.clone(), mb.paths().message(uids[0]));
-                }
+            Ok(_) => {
                 if let (true, Some(id)) = (self.duplicates, msgid) {
                     if let Err(e) = self.deliverdb.mark(id, &name.0, now()) {
                         log::warn!("cannot record delivery of {id} to {} for duplicate suppression: {e}", name.0);

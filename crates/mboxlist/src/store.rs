@@ -79,6 +79,19 @@ pub fn new_uniqueid() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// A message written and fsynced once in a partition's `stage./` directory, for
+/// every mailbox of a delivery on that partition to hard-link (single-instance store,
+/// and the content's fsync paid outside the mailbox locks). Removed when dropped.
+pub struct Staged {
+    pub path: PathBuf,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 pub struct Store {
     pub cfg: Config,
     pub list: MboxList,
@@ -100,6 +113,23 @@ impl Store {
 
     fn partition_dir(&self, prefix: &str, partition: &str) -> Option<PathBuf> {
         self.cfg.prefixed(prefix).into_iter().find(|(n, _)| n == partition).map(|(_, d)| PathBuf::from(d))
+    }
+
+    /// Writes `raw` to `partition`'s stage directory and fsyncs it.
+    pub fn stage(&self, partition: &str, raw: &[u8]) -> Result<Staged, StoreError> {
+        use std::io::Write;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let dir = self
+            .partition_dir("partition-", partition)
+            .ok_or_else(|| internal(format!("partition-{partition} is not configured")))?
+            .join("stage.");
+        std::fs::create_dir_all(&dir).map_err(|e| internal(format!("{}: {e}", dir.display())))?;
+        let path = dir.join(format!("{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
+        let staged = Staged { path };
+        let mut f = std::fs::File::create(&staged.path).map_err(|e| internal(format!("{}: {e}", staged.path.display())))?;
+        f.write_all(raw).and_then(|()| f.sync_data()).map_err(|e| internal(format!("{}: {e}", staged.path.display())))?;
+        Ok(staged)
     }
 
     /// Where the files of `name` (with list entry `e`) are.

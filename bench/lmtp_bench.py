@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""suite-bench lmtp: LMTP deliveries, the suite against Debian's Cyrus 3.6, side by side.
+
+Lays a private instance of each (same users, both storing with fsync), then for each
+concurrency delivers the same messages of realistic mixed sizes over the unix socket,
+one transaction per message, to users in turn; then one message to 10 recipients at a
+time. Prints deliveries per second, p50/p99 per transaction, and the ratio to Cyrus.
+
+    python3 bench/lmtp_bench.py [--messages 2000] [--concurrency 1,4,16] [--users 8]
+
+Run as root (both drop to the cyrus user) with the suite built (cargo build) and
+Cyrus installed (scripts/deps --cyrus). A benchmark, never a test.
+"""
+
+import argparse
+import os
+import random
+import smtplib
+import statistics
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+
+import cyrus36  # noqa: E402
+from suite import Instance, lmtp_send  # noqa: E402
+
+SIZES = [(0.55, 2_000, 8_000), (0.30, 8_000, 64_000), (0.12, 64_000, 256_000), (0.03, 256_000, 1_000_000)]
+
+
+def make_messages(n, seed=42):
+    rnd = random.Random(seed)
+    words = "the quick brown fox jumps over lazy dogs while mail flows through lmtp into store".split()
+    out = []
+    for i in range(n):
+        r, acc = rnd.random(), 0.0
+        for p, lo, hi in SIZES:
+            acc += p
+            if r <= acc:
+                size = rnd.randint(lo, hi)
+                break
+        head = (f"From: Sender {i} <sender{i}@example.org>\r\nTo: user@example.org\r\nSubject: benchmark {i}\r\n"
+                f"Date: Sun, 29 Nov 2026 03:00:00 +0000\r\nMessage-ID: <bench.{seed}.{i}@example.org>\r\n"
+                "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n")
+        body, line = [], []
+        length = 0
+        while length < size:
+            w = rnd.choice(words)
+            line.append(w)
+            length += len(w) + 1
+            if len(line) == 12:
+                body.append(" ".join(line))
+                line = []
+        body.append(" ".join(line))
+        out.append((head + "\r\n".join(body) + "\r\n").encode())
+    return out
+
+
+def run(socket_path, messages, concurrency, recipients_of):
+    """Delivers messages over `concurrency` connections; returns (msgs/s, p50 ms, p99 ms)."""
+    lat = []
+    lock = threading.Lock()
+    idx = iter(range(len(messages)))
+    errors = []
+
+    def worker():
+        lm = smtplib.LMTP(socket_path, timeout=60)
+        lm.ehlo("bench")
+        while True:
+            with lock:
+                i = next(idx, None)
+            if i is None:
+                break
+            t = time.perf_counter()
+            replies = lmtp_send(lm, "bench@example.org", recipients_of(i), messages[i])
+            refused = {r: v for r, v in replies.items() if v[0] != 250}
+            d = time.perf_counter() - t
+            with lock:
+                lat.append(d)
+                if refused:
+                    errors.append(refused)
+        lm.quit()
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise SystemExit(f"refused recipients: {errors[:3]}")
+    lat.sort()
+    return len(lat) / elapsed, statistics.median(lat) * 1000, lat[int(len(lat) * 0.99) - 1] * 1000
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=2000)
+    ap.add_argument("--concurrency", default="1,4,16")
+    ap.add_argument("--users", type=int, default=8)
+    args = ap.parse_args()
+    users = [f"u{k}" for k in range(max(args.users, 10))]
+    levels = [int(c) for c in args.concurrency.split(",")]
+
+    ours = Instance(name="bench")
+    for u in users:
+        ours.create_mailbox(f"user.{u}")
+    ours.write_cyrus_conf(SERVICES=f'  lmtpunix cmd="lmtpd" listen="{ours.dir}/lmtp.sock" prefork=16\n')
+    ours.start()
+    if not cyrus36.available():
+        raise SystemExit("Cyrus 3.6 is not installed: scripts/deps --cyrus")
+    cy = cyrus36.CyrusInstance()
+    cy.start()
+    cy.create_users(users)
+    results = {}
+    try:
+        for name, sock in (("suite", f"{ours.dir}/lmtp.sock"), ("cyrus", cy.lmtp_socket)):
+            seed = 1
+            for c in levels:
+                seed += 1
+                msgs = make_messages(args.messages, seed=seed * 100 + (name == "cyrus"))
+                results[(name, f"c{c}")] = run(sock, msgs, c, lambda i: [users[i % args.users]])
+            msgs = make_messages(200, seed=999 + (name == "cyrus"))
+            results[(name, "10rcpt")] = run(sock, msgs, 4, lambda i: users[:10])
+    finally:
+        ours.close()
+        cy.stop()
+    total = sum(len(m) for m in make_messages(args.messages, seed=2)) / args.messages
+    print(f"LMTP deliveries, {args.messages} messages (mean {total / 1024:.0f} KiB), {args.users} users, unix socket")
+    print(f"{'workload':<22} {'suite msg/s':>11} {'p50 ms':>7} {'p99 ms':>7}   {'cyrus msg/s':>11} {'p50 ms':>7} {'p99 ms':>7}   {'ratio':>6}")
+    for key in [f"c{c}" for c in levels] + ["10rcpt"]:
+        s, c = results[("suite", key)], results[("cyrus", key)]
+        label = f"concurrency {key[1:]}" if key != "10rcpt" else "1 msg to 10 rcpts, c4"
+        print(f"{label:<22} {s[0]:>11.0f} {s[1]:>7.1f} {s[2]:>7.1f}   {c[0]:>11.0f} {c[1]:>7.1f} {c[2]:>7.1f}   {s[0] / c[0]:>6.2f}")
+
+
+if __name__ == "__main__":
+    main()
