@@ -1,6 +1,8 @@
 """lmtpd: delivery into the store over real LMTP (python's smtplib.LMTP)."""
 
 import os
+import re
+import time
 import smtplib
 import socket
 import subprocess
@@ -194,3 +196,74 @@ def test_tcp_requires_auth_unless_preauthorized(lmtp):
     assert la.sendmail("a@b", ["barney"], b"Subject: preauth\r\n\r\nx\r\n") == {}
     la.quit()
     assert len(lmtp.messages("user.barney")) == 2
+
+
+def test_sigkill_of_lmtpd_loses_and_doubles_nothing(lmtp):
+    """An MTA-like client delivers 100 messages, retrying any whose 250 it did not
+    see, while lmtpd workers are killed at random."""
+    import random
+    import signal
+    import threading
+    rnd = random.Random(7)
+    stop = threading.Event()
+    kills = []
+
+    def killer():
+        while not stop.is_set():
+            time.sleep(rnd.uniform(0.005, 0.05))
+            for pid, comm in lmtp.workers("lmtpd").items():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    kills.append(pid)
+                except OSError:
+                    pass
+                break
+
+    th = threading.Thread(target=killer)
+    th.start()
+    acked = set()
+    try:
+        for i in range(100):
+            msg = f"Message-ID: <kill.{i}@example.org>\r\nSubject: {i}\r\n\r\nbody {i}\r\n".encode()
+            for attempt in range(200):
+                try:
+                    lm = client(lmtp)
+                    lm.ehlo("mta")
+                    r = lmtp_send(lm, "a@b", ["fred"], msg)
+                    if r["fred"][0] == 250:
+                        acked.add(i)
+                        try:
+                            lm.quit()
+                        except (OSError, smtplib.SMTPException):
+                            pass
+                        break
+                except (OSError, smtplib.SMTPException):
+                    time.sleep(0.01)
+            else:
+                pytest.fail(f"message {i} never acknowledged")
+    finally:
+        stop.set()
+        th.join()
+    assert len(acked) == 100 and len(kills) >= 10, (len(acked), len(kills))
+    stored = lmtp.messages("user.fred")
+    ids = [re.search(rb"Message-ID: <kill\.(\d+)@", m).group(1) for m in stored.values()]
+    assert sorted(int(x) for x in ids) == list(range(100)), "every acknowledged message once"
+    out = lmtp.tool("reconstruct", "-q", "user.fred").stdout
+    assert out == b"", f"reconstruct found something to fix: {out!r}"
+
+
+LMTPTEST = "/usr/lib/cyrus/bin/lmtptest"
+
+
+@pytest.mark.skipif(not os.access(LMTPTEST, os.X_OK), reason="Debian's cyrus-clients is not installed (scripts/deps --cyrus)")
+def test_cyrus_lmtptest_authenticates_and_delivers(lmtp):
+    script = os.path.join(lmtp.dir, "lmtp-script")
+    with open(script, "wb") as f:
+        f.write(b"MAIL FROM:<lmtptest@example.org>\r\nRCPT TO:<barney>\r\nDATA\r\n"
+                b"Subject: from lmtptest\r\nMessage-ID: <lmtptest.1@example.org>\r\n\r\nhello\r\n.\r\nQUIT\r\n")
+    r = subprocess.run([LMTPTEST, "-p", str(lmtp.port("lmtp")), "-m", "PLAIN", "-a", "fred", "-u", "fred", "-w", "pw",
+                        "-f", script, "127.0.0.1"], capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    out = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+    assert "Authenticated" in out or "235" in out, out
+    msgs = lmtp.messages("user.barney")
+    assert len(msgs) == 1 and b"Subject: from lmtptest" in msgs[1], out

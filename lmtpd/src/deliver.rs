@@ -29,6 +29,21 @@ fn detail_names(unixsep: bool, detail: &str) -> Vec<String> {
     if literal == dotted { vec![literal] } else { vec![literal, dotted] }
 }
 
+/// How many of a mailbox's newest messages are compared with a delivery's Message-ID.
+const RECENT_DUPLICATE_WINDOW: usize = 32;
+
+/// Whether one of the newest messages of `mb` has Message-ID `id` (read from the cache).
+fn recently_stored(mb: &Mailbox, id: &str) -> bool {
+    let n = mb.len();
+    (n.saturating_sub(RECENT_DUPLICATE_WINDOW)..n).rev().any(|i| {
+        mb.record(i)
+            .ok()
+            .filter(|r| !r.is_expunged())
+            .and_then(|r| mb.cache_entry(&r).ok().and_then(mailbox::cache::structure))
+            .is_some_and(|m| m.fields().message_id.as_deref() == Some(id))
+    })
+}
+
 /// One SMTP reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
@@ -190,7 +205,18 @@ impl Deliverer {
                 return Reply::new(250, format!("2.1.5 Ok (duplicate of a message already delivered to {})", t.rcpt));
             }
         }
-        let (entry, mut mb): (_, Mailbox) = match self.store.open_mailbox(name) {
+        let opened = self.store.open_mailbox(name);
+        // The duplicate record is written after the append; if lmtpd was killed in
+        // between, the MTA retries a message that is already stored: the newest
+        // messages of the mailbox are the other place to look.
+        if let (true, Some(id), Ok((_, mb))) = (self.duplicates, msgid, &opened) {
+            if recently_stored(mb, id) {
+                log::info!("dupelim: eliminated duplicate message to {} id {} (recent)", name.0, id);
+                let _ = self.deliverdb.mark(id, &name.0, now());
+                return Reply::new(250, format!("2.1.5 Ok (duplicate of a message already delivered to {})", t.rcpt));
+            }
+        }
+        let (entry, mut mb): (_, Mailbox) = match opened {
             Ok(x) => x,
             Err(StoreError::NotFound(_)) => return Reply::new(550, "5.1.1 Mailbox unknown"),
             Err(e) => {
