@@ -267,3 +267,46 @@ def test_cyrus_lmtptest_authenticates_and_delivers(lmtp):
     assert "Authenticated" in out or "235" in out, out
     msgs = lmtp.messages("user.barney")
     assert len(msgs) == 1 and b"Subject: from lmtptest" in msgs[1], out
+
+
+def test_mixed_replies_over_quota_is_temporary_for_that_recipient_only(lmtp):
+    lmtp.tool("quota", "--set", "user.barney", "1")
+    lm = client(lmtp)
+    lm.ehlo("x")
+    big = b"Subject: big\r\n\r\n" + b"z" * 2000 + b"\r\n"
+    # barney is not over quota yet: lenient quota (Cyrus's default) lets this one in.
+    r = lmtp_send(lm, "a@b", ["fred", "barney"], big)
+    assert [r["fred"][0], r["barney"][0]] == [250, 250], r
+    r = lmtp_send(lm, "a@b", ["fred", "nobody", "barney"], b"Subject: second\r\n\r\nx\r\n")
+    assert (r["fred"][0], r["nobody"][0], r["barney"][0]) == (250, 550, 452), r
+    assert r["barney"][1].startswith(b"4.2.2")
+    # IGNOREQUOTA from a trusted client goes through.
+    code, _ = lm.mail("a@b")
+    assert code == 250
+    assert lm.docmd("RCPT TO:<barney> IGNOREQUOTA")[0] == 250
+    lm.putcmd("data")
+    assert lm.getreply()[0] == 354
+    lm.send(b"Subject: forced\r\n\r\nx\r\n.\r\n")
+    assert lm.getreply()[0] == 250
+    lm.quit()
+    assert len(lmtp.messages("user.fred")) == 2 and len(lmtp.messages("user.barney")) == 2
+    out = lmtp.tool("quota").stdout.decode()
+    assert "user.barney" in out
+
+
+def test_reject8bit_and_permanent_quota_failure(make_instance):
+    inst = make_instance(extra_conf="reject8bit: yes\nlmtp_over_quota_perm_failure: yes\nlmtp_strict_quota: yes\n")
+    inst.create_mailbox("user.fred")
+    inst.tool("quota", "--set", "user.fred", "1")
+    inst.write_cyrus_conf(SERVICES=f'  lmtpunix cmd="lmtpd" listen="{inst.dir}/lmtp.sock" prefork=0\n')
+    inst.start()
+    lm = smtplib.LMTP(f"{inst.dir}/lmtp.sock", timeout=10)
+    lm.ehlo("x")
+    r = lmtp_send(lm, "a@b", ["fred"], "Subject: caf\u00e9\r\n\r\nx\r\n".encode())
+    assert r["fred"][0] == 554 and r["fred"][1].startswith(b"5.6.0"), r
+    r = lmtp_send(lm, "a@b", ["fred"], "Subject: caf\u00e9\r\n\r\nx\r\n".encode(), mail_options=["SMTPUTF8"])
+    assert r["fred"][0] == 250, "valid UTF-8 under SMTPUTF8 is not 8-bit garbage"
+    r = lmtp_send(lm, "a@b", ["fred"], b"Subject: big\r\n\r\n" + b"z" * 2000 + b"\r\n")
+    assert r["fred"][0] == 552 and r["fred"][1].startswith(b"5.2.2"), "strict quota, permanent failure"
+    lm.quit()
+    assert len(inst.messages("user.fred")) == 1

@@ -19,6 +19,11 @@ struct Args {
     /// Arguments are userids, not mailbox prefixes.
     #[arg(short = 'u')]
     users: bool,
+    /// Suite extension (Cyrus sets quotas with cyradm over IMAP): set the limits of
+    /// quota root ROOT to STORAGE KiB and, optionally, MESSAGES messages; "none"
+    /// removes a limit, and a root left without limits is removed. Usage is computed.
+    #[arg(long = "set", value_names = ["ROOT", "STORAGE", "MESSAGES"], num_args = 2..=3)]
+    set: Option<Vec<String>>,
     /// Mailbox prefixes (or userids with -u).
     specs: Vec<String>,
 }
@@ -34,6 +39,22 @@ fn main() {
         .iter()
         .map(|s| if args.users { store.ns.inbox(s).0 } else { tools::mailbox_arg(&store, s).map(|n| n.0).unwrap_or_else(|_| s.clone()) })
         .collect();
+    if let Some(set) = &args.set {
+        let root = tools::mailbox_arg(&store, &set[0]).unwrap_or_else(|e| service::worker::fatal(PROG, service::exit::USAGE, &e));
+        let limit = |s: Option<&String>| -> Option<u64> {
+            match s.map(String::as_str) {
+                None | Some("none") => None,
+                Some(v) => Some(v.parse().unwrap_or_else(|_| service::worker::fatal(PROG, service::exit::USAGE, &format!("'{v}' is not a number"))))
+            }
+        };
+        let (storage, messages) = (limit(set.get(1)), limit(set.get(2)));
+        store.list.set_quota_limits(&root.0, storage, messages).unwrap_or_else(|e| service::worker::fatal(PROG, 1, &e));
+        if storage.is_some() || messages.is_some() {
+            let (bytes, msgs) = store.usage_of_root(&root.0).unwrap_or_else(|e| service::worker::fatal(PROG, 1, &e.to_string()));
+            store.list.quota_set_usage(&root.0, bytes, msgs).unwrap_or_else(|e| service::worker::fatal(PROG, 1, &e));
+        }
+        log::info!("quota root {} set to STORAGE {:?} KiB, MESSAGE {:?}", root.0, storage, messages);
+    }
     let roots = store.list.quota_roots().unwrap_or_else(|e| service::worker::fatal(PROG, 1, &e));
     let mut failed = false;
     println!("   Quota   % Used     Used Resource Root");
