@@ -310,3 +310,51 @@ def test_reject8bit_and_permanent_quota_failure(make_instance):
     assert r["fred"][0] == 552 and r["fred"][1].startswith(b"5.2.2"), "strict quota, permanent failure"
     lm.quit()
     assert len(inst.messages("user.fred")) == 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs: needs root")
+def test_full_partition_gives_temporary_failure_and_recovers(make_instance):
+    inst = make_instance()
+    part = os.path.join(inst.dir, "smallpart")
+    os.makedirs(part)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k,mode=0755", "tmpfs", part], check=True)
+    try:
+        import pwd
+        pw = pwd.getpwnam("cyrus")
+        os.chown(part, pw.pw_uid, pw.pw_gid)
+        with open(inst.conf) as f:
+            text = f.read().replace(f"partition-default: {inst.dir}/spool", f"partition-default: {part}")
+        with open(inst.conf, "w") as f:
+            f.write(text)
+        inst.create_mailbox("user.fred")
+        inst.write_cyrus_conf(SERVICES=f'  lmtpunix cmd="lmtpd" listen="{inst.dir}/lmtp.sock" prefork=1\n')
+        inst.start()
+        lm = smtplib.LMTP(f"{inst.dir}/lmtp.sock", timeout=10)
+        lm.ehlo("x")
+        acked, failures = [], []
+        for i in range(40):
+            body = f"Message-ID: <full.{i}@x>\r\nSubject: {i}\r\n\r\n".encode() + b"f" * 30_000 + b"\r\n"
+            r = lmtp_send(lm, "a@b", ["fred"], body)["fred"]
+            if r[0] == 250:
+                acked.append(i)
+            else:
+                failures.append(r)
+        assert acked and failures, (len(acked), failures[:2])
+        assert all(c == 451 and t.startswith(b"4.3.0") for c, t in failures), failures[:3]
+        # Everything acknowledged is there and whole; nothing half-written is counted.
+        stored = {int(re.search(rb"Message-ID: <full\.(\d+)@", m).group(1)): m for m in
+                  (open(os.path.join(part, "user", "fred", f), "rb").read()
+                   for f in os.listdir(os.path.join(part, "user", "fred")) if f.endswith(".") and f[:-1].isdigit())}
+        assert set(acked) <= set(stored), "an acknowledged message is missing"
+        for i in acked:
+            assert stored[i].endswith(b"f" * 30_000 + b"\r\n")
+        out = inst.tool("mbexamine", "user.fred").stdout
+        assert out.count(b" UID:") == len(acked), out[:300]
+        # Space comes back: delivery resumes.
+        subprocess.run(["mount", "-o", "remount,size=4m", part], check=True)
+        r = lmtp_send(lm, "a@b", ["fred"], b"Message-ID: <after@x>\r\nSubject: after\r\n\r\nok\r\n")
+        assert r["fred"][0] == 250, r
+        lm.quit()
+    finally:
+        inst.stop()
+        subprocess.run(["umount", "-l", part], check=False)
