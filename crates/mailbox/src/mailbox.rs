@@ -195,8 +195,6 @@ impl Mailbox {
                             return Err(Error::Corrupt(format!("{}: {}", path.display(), FormatError::Truncated)));
                         }
                     }
-                    let mut h = h;
-                    self.recover_tail(&mut h);
                     if h.user_flags_changed(&self.header) {
                         self.names = MailboxHeader::read(&self.paths.header()).map_err(Error::Corrupt)?;
                     }
@@ -209,29 +207,6 @@ impl Mailbox {
                 }
                 Err(e) => return Err(Error::Corrupt(format!("{}: header: {e}", path.display()))),
             }
-        }
-    }
-
-    /// Counts appends that are on disk but not yet in the header. An append is
-    /// committed when its records (and cache entries) are fsynced; the header that
-    /// counts them is written afterwards without an fsync of its own, so after a crash
-    /// it may lag: the sound records after it, with UIDs going up, are the lost
-    /// part of its update.
-    fn recover_tail(&self, h: &mut IndexHeader) {
-        let Some(m) = &self.index_map else { return };
-        loop {
-            let off = HEADER_SIZE + h.num_records as usize * RECORD_SIZE;
-            let Some(bytes) = m.get(off..off + RECORD_SIZE) else { return };
-            let Ok(r) = Record::decode(bytes) else { return };
-            if r.uid.0 <= h.last_uid || r.uid.0 == 0 {
-                return;
-            }
-            crate::write::count(h, &r, 1);
-            h.num_records += 1;
-            h.last_uid = r.uid.0;
-            h.highestmodseq = h.highestmodseq.max(r.modseq.0);
-            h.cache_end = h.cache_end.max(r.cache_offset + (format::CACHE_ENTRY_HEAD as u64) + u64::from(r.cache_len));
-            h.last_appenddate = h.last_appenddate.max(r.last_updated);
         }
     }
 

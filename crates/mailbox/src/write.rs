@@ -5,13 +5,12 @@
 //! 1. each message is written to `UID.tmp`, fsynced and renamed to `UID.`; the data
 //!    directory is fsynced once;
 //! 2. cache entries are written at the header's `cache_end`, records after the last
-//!    counted one; cache and index are fsynced: this is the commit;
-//! 3. the header, counting the new records, is written (not fsynced: after a crash
-//!    readers count the sound records past a stale header, see `recover_tail`).
+//!    counted one; cache and index are fsynced;
+//! 3. the header, counting the new records, is written and fsynced.
 //!
-//! A crash before 2 completes leaves files and at most torn records nobody counts:
-//! nothing was acknowledged, and the next append overwrites them. Flag changes and
-//! expunges rewrite records in place, then the header, then fsync once.
+//! A crash before 3 leaves records and files nobody counts: nothing was acknowledged,
+//! and the next append overwrites them (same UIDs). Flag changes and expunges rewrite
+//! records in place, then the header, then fsync once.
 
 use crate::format::{self, HEADER_SIZE, IndexHeader, Modseq, RECORD_SIZE, Record, Uid, flag};
 use crate::header::{MAX_USER_FLAGS, MailboxHeader};
@@ -145,13 +144,9 @@ impl Writer<'_> {
     }
 
     fn write_header(&mut self, h: &IndexHeader) -> Result<(), Error> {
-        self.write_header_nosync(h)?;
-        fdatasync(&self.mb.index, &self.mb.paths.index())
-    }
-
-    fn write_header_nosync(&mut self, h: &IndexHeader) -> Result<(), Error> {
         let p = self.mb.paths.index();
         self.mb.index.write_all_at(&h.encode(), 0).map_err(|e| io(&p, e))?;
+        fdatasync(&self.mb.index, &p)?;
         self.mb.header = h.clone();
         self.mb.remap()
     }
@@ -207,22 +202,19 @@ impl Writer<'_> {
             rec_buf.extend_from_slice(&rec.encode());
             count(&mut h, &rec, 1);
         }
-        // Cache entries are on disk before any record that points at them is written
-        // (a record can reach the disk before its own fsync).
         let cp = paths.cache();
         self.mb.cache.write_all_at(&cache_buf, h.cache_end).map_err(|e| io(&cp, e))?;
         fdatasync(&self.mb.cache, &cp)?;
-        // The commit: the records.
         let ip = paths.index();
         let at = (HEADER_SIZE + h.num_records as usize * RECORD_SIZE) as u64;
         self.mb.index.write_all_at(&rec_buf, at).map_err(|e| io(&ip, e))?;
         fdatasync(&self.mb.index, &ip)?;
-        // 3. the header that counts them (recovered from the records after a crash).
+        // 3. the header that makes them count.
         h.num_records += msgs.len() as u32;
         h.last_uid = first + msgs.len() as u32 - 1;
         h.cache_end = cache_off;
         h.last_appenddate = t;
-        self.write_header_nosync(&h)?;
+        self.write_header(&h)?;
         Ok((0..msgs.len() as u32).map(|k| Uid(first + k)).collect())
     }
 

@@ -251,7 +251,7 @@ fn child_worker() {
             mb.refresh().unwrap();
             let uids: Vec<u32> = mb.records().map(|r| r.unwrap().uid.0).collect();
             assert!(uids.windows(2).all(|w| w[0] < w[1]), "reader saw uids out of order");
-            assert!(uids.len() >= last_len, "reader saw the mailbox shrink: {} -> {} (header {:?})", last_len, uids.len(), mb.header());
+            assert!(uids.len() >= last_len, "reader saw the mailbox shrink");
             if uids.len() != last_len {
                 seen_versions += 1;
                 last_len = uids.len();
@@ -345,32 +345,4 @@ fn reconstruct_keeps_flags_and_expunges_and_rebuilds_a_bare_spool() {
     assert_eq!(mb.read_message(Uid(9)).unwrap(), message("cy", 1));
     std::fs::remove_dir_all(d).unwrap();
     std::fs::remove_dir_all(spool).unwrap();
-}
-
-#[test]
-fn a_header_that_lags_its_records_is_caught_up() {
-    // What a crash after the commit but before the header reached the disk leaves.
-    let d = tmp("lag");
-    let paths = Paths::single(&d);
-    mailbox::create(&paths, "user.l", "u", 1).unwrap();
-    let mut mb = Mailbox::open(&paths).unwrap();
-    let m1 = message("lag", 1);
-    mb.lock().unwrap().append(&[new(&m1)]).unwrap();
-    let old_header = std::fs::read(paths.index()).unwrap()[..mailbox::format::HEADER_SIZE].to_vec();
-    let m2 = message("lag", 2);
-    let m3 = message("lag", 3);
-    mb.lock().unwrap().append(&[new(&m2), new(&m3)]).unwrap();
-    drop(mb);
-    let mut bytes = std::fs::read(paths.index()).unwrap();
-    bytes[..mailbox::format::HEADER_SIZE].copy_from_slice(&old_header);
-    std::fs::write(paths.index(), &bytes).unwrap();
-    let mut mb = Mailbox::open(&paths).unwrap();
-    assert_eq!((mb.len(), mb.uidnext(), mb.header().exists), (3, 4, 3));
-    assert_eq!(mb.header().quota_used as usize, m1.len() + m2.len() + m3.len());
-    assert!(mb.cache_entry(&mb.record(2).unwrap()).is_ok());
-    // The next append goes after them, never over them.
-    let m4 = message("lag", 4);
-    assert_eq!(mb.lock().unwrap().append(&[new(&m4)]).unwrap(), vec![Uid(4)]);
-    assert_eq!(mb.read_message(Uid(3)).unwrap(), m3);
-    std::fs::remove_dir_all(d).unwrap();
 }
