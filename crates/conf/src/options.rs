@@ -160,6 +160,30 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Directory of the spool partition NAME, where message files are stored.",
     },
     OptDef {
+        name: "popexpiretime",
+        kind: Kind::Int,
+        default: Some("-1"),
+        desc: "Days advertised in CAPA EXPIRE as how long messages may stay on the server; -1 says NEVER.",
+    },
+    OptDef {
+        name: "popsubfolders",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "A POP3 login user+folder opens that folder of the user instead of INBOX.",
+    },
+    OptDef {
+        name: "poptimeout",
+        kind: Kind::Duration('m'),
+        default: Some("10m"),
+        desc: "POP3 inactivity autologout timer (at least 10 minutes); a bare number is minutes.",
+    },
+    OptDef {
+        name: "popuseimapflags",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "pop3d hides messages flagged Deleted and sets Seen on those retrieved.",
+    },
+    OptDef {
         name: "postuser",
         kind: Kind::Str,
         default: Some(""),
@@ -260,6 +284,12 @@ pub const OPTIONS: &[OptDef] = &[
         kind: Kind::List(TLS_VERSIONS),
         default: Some("tls1_2 tls1_3"),
         desc: "TLS versions that are allowed; unlike Cyrus, TLS 1.0 and 1.1 are off unless listed.",
+    },
+    OptDef {
+        name: "uidl_format",
+        kind: Kind::Enum(&["uidonly", "cyrus", "dovecot", "courier"]),
+        default: Some("cyrus"),
+        desc: "UIDL values: uidonly (UID), cyrus (UIDVALIDITY.UID), dovecot (UID in hex, UIDVALIDITY in hex), courier (UIDVALIDITY-UID).",
     },
     OptDef {
         name: "unixhierarchysep",

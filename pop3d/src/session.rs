@@ -1,0 +1,431 @@
+//! One POP3 session (RFC 1939, CAPA RFC 2449, STLS RFC 2595, AUTH RFC 5034).
+//!
+//! Authorization: USER/PASS and AUTH PLAIN/LOGIN only under TLS unless
+//! `allowplaintext`; other SASL mechanisms as libsasl2 offers them (service `pop`).
+//! Transaction: STAT, LIST, UIDL, RETR, TOP, DELE, NOOP, RSET, QUIT; QUIT expunges what
+//! was deleted, a dropped connection expunges nothing.
+
+use crate::maildrop::{Maildrop, OpenError};
+use mailbox::{FlagOp, flag};
+use mboxlist::Store;
+use service::{Conn, ReadError, Worker};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// RFC 2449: command lines are at most 255 octets (SASL responses may be longer).
+const MAX_LINE: usize = 255;
+const MAX_SASL_LINE: usize = 16 * 1024;
+/// Failed logins are answered after a delay that grows with each failure.
+const FAIL_DELAY: Duration = Duration::from_millis(500);
+
+pub struct Session<'a> {
+    w: &'a Worker,
+    store: Option<&'a Store>,
+    host: String,
+    user: Option<String>,
+    drop: Option<Maildrop>,
+    failures: u32,
+    retrieved: u32,
+}
+
+enum Flow {
+    Go,
+    Quit,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(w: &'a Worker, store: Option<&'a Store>) -> Session<'a> {
+        Session { w, store, host: w.servername(), user: None, drop: None, failures: 0, retrieved: 0 }
+    }
+
+    fn plaintext_ok(&self, conn: &Conn) -> bool {
+        conn.is_tls() || self.w.config.get_bool("allowplaintext")
+    }
+
+    pub fn run(&mut self, conn: &mut Conn) {
+        let timeout = self.w.config.get_duration("poptimeout").max(Duration::from_secs(600));
+        let _ = conn.set_timeout(Some(timeout));
+        conn.write_fmt(format_args!("+OK {} Cyrus-compatible POP3 server ready\r\n", self.host));
+        if conn.flush().is_err() {
+            return;
+        }
+        let mut line = Vec::with_capacity(256);
+        loop {
+            let flow = match conn.read_line(&mut line, MAX_LINE) {
+                Ok(()) => self.command(conn, &String::from_utf8_lossy(&line)),
+                Err(ReadError::TooLong) => {
+                    conn.write(b"-ERR Line too long\r\n");
+                    Flow::Go
+                }
+                Err(ReadError::Timeout) => {
+                    conn.write(b"-ERR Autologout; idle for too long\r\n");
+                    let _ = conn.flush();
+                    break;
+                }
+                Err(_) => break,
+            };
+            if (conn.buffered() == 0 || matches!(flow, Flow::Quit)) && conn.flush().is_err() {
+                break;
+            }
+            if matches!(flow, Flow::Quit) {
+                return;
+            }
+        }
+        if let Some(d) = &self.drop {
+            log::info!("autologout or disconnect: {} {}: nothing expunged", conn.peer, d.name.0);
+        }
+    }
+
+    fn command(&mut self, conn: &mut Conn, line: &str) -> Flow {
+        let mut parts = line.split(' ');
+        let cmd = parts.next().unwrap_or("").to_ascii_uppercase();
+        let args: Vec<&str> = parts.filter(|a| !a.is_empty()).collect();
+        if self.drop.is_none() {
+            return self.authorization(conn, &cmd, &args);
+        }
+        self.transaction(conn, &cmd, &args)
+    }
+
+    fn capa(&self, conn: &mut Conn) {
+        conn.write(b"+OK List of capabilities follows\r\n");
+        let mut caps = vec!["TOP".to_string(), "UIDL".into(), "RESP-CODES".into(), "AUTH-RESP-CODE".into(), "PIPELINING".into()];
+        let exp = self.w.config.get_int("popexpiretime");
+        caps.push(if exp < 0 { "EXPIRE NEVER".into() } else { format!("EXPIRE {exp}") });
+        if self.drop.is_none() {
+            if !conn.is_tls() && self.w.tls().is_some() {
+                caps.push("STLS".into());
+            }
+            if self.plaintext_ok(conn) {
+                caps.push("USER".into());
+            }
+            if let Some(m) = self.sasl(conn).and_then(|c| c.mechanisms().ok()) {
+                if !m.is_empty() {
+                    caps.push(format!("SASL {}", m.join(" ")));
+                }
+            }
+        }
+        caps.push(format!("IMPLEMENTATION Cyrus-compatible POP3 server {}", env!("CARGO_PKG_VERSION")));
+        for c in caps {
+            conn.write_fmt(format_args!("{c}\r\n"));
+        }
+        conn.write(b".\r\n");
+    }
+
+    fn sasl(&self, conn: &Conn) -> Option<sasl::ServerConn> {
+        sasl::init("pop3d", &self.w.config).ok()?;
+        let mut c = sasl::ServerConn::new("pop", &self.host, None, conn.local.sasl_form().as_deref(), conn.peer.sasl_form().as_deref()).ok()?;
+        c.set_plaintext_allowed(self.plaintext_ok(conn)).ok()?;
+        if conn.is_tls() {
+            let _ = c.set_external_ssf(conn.tls_bits());
+        }
+        Some(c)
+    }
+
+    fn failed(&mut self, conn: &mut Conn, who: &str, mech: &str) {
+        self.failures += 1;
+        log::info!("badlogin: {} {} {} authentication failure", conn.peer, mech, who);
+        std::thread::sleep(FAIL_DELAY * self.failures.min(10));
+        conn.write(b"-ERR [AUTH] Invalid login\r\n");
+    }
+
+    fn authorization(&mut self, conn: &mut Conn, cmd: &str, args: &[&str]) -> Flow {
+        match cmd {
+            "CAPA" => self.capa(conn),
+            "QUIT" => {
+                conn.write(b"+OK\r\n");
+                return Flow::Quit;
+            }
+            "STLS" => {
+                let Some(acc) = self.w.tls() else {
+                    conn.write(b"-ERR TLS not available\r\n");
+                    return Flow::Go;
+                };
+                if conn.is_tls() || self.user.is_some() {
+                    conn.write(b"-ERR STLS not allowed now\r\n");
+                    return Flow::Go;
+                }
+                if conn.buffered() > 0 {
+                    conn.write(b"-ERR Nothing may follow STLS in the same packet\r\n");
+                    return Flow::Go;
+                }
+                conn.write(b"+OK Begin TLS negotiation\r\n");
+                if conn.flush().is_err() {
+                    return Flow::Quit;
+                }
+                if let Err(e) = conn.start_tls(acc) {
+                    log::info!("STLS from {}: {e}", conn.peer);
+                    return Flow::Quit;
+                }
+            }
+            "USER" => {
+                if !self.plaintext_ok(conn) {
+                    conn.write(b"-ERR [SYS/PERM] Plaintext logins are only allowed under TLS (STLS)\r\n");
+                } else if args.len() != 1 {
+                    conn.write(b"-ERR Syntax: USER name\r\n");
+                } else {
+                    self.user = Some(args[0].to_string());
+                    conn.write(b"+OK Name is a valid mailbox\r\n");
+                }
+            }
+            "PASS" => {
+                let Some(user) = self.user.take() else {
+                    conn.write(b"-ERR Give USER first\r\n");
+                    return Flow::Go;
+                };
+                // The password is the rest of the line, spaces included.
+                let pass = args.join(" ");
+                let ok = self.sasl(conn).is_some_and(|mut c| c.checkpass(&user, pass.as_bytes()).is_ok());
+                if ok {
+                    self.login(conn, &user, "plaintext");
+                } else {
+                    self.failed(conn, &user, "plaintext");
+                }
+            }
+            "AUTH" => return self.auth(conn, args),
+            "APOP" => conn.write(b"-ERR APOP is not supported; use AUTH or USER/PASS under TLS\r\n"),
+            _ => conn.write(b"-ERR Unrecognized command or not allowed before login\r\n"),
+        }
+        Flow::Go
+    }
+
+    fn auth(&mut self, conn: &mut Conn, args: &[&str]) -> Flow {
+        let Some(mech) = args.first().map(|m| m.to_ascii_uppercase()) else {
+            // RFC 5034 says a bare AUTH may list the mechanisms.
+            conn.write(b"+OK\r\n");
+            if let Some(m) = self.sasl(conn).and_then(|c| c.mechanisms().ok()) {
+                for x in m {
+                    conn.write_fmt(format_args!("{x}\r\n"));
+                }
+            }
+            conn.write(b".\r\n");
+            return Flow::Go;
+        };
+        let initial = match args.get(1) {
+            None => None,
+            Some(&"=") => Some(Vec::new()),
+            Some(ir) => match openssl::base64::decode_block(ir) {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    conn.write(b"-ERR Bad base64\r\n");
+                    return Flow::Go;
+                }
+            },
+        };
+        let Some(mut sc) = self.sasl(conn) else {
+            conn.write(b"-ERR [SYS/TEMP] Authentication is not available\r\n");
+            return Flow::Go;
+        };
+        let mut step = sc.start(&mech, initial.as_deref());
+        let mut line = Vec::new();
+        loop {
+            match step {
+                Ok(sasl::Step::Continue(ch)) => {
+                    conn.write_fmt(format_args!("+ {}\r\n", openssl::base64::encode_block(&ch)));
+                    if conn.flush().is_err() || conn.read_line(&mut line, MAX_SASL_LINE).is_err() {
+                        return Flow::Quit;
+                    }
+                    if line == b"*" {
+                        conn.write(b"-ERR Authentication cancelled\r\n");
+                        return Flow::Go;
+                    }
+                    match openssl::base64::decode_block(String::from_utf8_lossy(&line).trim()) {
+                        Ok(r) => step = sc.step(&r),
+                        Err(_) => {
+                            conn.write(b"-ERR Bad base64\r\n");
+                            return Flow::Go;
+                        }
+                    }
+                }
+                Ok(sasl::Step::Done(_)) => {
+                    let user = sc.username().unwrap_or_default();
+                    self.login(conn, &user, &mech);
+                    return Flow::Go;
+                }
+                Err(_) => {
+                    self.failed(conn, "?", &mech);
+                    return Flow::Go;
+                }
+            }
+        }
+    }
+
+    /// Authenticated as `user`: open the maildrop (`user+folder` with popsubfolders).
+    fn login(&mut self, conn: &mut Conn, user: &str, mech: &str) {
+        let Some(store) = self.store else {
+            conn.write(b"-ERR [SYS/TEMP] Mail store unavailable\r\n");
+            return;
+        };
+        let (userid, folder) = match user.split_once('+') {
+            Some((u, f)) if self.w.config.get_bool("popsubfolders") => (u.to_string(), Some(f.to_string())),
+            _ => (user.to_string(), None),
+        };
+        let name = match &folder {
+            None => Ok(store.ns.inbox(&userid)),
+            Some(f) => store.ns.to_internal(&userid, &format!("INBOX{}{f}", store.ns.sep())),
+        };
+        let Ok(name) = name else {
+            conn.write(b"-ERR [SYS/PERM] Invalid folder name\r\n");
+            return;
+        };
+        let configdir = PathBuf::from(self.w.config.get_str("configdirectory").unwrap_or("."));
+        match Maildrop::open(store, &configdir, &name, self.w.config.get_bool("popuseimapflags")) {
+            Ok(d) => {
+                log::info!(
+                    "login: {} {} {}{} User logged in",
+                    conn.peer,
+                    userid,
+                    mech,
+                    conn.tls_description().map(|t| format!(" {t}")).unwrap_or_default()
+                );
+                let n = d.live().count();
+                let size: u64 = d.live().map(|(_, m)| u64::from(m.size)).sum();
+                conn.write_fmt(format_args!("+OK Mailbox locked and ready, {n} messages ({size} octets)\r\n"));
+                self.user = Some(userid);
+                self.drop = Some(d);
+            }
+            Err(OpenError::InUse) => conn.write(b"-ERR [IN-USE] Unable to lock maildrop\r\n"),
+            Err(OpenError::NoMailbox) => conn.write(b"-ERR [SYS/PERM] No such mailbox\r\n"),
+            Err(OpenError::Other(e)) => {
+                log::error!("cannot open the maildrop of {userid}: {e}");
+                conn.write(b"-ERR [SYS/TEMP] Unable to open maildrop\r\n");
+            }
+        }
+    }
+
+    fn transaction(&mut self, conn: &mut Conn, cmd: &str, args: &[&str]) -> Flow {
+        let uidl_format = self.w.config.get_str("uidl_format").unwrap_or("cyrus").to_ascii_lowercase();
+        let Some(d) = self.drop.as_mut() else { return Flow::Go };
+        match (cmd, args.len()) {
+            ("STAT", 0) => {
+                let (n, size) = d.live().fold((0, 0u64), |(n, s), (_, m)| (n + 1, s + u64::from(m.size)));
+                conn.write_fmt(format_args!("+OK {n} {size}\r\n"));
+            }
+            ("LIST", 0) | ("UIDL", 0) => {
+                conn.write(b"+OK\r\n");
+                for (i, m) in d.live() {
+                    if cmd == "LIST" {
+                        conn.write_fmt(format_args!("{i} {}\r\n", m.size));
+                    } else {
+                        conn.write_fmt(format_args!("{i} {}\r\n", d.uidl(m, &uidl_format)));
+                    }
+                }
+                conn.write(b".\r\n");
+            }
+            ("LIST", 1) | ("UIDL", 1) => match d.get(args[0]) {
+                Ok(m) if cmd == "LIST" => conn.write_fmt(format_args!("+OK {} {}\r\n", args[0], m.size)),
+                Ok(m) => conn.write_fmt(format_args!("+OK {} {}\r\n", args[0], d.uidl(m, &uidl_format))),
+                Err(e) => conn.write_fmt(format_args!("-ERR {e}\r\n")),
+            },
+            ("RETR", 1) | ("TOP", 2) => {
+                let uid = match d.get(args[0]) {
+                    Ok(m) => m.uid,
+                    Err(e) => {
+                        conn.write_fmt(format_args!("-ERR {e}\r\n"));
+                        return Flow::Go;
+                    }
+                };
+                let lines = if cmd == "TOP" {
+                    match args[1].parse::<usize>() {
+                        Ok(n) => Some(n),
+                        Err(_) => {
+                            conn.write(b"-ERR Invalid line count\r\n");
+                            return Flow::Go;
+                        }
+                    }
+                } else {
+                    None
+                };
+                match d.mb.read_message(uid) {
+                    Ok(raw) => {
+                        conn.write(b"+OK Message follows\r\n");
+                        write_stuffed(conn, &raw, lines);
+                        if cmd == "RETR" {
+                            self.retrieved += 1;
+                            if self.w.config.get_bool("popuseimapflags") {
+                                let _ = d.mb.lock().and_then(|mut w| w.store(&[uid], FlagOp::Add, flag::SEEN, &[]));
+                            }
+                        }
+                    }
+                    Err(_) => conn.write(b"-ERR [SYS/TEMP] Message no longer available\r\n"),
+                }
+            }
+            ("DELE", 1) => {
+                let r = d.get(args[0]).map(|m| m.uid);
+                match r {
+                    Ok(uid) => {
+                        if let Some(m) = d.msgs.iter_mut().find(|m| m.uid == uid) {
+                            m.deleted = true;
+                        }
+                        conn.write(b"+OK Message deleted\r\n");
+                    }
+                    Err(e) => conn.write_fmt(format_args!("-ERR {e}\r\n")),
+                }
+            }
+            ("NOOP", 0) => conn.write(b"+OK\r\n"),
+            ("RSET", 0) => {
+                for m in &mut d.msgs {
+                    m.deleted = false;
+                }
+                conn.write(b"+OK\r\n");
+            }
+            ("CAPA", 0) => self.capa(conn),
+            ("QUIT", 0) => {
+                let gone: Vec<mailbox::Uid> = d.msgs.iter().filter(|m| m.deleted).map(|m| m.uid).collect();
+                let name = d.name.clone();
+                let result = if gone.is_empty() { Ok(vec![]) } else { self.store.map_or(Ok(vec![]), |s| s.expunge(&name, &mut d.mb, &gone)) };
+                match result {
+                    Ok(done) => {
+                        log::info!("logout: {} {} retrieved {} deleted {}", conn.peer, self.user.as_deref().unwrap_or("?"), self.retrieved, done.len());
+                        conn.write(b"+OK\r\n");
+                    }
+                    Err(e) => {
+                        log::error!("QUIT of {}: expunge failed: {e}", name.0);
+                        conn.write(b"-ERR [SYS/TEMP] Some deleted messages were not removed\r\n");
+                    }
+                }
+                self.drop = None;
+                return Flow::Quit;
+            }
+            ("STAT" | "LIST" | "UIDL" | "RETR" | "TOP" | "DELE" | "NOOP" | "RSET" | "QUIT", _) => conn.write(b"-ERR Wrong number of arguments\r\n"),
+            _ => conn.write(b"-ERR Unrecognized command\r\n"),
+        }
+        Flow::Go
+    }
+}
+
+/// Writes a message byte-stuffed (a line starting with '.' gets another), with only
+/// the header and `lines` body lines for TOP, then the terminating dot line.
+fn write_stuffed(conn: &mut Conn, raw: &[u8], lines: Option<usize>) {
+    let hl = mailbox::cache::header_len(raw);
+    let (head, body) = raw.split_at(hl);
+    let body_end = match lines {
+        None => body.len(),
+        Some(n) => {
+            let mut end = 0;
+            for _ in 0..n {
+                match body[end..].iter().position(|&b| b == b'\n') {
+                    Some(p) => end += p + 1,
+                    None => {
+                        end = body.len();
+                        break;
+                    }
+                }
+            }
+            end
+        }
+    };
+    let mut out = Vec::with_capacity(raw.len() + 64);
+    for part in [head, &body[..body_end]] {
+        for line in part.split_inclusive(|&b| b == b'\n') {
+            if line.first() == Some(&b'.') {
+                out.push(b'.');
+            }
+            out.extend_from_slice(line);
+        }
+    }
+    if !out.is_empty() && !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    conn.write(&out);
+}

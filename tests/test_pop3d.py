@@ -1,0 +1,142 @@
+"""pop3d against the store: python's poplib, over STLS and implicit TLS."""
+
+import base64
+import os
+import poplib
+import smtplib
+import socket
+import ssl
+import subprocess
+
+import pytest
+
+from suite import lmtp_send, read_line
+
+
+@pytest.fixture
+def pop(make_instance):
+    inst = make_instance(extra_conf="sasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: sasldb\nsasl_mech_list: PLAIN LOGIN\n")
+    cert, key = os.path.join(inst.dir, "cert.pem"), os.path.join(inst.dir, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    with open(inst.conf, "a") as f:
+        f.write(f"sasl_sasldb_path: {inst.dir}/config/sasldb2\ntls_server_cert: {cert}\ntls_server_key: {key}\n")
+    for u in ("fred", "barney"):
+        inst.create_mailbox(f"user.{u}")
+    for u in ("fred", "barney"):
+        subprocess.run(["saslpasswd2", "-p", "-c", "-f", f"{inst.dir}/config/sasldb2", "-u", "suite.test", u], input=b"pw", check=True)
+    inst._own()
+    inst.write_cyrus_conf(SERVICES=(
+        f'  lmtpunix cmd="lmtpd" listen="{inst.dir}/lmtp.sock" prefork=0\n'
+        f'  pop3 cmd="pop3d" listen="127.0.0.1:{inst.port("pop3")}" prefork=1\n'
+        f'  pop3s cmd="pop3d -s" listen="127.0.0.1:{inst.port("pop3s")}" prefork=0\n'))
+    inst.start()
+    inst.ctx = ssl.create_default_context(cafile=cert)
+    inst.ctx.check_hostname = False
+    return inst
+
+
+def deliver(inst, user, n, tag="m"):
+    lm = smtplib.LMTP(f"{inst.dir}/lmtp.sock", timeout=10)
+    lm.ehlo("x")
+    for i in range(n):
+        body = f"Message-ID: <{tag}.{i}@x>\r\nSubject: {tag} {i}\r\n\r\nline one\r\n.starts with a dot\r\nline three\r\n".encode()
+        assert lmtp_send(lm, "a@b", [user], body)[user][0] == 250
+    lm.quit()
+
+
+def login(inst, user="fred"):
+    p = poplib.POP3("127.0.0.1", inst.port("pop3"), timeout=10)
+    p.stls(inst.ctx)
+    p.user(user)
+    p.pass_("pw")
+    return p
+
+
+def test_plaintext_needs_tls_then_the_whole_command_set(pop):
+    deliver(pop, "fred", 3)
+    p = poplib.POP3("127.0.0.1", pop.port("pop3"), timeout=10)
+    caps = p.capa()
+    assert "STLS" in caps and "USER" not in caps and "UIDL" in caps and "TOP" in caps
+    with pytest.raises(poplib.error_proto, match="Plaintext"):
+        p.user("fred")
+    p.stls(pop.ctx)
+    assert "USER" in p.capa()
+    p.user("fred")
+    assert p.pass_("pw").startswith(b"+OK")
+    assert p.stat()[0] == 3
+    _, listing, _ = p.list()
+    assert len(listing) == 3
+    _, uidls, _ = p.uidl()
+    uidvalidity = 1_700_000_000
+    assert uidls[0] == f"1 {uidvalidity}.1".encode(), uidls
+    _, lines, _ = p.retr(1)
+    assert b"Subject: m 0" in lines and b".starts with a dot" in lines, lines
+    _, top, _ = p.top(2, 1)
+    assert top[-1] == b"line one" and b"line three" not in top
+    assert p.dele(1).startswith(b"+OK")
+    with pytest.raises(poplib.error_proto):
+        p.retr(1)
+    assert p.stat()[0] == 2
+    p.rset()
+    assert p.stat()[0] == 3
+    p.dele(2)
+    assert p.quit().startswith(b"+OK")
+    p = login(pop)
+    assert p.stat()[0] == 2, "QUIT expunged the deleted message"
+    assert [l.split()[1] for l in p.uidl()[1]] == [f"{uidvalidity}.1".encode(), f"{uidvalidity}.3".encode()], "UIDL stable"
+    p.quit()
+    pop.log.wait(r"pop3d\[\d+\]: login: \[127.0.0.1\] fred plaintext TLSv1")
+    pop.log.wait(r"logout: \[127.0.0.1\] fred retrieved 1 deleted 1")
+
+
+def test_in_use_and_dropped_connection_expunges_nothing(pop):
+    deliver(pop, "barney", 2)
+    first = login(pop, "barney")
+    second = poplib.POP3("127.0.0.1", pop.port("pop3"), timeout=10)
+    second.stls(pop.ctx)
+    second.user("barney")
+    with pytest.raises(poplib.error_proto, match=r"\[IN-USE\]"):
+        second.pass_("pw")
+    first.dele(1)
+    first.sock.shutdown(socket.SHUT_RDWR)  # dropped, no QUIT
+    first.sock.close()
+    p = None
+    for _ in range(50):
+        try:
+            p = login(pop, "barney")
+            break
+        except poplib.error_proto:
+            import time
+            time.sleep(0.1)
+    assert p is not None and p.stat()[0] == 2, "nothing expunged by a dropped connection"
+    # Mail delivered during the session shows in the next one only.
+    deliver(pop, "barney", 1, tag="late")
+    assert p.stat()[0] == 2
+    p.quit()
+    p = login(pop, "barney")
+    assert p.stat()[0] == 3
+    p.quit()
+
+
+def test_auth_plain_over_implicit_tls_and_bad_input(pop):
+    deliver(pop, "fred", 1)
+    raw = socket.create_connection(("127.0.0.1", pop.port("pop3s")), timeout=10)
+    s = pop.ctx.wrap_socket(raw)
+    assert read_line(s).startswith(b"+OK")
+    s.sendall(b"AUTH PLAIN " + base64.b64encode(b"\0fred\0wrong") + b"\r\n")
+    assert read_line(s).startswith(b"-ERR [AUTH]")
+    s.sendall(b"STAT\r\n")
+    assert read_line(s).startswith(b"-ERR")
+    s.sendall(b"AUTH PLAIN " + base64.b64encode(b"\0fred\0pw") + b"\r\n")
+    assert read_line(s).startswith(b"+OK")
+    for bad, want in ((b"RETR 99", b"-ERR No such message"), (b"RETR x", b"-ERR Invalid"), (b"DELE", b"-ERR Wrong number"),
+                      (b"TOP 1 x", b"-ERR Invalid line count"), (b"FOO", b"-ERR Unrecognized"), (b"X" * 1000, b"-ERR Line too long")):
+        s.sendall(bad + b"\r\n")
+        assert read_line(s).startswith(want), bad
+    s.sendall(b"STAT\r\nQUIT\r\n")
+    assert read_line(s).startswith(b"+OK 1 ")
+    assert read_line(s).startswith(b"+OK")
+    s.close()
+    pop.log.wait(r"badlogin: \[127.0.0.1\] PLAIN")
+    assert not pop.log.grep("wrong")
