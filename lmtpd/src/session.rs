@@ -9,6 +9,7 @@
 use crate::address::{self, PathArg};
 use crate::data::{self, DataEnd, EightBit};
 use crate::deliver::{Deliverer, Reply, Target};
+use service::auth::AuthError;
 use service::{Addr, Conn, ReadError, Worker};
 use std::time::Duration;
 
@@ -38,10 +39,6 @@ pub struct Session<'a> {
 enum Flow {
     Go,
     Quit,
-}
-
-fn b64(data: &[u8]) -> String {
-    openssl::base64::encode_block(data)
 }
 
 impl<'a> Session<'a> {
@@ -232,55 +229,27 @@ impl<'a> Session<'a> {
         }
         let mut parts = rest.split_whitespace();
         let mech = parts.next().unwrap_or("").to_ascii_uppercase();
-        let initial = match parts.next() {
-            None => None,
-            Some("=") => Some(Vec::new()),
-            Some(ir) => match openssl::base64::decode_block(ir) {
-                Ok(v) => Some(v),
-                Err(_) => {
-                    conn.write(b"501 5.5.2 Bad base64 in initial response\r\n");
-                    return;
-                }
-            },
+        let Ok(initial) = service::auth::initial_response(parts.next()) else {
+            conn.write(b"501 5.5.2 Bad base64 in initial response\r\n");
+            return;
         };
         let Some(mut sc) = self.sasl_conn(conn) else {
             conn.write(b"454 4.7.0 Authentication is not available\r\n");
             return;
         };
-        let mut step = sc.start(&mech, initial.as_deref());
-        let mut line = Vec::new();
-        loop {
-            match step {
-                Ok(sasl::Step::Continue(ch)) => {
-                    conn.write_fmt(format_args!("334 {}\r\n", b64(&ch)));
-                    if conn.flush().is_err() || conn.read_line(&mut line, MAX_LINE).is_err() {
-                        return;
-                    }
-                    if line == b"*" {
-                        conn.write(b"501 5.0.0 Authentication cancelled\r\n");
-                        return;
-                    }
-                    match openssl::base64::decode_block(String::from_utf8_lossy(&line).trim()) {
-                        Ok(resp) => step = sc.step(&resp),
-                        Err(_) => {
-                            conn.write(b"501 5.5.2 Bad base64\r\n");
-                            return;
-                        }
-                    }
-                }
-                Ok(sasl::Step::Done(_)) => {
-                    let user = sc.username().unwrap_or_default();
-                    log::info!("login: {} {} {} {}", self.lhlo.as_deref().unwrap_or("?"), conn.peer, user, mech);
-                    self.authenticated = Some(user);
-                    conn.write(b"235 2.7.0 Authentication successful\r\n");
-                    return;
-                }
-                Err(e) => {
-                    log::info!("badlogin: {} {} {}: {}", conn.peer, mech, if e.is_auth_failure() { "authentication failure" } else { "error" }, e.detail);
-                    conn.write(b"535 5.7.8 Authentication failed\r\n");
-                    return;
-                }
+        match service::auth::exchange(conn, &mut sc, &mech, initial.as_deref(), "334 ", MAX_LINE) {
+            Ok((user, _)) => {
+                log::info!("login: {} {} {} {}", self.lhlo.as_deref().unwrap_or("?"), conn.peer, user, mech);
+                self.authenticated = Some(user);
+                conn.write(b"235 2.7.0 Authentication successful\r\n");
             }
+            Err(AuthError::Failed(e)) => {
+                log::info!("badlogin: {} {} {}: {}", conn.peer, mech, if e.is_auth_failure() { "authentication failure" } else { "error" }, e.detail);
+                conn.write(b"535 5.7.8 Authentication failed\r\n");
+            }
+            Err(AuthError::Cancelled) => conn.write(b"501 5.0.0 Authentication cancelled\r\n"),
+            Err(AuthError::BadBase64) => conn.write(b"501 5.5.2 Bad base64\r\n"),
+            Err(AuthError::Lost) => {}
         }
     }
 

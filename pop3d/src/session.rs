@@ -8,6 +8,7 @@
 use crate::maildrop::{Maildrop, OpenError};
 use mailbox::{FlagOp, flag};
 use mboxlist::Store;
+use service::auth::AuthError;
 use service::{Conn, ReadError, Worker};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -200,53 +201,22 @@ impl<'a> Session<'a> {
             conn.write(b".\r\n");
             return Flow::Go;
         };
-        let initial = match args.get(1) {
-            None => None,
-            Some(&"=") => Some(Vec::new()),
-            Some(ir) => match openssl::base64::decode_block(ir) {
-                Ok(v) => Some(v),
-                Err(_) => {
-                    conn.write(b"-ERR Bad base64\r\n");
-                    return Flow::Go;
-                }
-            },
+        let Ok(initial) = service::auth::initial_response(args.get(1).copied()) else {
+            conn.write(b"-ERR Bad base64\r\n");
+            return Flow::Go;
         };
         let Some(mut sc) = self.sasl(conn) else {
             conn.write(b"-ERR [SYS/TEMP] Authentication is not available\r\n");
             return Flow::Go;
         };
-        let mut step = sc.start(&mech, initial.as_deref());
-        let mut line = Vec::new();
-        loop {
-            match step {
-                Ok(sasl::Step::Continue(ch)) => {
-                    conn.write_fmt(format_args!("+ {}\r\n", openssl::base64::encode_block(&ch)));
-                    if conn.flush().is_err() || conn.read_line(&mut line, MAX_SASL_LINE).is_err() {
-                        return Flow::Quit;
-                    }
-                    if line == b"*" {
-                        conn.write(b"-ERR Authentication cancelled\r\n");
-                        return Flow::Go;
-                    }
-                    match openssl::base64::decode_block(String::from_utf8_lossy(&line).trim()) {
-                        Ok(r) => step = sc.step(&r),
-                        Err(_) => {
-                            conn.write(b"-ERR Bad base64\r\n");
-                            return Flow::Go;
-                        }
-                    }
-                }
-                Ok(sasl::Step::Done(_)) => {
-                    let user = sc.username().unwrap_or_default();
-                    self.login(conn, &user, &mech);
-                    return Flow::Go;
-                }
-                Err(_) => {
-                    self.failed(conn, "?", &mech);
-                    return Flow::Go;
-                }
-            }
+        match service::auth::exchange(conn, &mut sc, &mech, initial.as_deref(), "+ ", MAX_SASL_LINE) {
+            Ok((user, _)) => self.login(conn, &user, &mech),
+            Err(AuthError::Failed(_)) => self.failed(conn, "?", &mech),
+            Err(AuthError::Cancelled) => conn.write(b"-ERR Authentication cancelled\r\n"),
+            Err(AuthError::BadBase64) => conn.write(b"-ERR Bad base64\r\n"),
+            Err(AuthError::Lost) => return Flow::Quit,
         }
+        Flow::Go
     }
 
     /// Authenticated as `user`: open the maildrop (`user+folder` with popsubfolders).

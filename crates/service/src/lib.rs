@@ -16,6 +16,7 @@
 //! w.run(|_w, mut conn| { conn.write(b"hello\r\n"); let _ = conn.flush(); });
 //! ```
 
+pub mod auth;
 pub mod conn;
 pub mod log;
 pub mod session;

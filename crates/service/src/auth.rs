@@ -1,0 +1,55 @@
+//! The SASL exchange on a line protocol: challenges sent base64-encoded after the
+//! protocol's prefix (`334 ` for LMTP, `+ ` for POP3 and IMAP), answers read as
+//! base64 lines, `*` cancels (RFC 4422 as RFC 4954, 5034 and 3501 frame it).
+
+use crate::conn::Conn;
+
+/// How an exchange ended without success.
+pub enum AuthError {
+    /// Wrong credentials or a mechanism error: answer "authentication failed".
+    Failed(sasl::SaslError),
+    /// The client sent `*`.
+    Cancelled,
+    /// A line that is not base64.
+    BadBase64,
+    /// The connection broke: end the session.
+    Lost,
+}
+
+/// Runs `mech` on `sc` from the client's optional initial response to the end.
+/// Returns the authenticated user name and any success data (for SCRAM).
+pub fn exchange(conn: &mut Conn, sc: &mut sasl::ServerConn, mech: &str, initial: Option<&[u8]>, prefix: &str, max_line: usize) -> Result<(String, Option<Vec<u8>>), AuthError> {
+    let mut step = sc.start(mech, initial);
+    let mut line = Vec::new();
+    loop {
+        match step {
+            Ok(sasl::Step::Continue(ch)) => {
+                conn.write_fmt(format_args!("{prefix}{}\r\n", openssl::base64::encode_block(&ch)));
+                if conn.flush().is_err() || conn.read_line(&mut line, max_line).is_err() {
+                    return Err(AuthError::Lost);
+                }
+                if line == b"*" {
+                    return Err(AuthError::Cancelled);
+                }
+                let text = String::from_utf8_lossy(&line);
+                let text = text.trim();
+                let decoded = if text.is_empty() { Ok(Vec::new()) } else { openssl::base64::decode_block(text) };
+                match decoded {
+                    Ok(r) => step = sc.step(&r),
+                    Err(_) => return Err(AuthError::BadBase64),
+                }
+            }
+            Ok(sasl::Step::Done(data)) => return Ok((sc.username().unwrap_or_default(), data)),
+            Err(e) => return Err(AuthError::Failed(e)),
+        }
+    }
+}
+
+/// Decodes a SASL initial response argument (`=` is an empty one).
+pub fn initial_response(arg: Option<&str>) -> Result<Option<Vec<u8>>, AuthError> {
+    match arg {
+        None => Ok(None),
+        Some("=") => Ok(Some(Vec::new())),
+        Some(ir) => openssl::base64::decode_block(ir).map(Some).map_err(|_| AuthError::BadBase64),
+    }
+}
