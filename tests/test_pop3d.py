@@ -140,3 +140,65 @@ def test_auth_plain_over_implicit_tls_and_bad_input(pop):
     s.close()
     pop.log.wait(r"badlogin: \[127.0.0.1\] PLAIN")
     assert not pop.log.grep("wrong")
+
+
+FETCHMAIL = "/usr/bin/fetchmail"
+
+
+@pytest.mark.skipif(not os.access(FETCHMAIL, os.X_OK), reason="fetchmail is not installed (scripts/deps --cyrus)")
+def test_fetchmail_over_stls_fetches_once_and_tracks_uidl_with_keep(pop):
+    deliver(pop, "fred", 50, tag="fm")
+    out = os.path.join(pop.dir, "fetched.mbox")
+    idfile = os.path.join(pop.dir, "fetchids")
+
+    def fetch(keep):
+        rc = os.path.join(pop.dir, "fetchmailrc")
+        with open(rc, "w") as f:
+            f.write(
+                "set no syslog\nset no bouncemail\n"
+                f'poll 127.0.0.1 service {pop.port("pop3")} protocol POP3 uidl\n'
+                f'  user "fred" there with password "pw" is "root" here\n'
+                f'  sslproto "tls1.2+" no sslcertck {"keep" if keep else "nokeep"}\n'
+                f'  mda "/bin/sh -c \'cat >> {out}; echo From-separator >> {out}\'"\n'
+            )
+        os.chmod(rc, 0o600)
+        r = subprocess.run([FETCHMAIL, "-f", rc, "-i", idfile, "--nodetach", "-v"], capture_output=True, timeout=120,
+                           env={**os.environ, "HOME": pop.dir, "FETCHMAILHOME": pop.dir})
+        return r.returncode, r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+
+    def count():
+        if not os.path.exists(out):
+            return 0
+        with open(out, "rb") as f:
+            return f.read().count(b"From-separator")
+
+    code, log = fetch(keep=False)
+    assert code == 0, log
+    assert "STLS" in log or "TLS" in log, log[-2000:]
+    assert count() == 50, log[-2000:]
+    code, log = fetch(keep=False)
+    assert code == 1 and count() == 50, "a second run fetches nothing"
+    deliver(pop, "fred", 5, tag="kept")
+    code, log = fetch(keep=True)
+    assert code == 0 and count() == 55, log[-2000:]
+    code, log = fetch(keep=True)
+    assert code == 1 and count() == 55, "with keep, UIDL tracking fetches nothing twice"
+    p = login(pop)
+    assert p.stat()[0] == 5, "kept on the server"
+    p.quit()
+
+
+POP3TEST = "/usr/lib/cyrus/bin/pop3test"
+
+
+@pytest.mark.skipif(not os.access(POP3TEST, os.X_OK), reason="Debian's cyrus-clients is not installed (scripts/deps --cyrus)")
+def test_cyrus_pop3test_with_sasl_plain_over_tls(pop):
+    deliver(pop, "fred", 2, tag="pt")
+    script = os.path.join(pop.dir, "pop-script")
+    with open(script, "wb") as f:
+        f.write(b"STAT\r\nUIDL\r\nQUIT\r\n")
+    r = subprocess.run([POP3TEST, "-s", "-p", str(pop.port("pop3s")), "-m", "PLAIN", "-a", "fred", "-u", "fred", "-w", "pw",
+                        "-f", script, "127.0.0.1"], capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    out = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+    assert "+OK 2 " in out, out
+    assert "1700000000.1" in out, out
