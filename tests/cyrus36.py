@@ -30,6 +30,7 @@ class CyrusInstance:
         os.chmod(self.dir, 0o755)
         self.port = free_port()
         self.lmtp_socket = os.path.join(self.dir, "lmtp.sock")
+        self.pop_port = free_port()
         conf = os.path.join(self.dir, "conf")
         for d in ("db", "lock", "log", "proc", "quota", "sieve", "socket", "user"):
             os.makedirs(os.path.join(conf, d))
@@ -47,7 +48,10 @@ class CyrusInstance:
             f.write(
                 f'START {{\n  recover cmd="{CYRUS_BIN}/ctl_cyrusdb -C {self.conf} -r"\n}}\n'
                 f'SERVICES {{\n  imap cmd="{CYRUS_BIN}/imapd -C {self.conf}" listen="127.0.0.1:{self.port}" prefork=0\n'
-                f'  lmtpunix cmd="{CYRUS_BIN}/lmtpd -C {self.conf}" listen="{self.lmtp_socket}" prefork=1\n}}\n'
+                f'  lmtpunix cmd="{CYRUS_BIN}/lmtpd -C {self.conf}" listen="{self.lmtp_socket}" prefork=1\n'
+                + (f'  pop3 cmd="{CYRUS_BIN}/pop3d -C {self.conf}" listen="127.0.0.1:{self.pop_port}" prefork=1\n'
+                   if os.access(os.path.join(CYRUS_BIN, "pop3d"), os.X_OK) else "")
+                + "}\n"
                 "EVENTS {\n}\nDAEMON {\n}\n"
             )
         subprocess.run(["saslpasswd2", "-p", "-c", "-f", os.path.join(self.dir, "sasldb2"), "-u", "cyrus.test", ADMIN],
@@ -64,6 +68,10 @@ class CyrusInstance:
                         "-p", self.pidfile, "-d"], check=True, timeout=30)
         wait_for(lambda: _connects(self.port), timeout=20, what="Cyrus imapd to listen")
         return self
+
+    def add_password(self, user, password):
+        subprocess.run(["saslpasswd2", "-p", "-c", "-f", os.path.join(self.dir, "sasldb2"), "-u", "cyrus.test", user],
+                       input=password.encode(), check=True)
 
     def create_users(self, users):
         """Creates user.NAME for each, as the admin over IMAP."""
