@@ -202,3 +202,33 @@ def test_cyrus_pop3test_with_sasl_plain_over_tls(pop):
     out = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
     assert "+OK 2 " in out, out
     assert "1700000000.1" in out, out
+
+
+def test_disconnect_during_retr_loses_nothing(pop):
+    lm = smtplib.LMTP(f"{pop.dir}/lmtp.sock", timeout=10)
+    lm.ehlo("x")
+    big = b"Message-ID: <big@x>\r\nSubject: big\r\n\r\n" + (b"y" * 998 + b"\r\n") * 2000
+    assert lmtp_send(lm, "a@b", ["fred"], big)["fred"][0] == 250
+    assert lmtp_send(lm, "a@b", ["fred"], b"Message-ID: <small@x>\r\n\r\nsmall\r\n")["fred"][0] == 250
+    lm.quit()
+    raw = socket.create_connection(("127.0.0.1", pop.port("pop3s")), timeout=10)
+    s = pop.ctx.wrap_socket(raw)
+    read_line(s)
+    s.sendall(b"AUTH PLAIN " + base64.b64encode(b"\0fred\0pw") + b"\r\nDELE 2\r\nRETR 1\r\n")
+    assert read_line(s).startswith(b"+OK")
+    assert read_line(s).startswith(b"+OK")
+    assert read_line(s).startswith(b"+OK Message follows")
+    s.recv(1000)
+    s.close()  # gone in the middle of the message, after a DELE, without QUIT
+    for _ in range(50):
+        try:
+            p = login(pop)
+            break
+        except poplib.error_proto:
+            import time
+            time.sleep(0.1)
+    assert p.stat()[0] == 2, "the DELE of a dropped session expunged nothing"
+    _, lines, _ = p.retr(1)
+    assert len(lines) > 2000
+    p.quit()
+    assert not pop.log.grep(r"pop3d.*signaled to death")
