@@ -20,7 +20,7 @@ impl PathArg {
 /// Source routes (`<@x,@y:a@b>`) are accepted and dropped, as RFC 5321 allows.
 pub fn parse(rest: &str, prefix: &str) -> Result<PathArg, &'static str> {
     let rest = rest.trim_start();
-    if rest.len() < prefix.len() || !rest[..prefix.len()].eq_ignore_ascii_case(prefix) {
+    if !rest.as_bytes().get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix.as_bytes())) {
         return Err("Syntax error in parameters");
     }
     let rest = rest[prefix.len()..].trim_start();
@@ -102,7 +102,7 @@ mod tests {
         assert_eq!(parse("from: <>", "FROM:").unwrap().addr, "");
         assert_eq!(parse("TO:<@r1,@r2:x@y>", "TO:").unwrap().addr, "x@y");
         assert_eq!(parse("TO:<\"a>b\"@y>", "TO:").unwrap().addr, "\"a>b\"@y");
-        for bad in ["FROM:a@b", "FROM:<a@b", "TO:<a@b>", "FROM:<a\x01b>", "FROM:<a> =x", ""] {
+        for bad in ["FROM:a@b", "FROM:<a@b", "TO:<a@b>", "FROM:<a\x01b>", "FROM:<a> =x", "", "FRO\u{fffd}:<a>", "\u{fffd}\u{fffd}"] {
             assert!(parse(bad, "FROM:").is_err(), "{bad:?}");
         }
     }

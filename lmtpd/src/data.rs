@@ -52,7 +52,7 @@ pub fn read_data(conn: &mut Conn, out: &mut Vec<u8>, max: usize) -> DataEnd {
 /// Appends one BDAT chunk of `size` bytes (or drops it when over `max`); true if the
 /// message is still within the limit.
 pub fn read_chunk(conn: &mut Conn, out: &mut Vec<u8>, size: usize, max: usize, over: &mut bool) -> Result<(), ReadError> {
-    if *over || out.len() + size > max {
+    if *over || size > max.saturating_sub(out.len()) {
         *over = true;
         out.clear();
         return conn.skip(size);

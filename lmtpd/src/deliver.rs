@@ -13,7 +13,7 @@
 
 use crate::address::split_recipient;
 use mailbox::{Mailbox, NewMessage};
-use mboxlist::{InternalName, Store, StoreError};
+use mboxlist::{InternalName, Store};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -199,8 +199,11 @@ impl Deliverer {
     }
 
     fn deliver_one(&mut self, t: &Target, name: &InternalName, raw: &[u8], msgid: Option<&str>, staged: &mut HashMap<String, mboxlist::store::Staged>) -> Reply {
+        // The deliver databases are split by the recipient's first letter: key by
+        // user (or "shared") and mailbox, so that users spread over the letters.
+        let dup_key = format!("{}:{}", t.user.as_deref().unwrap_or("shared"), name.0);
         if let (true, Some(id)) = (self.duplicates, msgid) {
-            if let Ok(Some(_)) = self.deliverdb.check(id, &name.0) {
+            if let Ok(Some(_)) = self.deliverdb.check(id, &dup_key) {
                 log::info!("dupelim: eliminated duplicate message to {} id {} (delivery)", name.0, id);
                 return Reply::new(250, format!("2.1.5 Ok (duplicate of a message already delivered to {})", t.rcpt));
             }
@@ -212,13 +215,14 @@ impl Deliverer {
         if let (true, Some(id), Ok((_, mb))) = (self.duplicates, msgid, &opened) {
             if recently_stored(mb, id) {
                 log::info!("dupelim: eliminated duplicate message to {} id {} (recent)", name.0, id);
-                let _ = self.deliverdb.mark(id, &name.0, now());
+                let _ = self.deliverdb.mark(id, &dup_key, now());
                 return Reply::new(250, format!("2.1.5 Ok (duplicate of a message already delivered to {})", t.rcpt));
             }
         }
         let (entry, mut mb): (_, Mailbox) = match opened {
             Ok(x) => x,
-            Err(StoreError::NotFound(_)) => return Reply::new(550, "5.1.1 Mailbox unknown"),
+            // The mailbox was there at RCPT: a missing file now (an unmounted partition,
+            // a damaged mailbox) is a temporary failure, never a bounce.
             Err(e) => {
                 log::error!("delivery to {} failed: {e}", name.0);
                 return Reply::new(451, "4.3.0 Temporary failure: cannot open the mailbox");
@@ -261,7 +265,7 @@ impl Deliverer {
         match self.store.append(name, &mut mb, &[msg], true) {
             Ok(_) => {
                 if let (true, Some(id)) = (self.duplicates, msgid) {
-                    if let Err(e) = self.deliverdb.mark(id, &name.0, now()) {
+                    if let Err(e) = self.deliverdb.mark(id, &dup_key, now()) {
                         log::warn!("cannot record delivery of {id} to {} for duplicate suppression: {e}", name.0);
                     }
                 }

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 /// RFC 5321 4.5.3.1.4: command lines are at most 512 octets; we allow more.
 const MAX_LINE: usize = 4096;
+/// SASL responses (Kerberos tickets) can be much longer than commands.
+const MAX_SASL_LINE: usize = 64 * 1024;
 /// Hard bound on a message held in memory when maxmessagesize is 0.
 const HARD_MAX: usize = 1 << 30;
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -237,7 +239,7 @@ impl<'a> Session<'a> {
             conn.write(b"454 4.7.0 Authentication is not available\r\n");
             return;
         };
-        match service::auth::exchange(conn, &mut sc, &mech, initial.as_deref(), "334 ", MAX_LINE) {
+        match service::auth::exchange(conn, &mut sc, &mech, initial.as_deref(), "334 ", MAX_SASL_LINE) {
             Ok((user, _)) => {
                 log::info!("login: {} {} {} {}", self.lhlo.as_deref().unwrap_or("?"), conn.peer, user, mech);
                 self.authenticated = Some(user);
@@ -249,7 +251,7 @@ impl<'a> Session<'a> {
             }
             Err(AuthError::Cancelled) => conn.write(b"501 5.0.0 Authentication cancelled\r\n"),
             Err(AuthError::BadBase64) => conn.write(b"501 5.5.2 Bad base64\r\n"),
-            Err(AuthError::Lost) => {}
+            Err(AuthError::Lost) => conn.write(b"421 4.4.2 Connection lost during authentication\r\n"),
         }
     }
 
@@ -335,6 +337,10 @@ impl<'a> Session<'a> {
         }
         if self.rcpts.is_empty() {
             conn.write(b"503 5.5.1 No valid recipients\r\n");
+            return Flow::Go;
+        }
+        if !self.chunks.is_empty() || self.chunks_over {
+            conn.write(b"503 5.5.1 DATA not allowed after BDAT\r\n");
             return Flow::Go;
         }
         conn.write(b"354 Go ahead, end with <CRLF>.<CRLF>\r\n");

@@ -29,6 +29,7 @@ pub struct Maildrop {
 /// Why a maildrop could not be opened.
 pub enum OpenError {
     InUse,
+    Denied,
     NoMailbox,
     Other(String),
 }
@@ -36,11 +37,17 @@ pub enum OpenError {
 impl Maildrop {
     /// Opens and locks `name`. `hide_deleted`: popuseimapflags (messages flagged
     /// \Deleted are not offered).
-    pub fn open(store: &Store, configdir: &Path, name: &InternalName, hide_deleted: bool) -> Result<Maildrop, OpenError> {
+    pub fn open(store: &Store, configdir: &Path, name: &InternalName, userid: &str, hide_deleted: bool) -> Result<Maildrop, OpenError> {
         let (entry, mb) = store.open_mailbox(name).map_err(|e| match e {
             mboxlist::StoreError::NotFound(_) => OpenError::NoMailbox,
             other => OpenError::Other(other.to_string()),
         })?;
+        // The ACL decides, as for IMAP: reading needs `r` (the owner's implicit rights
+        // do not include it, so an ACL can take it away).
+        let rights = store.rights(userid, name, &entry);
+        if !rights.has('r') {
+            return Err(OpenError::Denied);
+        }
         let lockdir = configdir.join("lock");
         std::fs::create_dir_all(&lockdir).map_err(|e| OpenError::Other(e.to_string()))?;
         let lock = File::create(lockdir.join(format!("{}.pop", entry.uniqueid))).map_err(|e| OpenError::Other(e.to_string()))?;

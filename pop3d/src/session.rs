@@ -78,6 +78,11 @@ impl<'a> Session<'a> {
     }
 
     fn command(&mut self, conn: &mut Conn, line: &str) -> Flow {
+        if self.drop.is_none() && line.len() >= 5 && line.as_bytes()[..5].eq_ignore_ascii_case(b"PASS ") {
+            // The password is everything after "PASS ", spaces included.
+            let pass = line[5..].to_string();
+            return self.pass(conn, &pass);
+        }
         let mut parts = line.split(' ');
         let cmd = parts.next().unwrap_or("").to_ascii_uppercase();
         let args: Vec<&str> = parts.filter(|a| !a.is_empty()).collect();
@@ -168,25 +173,44 @@ impl<'a> Session<'a> {
                     conn.write(b"+OK Name is a valid mailbox\r\n");
                 }
             }
-            "PASS" => {
-                let Some(user) = self.user.take() else {
-                    conn.write(b"-ERR Give USER first\r\n");
-                    return Flow::Go;
-                };
-                // The password is the rest of the line, spaces included.
-                let pass = args.join(" ");
-                let ok = self.sasl(conn).is_some_and(|mut c| c.checkpass(&user, pass.as_bytes()).is_ok());
-                if ok {
-                    self.login(conn, &user, "plaintext");
-                } else {
-                    self.failed(conn, &user, "plaintext");
-                }
-            }
+            "PASS" => return self.pass(conn, ""),
             "AUTH" => return self.auth(conn, args),
             "APOP" => conn.write(b"-ERR APOP is not supported; use AUTH or USER/PASS under TLS\r\n"),
             _ => conn.write(b"-ERR Unrecognized command or not allowed before login\r\n"),
         }
         Flow::Go
+    }
+
+    fn pass(&mut self, conn: &mut Conn, pass: &str) -> Flow {
+        let Some(user) = self.user.take() else {
+            conn.write(b"-ERR Give USER first\r\n");
+            return Flow::Go;
+        };
+        // popsubfolders: fred+folder authenticates as fred (the domain stays).
+        let auth_user = self.strip_folder(&user);
+        let ok = self.sasl(conn).is_some_and(|mut c| c.checkpass(&auth_user, pass.as_bytes()).is_ok());
+        if ok {
+            self.login(conn, &user, "plaintext");
+        } else {
+            self.failed(conn, &auth_user, "plaintext");
+        }
+        Flow::Go
+    }
+
+    /// `fred+folder@domain` → `fred@domain` when popsubfolders is on.
+    fn strip_folder(&self, user: &str) -> String {
+        if !self.w.config.get_bool("popsubfolders") {
+            return user.to_string();
+        }
+        let (local, domain) = match user.rsplit_once('@') {
+            Some((l, d)) => (l, Some(d)),
+            None => (user, None),
+        };
+        let local = local.split_once('+').map_or(local, |(u, _)| u);
+        match domain {
+            Some(d) => format!("{local}@{d}"),
+            None => local.to_string(),
+        }
     }
 
     fn auth(&mut self, conn: &mut Conn, args: &[&str]) -> Flow {
@@ -225,9 +249,11 @@ impl<'a> Session<'a> {
             conn.write(b"-ERR [SYS/TEMP] Mail store unavailable\r\n");
             return;
         };
-        let (userid, folder) = match user.split_once('+') {
-            Some((u, f)) if self.w.config.get_bool("popsubfolders") => (u.to_string(), Some(f.to_string())),
-            _ => (user.to_string(), None),
+        let userid = self.strip_folder(user);
+        let folder = if self.w.config.get_bool("popsubfolders") {
+            user.rsplit_once('@').map_or(user, |(l, _)| l).split_once('+').map(|(_, f)| f.to_string())
+        } else {
+            None
         };
         let name = match &folder {
             None => Ok(store.ns.inbox(&userid)),
@@ -238,7 +264,7 @@ impl<'a> Session<'a> {
             return;
         };
         let configdir = PathBuf::from(self.w.config.get_str("configdirectory").unwrap_or("."));
-        match Maildrop::open(store, &configdir, &name, self.w.config.get_bool("popuseimapflags")) {
+        match Maildrop::open(store, &configdir, &name, &userid, self.w.config.get_bool("popuseimapflags")) {
             Ok(d) => {
                 log::info!(
                     "login: {} {} {}{} User logged in",
@@ -254,6 +280,7 @@ impl<'a> Session<'a> {
                 self.drop = Some(d);
             }
             Err(OpenError::InUse) => conn.write(b"-ERR [IN-USE] Unable to lock maildrop\r\n"),
+            Err(OpenError::Denied) => conn.write(b"-ERR [SYS/PERM] Permission denied\r\n"),
             Err(OpenError::NoMailbox) => conn.write(b"-ERR [SYS/PERM] No such mailbox\r\n"),
             Err(OpenError::Other(e)) => {
                 log::error!("cannot open the maildrop of {userid}: {e}");

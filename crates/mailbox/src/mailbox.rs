@@ -195,6 +195,11 @@ impl Mailbox {
                             return Err(Error::Corrupt(format!("{}: {}", path.display(), FormatError::Truncated)));
                         }
                     }
+                    if h.cache_end as usize > self.cache_map.as_ref().map_or(0, |m| m.len()) {
+                        // The cache grew without the index growing (slots left by a
+                        // crashed append were reused).
+                        self.remap()?;
+                    }
                     if h.user_flags_changed(&self.header) {
                         self.names = MailboxHeader::read(&self.paths.header()).map_err(Error::Corrupt)?;
                     }

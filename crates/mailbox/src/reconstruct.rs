@@ -6,7 +6,8 @@
 //! back with no flags. A record whose file is gone is dropped. A message expunged in
 //! the old index stays expunged: reconstruct never brings deleted mail back. A spool
 //! copied from a Cyrus server (whose index and header this suite cannot read) is
-//! rebuilt from its files alone, UIDs in file order.
+//! rebuilt from its files alone, UIDs in file order, under a new UIDVALIDITY (an
+//! unreadable index may have known UIDs whose files are gone).
 //!
 //! The new cache and index are written beside the old ones, fsynced and renamed into
 //! place (index last); writers that were waiting for the lock reopen the new files.
@@ -90,11 +91,23 @@ fn read_old(paths: &Paths, report: &mut Report) -> (Option<IndexHeader>, BTreeMa
 pub fn reconstruct(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) -> Result<Report, Error> {
     std::fs::create_dir_all(&paths.meta).map_err(|e| io(&paths.meta, e))?;
     // Hold the lock of the current index, if there is one, against writers.
-    let lockfile = std::fs::OpenOptions::new().read(true).write(true).open(paths.index()).ok();
-    if let Some(f) = &lockfile {
+    let lockfile = loop {
+        let Ok(f) = std::fs::OpenOptions::new().read(true).write(true).open(paths.index()) else { break None };
         // SAFETY: flock on a descriptor we hold; released when it is closed.
-        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
-    }
+        while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                return Err(io(&paths.index(), std::io::Error::last_os_error()));
+            }
+        }
+        // Another reconstruct may have replaced the file while we waited.
+        let same = match (f.metadata(), std::fs::metadata(paths.index())) {
+            (Ok(a), Ok(b)) => a.ino() == b.ino(),
+            _ => false,
+        };
+        if same {
+            break Some(f);
+        }
+    };
     let mut report = Report::default();
     let (old_h, old) = read_old(paths, &mut report);
     let mut names = MailboxHeader::read(&paths.header()).unwrap_or_else(|_| {
@@ -107,8 +120,17 @@ pub fn reconstruct(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) 
     let files = message_files(&paths.data)?;
     report.files = files.len();
 
+    // An index that exists but cannot be read may have known UIDs whose files are gone:
+    // without it, UIDs could be given again, so clients must forget their caches.
+    let index_existed = lockfile.is_some();
+    let fallback_uidvalidity = if index_existed {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as u32).unwrap_or(0);
+        now.max(uidvalidity.saturating_add(1))
+    } else {
+        uidvalidity
+    };
     let mut h = IndexHeader {
-        uidvalidity: old_h.as_ref().map_or(uidvalidity, |h| h.uidvalidity),
+        uidvalidity: old_h.as_ref().map_or(fallback_uidvalidity, |h| h.uidvalidity),
         highestmodseq: old_h.as_ref().map_or(1, |h| h.highestmodseq),
         recent_uid: old_h.as_ref().map_or(0, |h| h.recent_uid),
         last_appenddate: old_h.as_ref().map_or(0, |h| h.last_appenddate),

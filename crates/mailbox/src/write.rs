@@ -44,7 +44,7 @@ fn now() -> i64 {
 /// Creates an empty mailbox at `paths` (directories made as needed).
 pub fn create(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) -> Result<(), Error> {
     for d in [&paths.data, &paths.meta] {
-        std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
+        create_dirs_durably(d)?;
     }
     if paths.index().exists() {
         return Err(Error::Io(format!("{} exists already", paths.index().display())));
@@ -62,6 +62,24 @@ pub fn create(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) -> Re
     std::fs::rename(&tmp, paths.index()).map_err(|e| io(&paths.index(), e))?;
     crate::fsync_dir(&paths.meta).map_err(|e| io(&paths.meta, e))?;
     Ok(())
+}
+
+/// `create_dir_all`, with each new directory's entry fsynced in its parent, so that a
+/// mailbox the list knows cannot vanish with a power loss.
+fn create_dirs_durably(dir: &Path) -> Result<(), Error> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dirs_durably(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(io(dir, e)),
+    }
+    let parent = dir.parent().unwrap_or(Path::new("/"));
+    crate::fsync_dir(parent).map_err(|e| io(parent, e))
 }
 
 /// How a flag change applies.
@@ -221,7 +239,18 @@ impl Writer<'_> {
     /// Changes flags of the messages with these UIDs (expunged or missing ones are
     /// skipped); returns the records as they now are.
     pub fn store(&mut self, uids: &[Uid], op: FlagOp, flags: u32, keywords: &[&str]) -> Result<Vec<Record>, Error> {
-        let bits = self.keyword_bits(keywords)?;
+        let bits = if op == FlagOp::Remove {
+            // Removing a keyword nobody has must not use up one of the 128 slots.
+            let mut b = [0u32; 4];
+            for k in keywords {
+                if let Some(i) = self.mb.names.flag_index(k) {
+                    b[i / 32] |= 1 << (i % 32);
+                }
+            }
+            b
+        } else {
+            self.keyword_bits(keywords)?
+        };
         let flags = flags & flag::IMAP;
         let mut h = self.mb.header.clone();
         let mut changed = Vec::new();

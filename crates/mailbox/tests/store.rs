@@ -341,7 +341,10 @@ fn reconstruct_keeps_flags_and_expunges_and_rebuilds_a_bare_spool() {
     assert!(report.old_index_unreadable);
     assert_eq!(report.added, vec![Uid(5), Uid(9), Uid(10)]);
     let mb = Mailbox::open(&sp).unwrap();
-    assert_eq!((mb.name(), mb.uniqueid(), mb.header().uidvalidity, mb.uidnext()), ("user.cy", "abc", 123, 11));
+    assert_eq!((mb.name(), mb.uniqueid(), mb.uidnext()), ("user.cy", "abc", 11));
+    // The old index existed but could not be read: UIDs it knew may come back, so the
+    // UIDVALIDITY changes and clients drop their caches.
+    assert!(mb.header().uidvalidity > 123);
     assert_eq!(mb.read_message(Uid(9)).unwrap(), message("cy", 1));
     std::fs::remove_dir_all(d).unwrap();
     std::fs::remove_dir_all(spool).unwrap();

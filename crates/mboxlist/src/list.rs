@@ -281,16 +281,35 @@ impl MboxList {
     /// The quota root governing `name`: the longest root that is `name` or an
     /// ancestor of it.
     pub fn quota_root_of(&self, name: &str) -> Result<Option<String>, String> {
+        // Never climb out of a domain: `example.org!user.fred` stops at `example.org!`.
+        let floor = name.find('!').map_or(0, |i| i + 1);
         let mut cand = name;
         loop {
             if self.quota(cand)?.is_some() {
                 return Ok(Some(cand.to_string()));
             }
-            match cand.rfind('.') {
+            match cand.rfind('.').filter(|&i| i > floor) {
                 Some(i) => cand = &cand[..i],
+                None if floor > 0 && cand.len() > floor => cand = &name[..floor],
                 None => return Ok(None),
             }
         }
+    }
+
+    /// A UIDVALIDITY for a new mailbox: the current second, but always above every one
+    /// given before (a mailbox deleted and created again within a second must not
+    /// get its old UIDVALIDITY back, or clients would trust their stale caches).
+    pub fn next_uidvalidity(&self, now: u32) -> Result<u32, String> {
+        let db = self.db("meta")?;
+        let mut txn = self.env.begin_rw_txn().map_err(err)?;
+        let last = match txn.get(db, &"last_uidvalidity") {
+            Ok(v) if v.len() == 4 => u32::from_le_bytes([v[0], v[1], v[2], v[3]]),
+            _ => 0,
+        };
+        let next = now.max(last.saturating_add(1)).max(1);
+        txn.put(db, &"last_uidvalidity", &next.to_le_bytes(), WriteFlags::empty()).map_err(err)?;
+        txn.commit().map_err(err)?;
+        Ok(next)
     }
 
     pub fn subscribe(&self, userid: &str, name: &str, on: bool) -> Result<(), String> {

@@ -125,9 +125,15 @@ impl Store {
             .ok_or_else(|| internal(format!("partition-{partition} is not configured")))?
             .join("stage.");
         std::fs::create_dir_all(&dir).map_err(|e| internal(format!("{}: {e}", dir.display())))?;
-        let path = dir.join(format!("{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
+        // A name no earlier process can have left behind (a pid is reused after a
+        // reboot), created exclusively: an old stage file may be linked into a mailbox.
+        let path = dir.join(format!("{}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed), new_uniqueid()));
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| internal(format!("{}: {e}", path.display())))?;
         let staged = Staged { path };
-        let mut f = std::fs::File::create(&staged.path).map_err(|e| internal(format!("{}: {e}", staged.path.display())))?;
         f.write_all(raw).and_then(|()| f.sync_data()).map_err(|e| internal(format!("{}: {e}", staged.path.display())))?;
         Ok(staged)
     }
@@ -173,7 +179,8 @@ impl Store {
         let acl = match acl {
             Some(a) => a.to_stored(),
             None => {
-                let parent = name.0.rfind('.').map(|i| &name.0[..i]);
+                let floor = name.0.find('!').map_or(0, |i| i + 1);
+                let parent = name.0.rfind('.').filter(|&i| i > floor).map(|i| &name.0[..i]);
                 match parent.and_then(|p| self.list.lookup(p).ok().flatten()) {
                     Some(p) => p.acl,
                     None => match self.ns.owner(name) {
@@ -183,7 +190,8 @@ impl Store {
                 }
             }
         };
-        let uidvalidity = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as u32).unwrap_or(1).max(1);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as u32).unwrap_or(1);
+        let uidvalidity = self.list.next_uidvalidity(now).map_err(internal)?;
         let mut e = Entry { mbtype: mbtype::RESERVED, partition, uniqueid: new_uniqueid(), uidvalidity, acl };
         self.list.insert(&name.0, &e).map_err(|m| if m.contains("exists") { StoreError::Exists(name.0.clone()) } else { internal(m) })?;
         let paths = self.paths(name, &e)?;
@@ -250,8 +258,15 @@ impl Store {
             }
         }
         drop(w);
-        if let Some(r) = self.list.quota_root_of(&name.0).map_err(internal)? {
-            self.list.quota_charge(&r, -sizes, -(done.len() as i64), true).map_err(internal)?;
+        // The messages are gone whatever happens to the credit; `quota -f` repairs drift.
+        match self.list.quota_root_of(&name.0) {
+            Ok(Some(r)) => {
+                if let Err(e) = self.list.quota_charge(&r, -sizes, -(done.len() as i64), true) {
+                    log::error!("quota root {r}: usage not reduced after an expunge ({e}); run quota -f");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => log::error!("{}: quota root lookup failed after an expunge: {e}", name.0),
         }
         Ok(done)
     }

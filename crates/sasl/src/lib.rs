@@ -191,7 +191,8 @@ impl ServerConn {
     pub fn set_plaintext_allowed(&mut self, allowed: bool) -> Result<(), SaslError> {
         let props = sasl_security_properties_t {
             min_ssf: 0,
-            max_ssf: 256,
+            // No SASL security layer: nothing encodes or decodes one (TLS is the layer).
+            max_ssf: 0,
             maxbufsize: 4096,
             security_flags: if allowed { SASL_SEC_NOANONYMOUS } else { SASL_SEC_NOPLAINTEXT | SASL_SEC_NOANONYMOUS },
             property_names: std::ptr::null_mut(),

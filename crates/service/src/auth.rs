@@ -25,8 +25,13 @@ pub fn exchange(conn: &mut Conn, sc: &mut sasl::ServerConn, mech: &str, initial:
         match step {
             Ok(sasl::Step::Continue(ch)) => {
                 conn.write_fmt(format_args!("{prefix}{}\r\n", openssl::base64::encode_block(&ch)));
-                if conn.flush().is_err() || conn.read_line(&mut line, max_line).is_err() {
+                if conn.flush().is_err() {
                     return Err(AuthError::Lost);
+                }
+                match conn.read_line(&mut line, max_line) {
+                    Ok(()) => {}
+                    Err(crate::conn::ReadError::TooLong) => return Err(AuthError::BadBase64),
+                    Err(_) => return Err(AuthError::Lost),
                 }
                 if line == b"*" {
                     return Err(AuthError::Cancelled);
@@ -37,6 +42,20 @@ pub fn exchange(conn: &mut Conn, sc: &mut sasl::ServerConn, mech: &str, initial:
                 match decoded {
                     Ok(r) => step = sc.step(&r),
                     Err(_) => return Err(AuthError::BadBase64),
+                }
+            }
+            Ok(sasl::Step::Done(Some(data))) if !data.is_empty() => {
+                // Final server data (SCRAM's proof) goes out as one more challenge,
+                // answered by an empty line (RFC 4954 4, RFC 5034 4).
+                conn.write_fmt(format_args!("{prefix}{}\r\n", openssl::base64::encode_block(&data)));
+                if conn.flush().is_err() {
+                    return Err(AuthError::Lost);
+                }
+                match conn.read_line(&mut line, max_line) {
+                    Ok(()) if line == b"*" => return Err(AuthError::Cancelled),
+                    Ok(()) => return Ok((sc.username().unwrap_or_default(), Some(data))),
+                    Err(crate::conn::ReadError::TooLong) => return Err(AuthError::BadBase64),
+                    Err(_) => return Err(AuthError::Lost),
                 }
             }
             Ok(sasl::Step::Done(data)) => return Ok((sc.username().unwrap_or_default(), data)),

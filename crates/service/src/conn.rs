@@ -16,6 +16,8 @@ use std::time::Duration;
 /// Size of the read buffer. Lines longer than this are still read (up to the caller's
 /// bound), the buffer only sets how much one `read(2)` takes.
 const READ_BUF: usize = 16 * 1024;
+/// Output queued beyond this is written at once.
+const MAX_QUEUED: usize = 64 * 1024;
 
 /// The transport under a connection.
 pub enum Stream {
@@ -330,7 +332,9 @@ impl Conn {
                 continue;
             }
             let mut take = room;
-            if take > 1 && avail[take - 1] == b'\r' {
+            if avail[take - 1] == b'\r' {
+                // Keep a CR at the cut for the next piece; with nothing else to give,
+                // end this piece empty-handed rather than split a CRLF.
                 take -= 1;
             }
             line.extend_from_slice(&avail[..take]);
@@ -366,14 +370,24 @@ impl Conn {
         Ok(())
     }
 
-    /// Queues bytes for the client.
+    /// Queues bytes for the client (sent at once when the queue grows past a bound,
+    /// so a client that never lets the session flush cannot make it grow for ever).
     pub fn write(&mut self, b: &[u8]) {
         self.wbuf.extend_from_slice(b);
+        self.flush_if_large();
     }
 
     /// Queues formatted text: `conn.write_fmt(format_args!(...))`.
     pub fn write_fmt(&mut self, args: fmt::Arguments<'_>) {
         let _ = io::Write::write_fmt(&mut self.wbuf, args);
+        self.flush_if_large();
+    }
+
+    fn flush_if_large(&mut self) {
+        if self.wbuf.len() > MAX_QUEUED {
+            // An error shows again at the session's own flush.
+            let _ = self.flush();
+        }
     }
 
     /// Sends everything queued, in as few writes as the kernel allows.
