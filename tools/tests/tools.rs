@@ -155,7 +155,15 @@ fn cyr_expire_removes_old_expunged_files_and_prunes_deliver_records() {
     assert_eq!(code, 0, "{err}");
     assert!(file.exists());
     std::thread::sleep(std::time::Duration::from_millis(1100));
+    // A stage file left by a killed delivery, two days old, goes too; a fresh one stays.
+    let stage = i.dir.join("spool/stage.");
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::write(stage.join("old"), b"x").unwrap();
+    std::fs::write(stage.join("new"), b"x").unwrap();
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    std::fs::File::options().write(true).open(stage.join("old")).unwrap().set_modified(two_days_ago).unwrap();
     let (code, out, _) = i.run("cyr_expire", &["-X", "0s", "-v"]);
+    assert!(!stage.join("old").exists() && stage.join("new").exists());
     assert_eq!(code, 0);
     assert!(out.contains("user.betty: removed 1 expunged message files"), "{out}");
     assert!(!file.exists());

@@ -138,6 +138,24 @@ impl Store {
         Ok(staged)
     }
 
+    /// Removes stage files older than `max_age` from every partition's `stage./`
+    /// (left by a delivery process that was killed; the mailboxes hold their own links,
+    /// so only space is freed). Returns how many were removed.
+    pub fn clean_stage(&self, max_age: std::time::Duration) -> usize {
+        let mut n = 0;
+        for (_, dir) in self.cfg.prefixed("partition-") {
+            let stage = PathBuf::from(dir).join("stage.");
+            let Ok(rd) = std::fs::read_dir(&stage) else { continue };
+            for e in rd.flatten() {
+                let old = e.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok()).is_some_and(|a| a > max_age);
+                if old && std::fs::remove_file(e.path()).is_ok() {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
     /// Where the files of `name` (with list entry `e`) are.
     pub fn paths(&self, name: &InternalName, e: &Entry) -> Result<Paths, StoreError> {
         let rel = Namespace::path(name);

@@ -2,7 +2,8 @@
 //! duplicate-delivery records older than `-E`, as an EVENTS entry runs it.
 //!
 //! An expunged message keeps its file until then (so nothing is lost to a hasty
-//! client); afterwards its record is marked unlinked and its file removed.
+//! client); afterwards its record is marked unlinked and its file removed. A `-X` run
+//! also removes stage files older than a day (left by killed deliveries).
 
 use clap::Parser;
 use mailbox::{Mailbox, Uid, flag};
@@ -47,6 +48,11 @@ fn main() {
     let now = tools::now();
     let mut failed = false;
     if let Some(x) = &args.expunge {
+        // Stage files of killed deliveries: no delivery takes a day.
+        let staged = store.clean_stage(std::time::Duration::from_secs(86_400));
+        if staged > 0 {
+            log::info!("removed {staged} stale stage files");
+        }
         let cutoff = now - seconds(x);
         let prefix = match (&args.user, &args.prefix) {
             (Some(u), _) => store.ns.inbox(u).0,
