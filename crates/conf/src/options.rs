@@ -94,6 +94,12 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "User master switches to, after binding its listeners, when started as root. $CYRUS_USER overrides it.",
     },
     OptDef {
+        name: "defaultdomain",
+        kind: Kind::Str,
+        default: None,
+        desc: "With virtdomains, the domain whose users have no domain part in mailbox names (user@defaultdomain owns user.NAME).",
+    },
+    OptDef {
         name: "defaultpartition",
         kind: Kind::Str,
         default: Some("default"),

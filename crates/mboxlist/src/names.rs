@@ -29,6 +29,9 @@ pub struct Namespace {
     pub virtdomains: bool,
     pub userprefix: String,
     pub sharedprefix: String,
+    /// With virtdomains, the domain whose users have no domain part internally
+    /// (`fred@defaultdomain` owns `user.fred`, as a spool from before virtdomains).
+    pub defaultdomain: Option<String>,
 }
 
 impl Default for Namespace {
@@ -39,6 +42,7 @@ impl Default for Namespace {
             virtdomains: false,
             userprefix: "Other Users".into(),
             sharedprefix: "Shared Folders".into(),
+            defaultdomain: None,
         }
     }
 }
@@ -157,6 +161,9 @@ impl Namespace {
     fn split_user<'a>(&self, userid: &'a str) -> (&'a str, Option<&'a str>) {
         if self.virtdomains {
             if let Some((u, d)) = userid.rsplit_once('@') {
+                if self.defaultdomain.as_deref().is_some_and(|dd| dd.eq_ignore_ascii_case(d)) {
+                    return (u, None);
+                }
                 return (u, Some(d));
             }
         }
@@ -339,6 +346,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn default_domain_users_have_no_domain_part() {
+        let mut n = ns(false, false, true);
+        n.defaultdomain = Some("example.org".into());
+        assert_eq!(n.inbox("fred@Example.ORG").0, "user.fred");
+        assert_eq!(n.inbox("fred@other.net").0, "other.net!user.fred");
+        assert_eq!(n.inbox("fred").0, "user.fred");
     }
 
     #[test]

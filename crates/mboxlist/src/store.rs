@@ -62,6 +62,7 @@ pub fn namespace(cfg: &Config) -> Namespace {
         virtdomains: !matches!(virt.as_str(), "off" | "no" | "0"),
         userprefix: cfg.get_str("userprefix").unwrap_or("Other Users").to_string(),
         sharedprefix: cfg.get_str("sharedprefix").unwrap_or("Shared Folders").to_string(),
+        defaultdomain: cfg.get_str("defaultdomain").filter(|d| !d.is_empty()).map(|d| d.to_ascii_lowercase()),
     }
 }
 
