@@ -232,3 +232,19 @@ def test_disconnect_during_retr_loses_nothing(pop):
     assert len(lines) > 2000
     p.quit()
     assert not pop.log.grep(r"pop3d.*signaled to death")
+
+
+def test_acl_decides_reading_and_deleting(pop):
+    pop.create_mailbox("user.wilma", acl="wilma\tls\t")
+    pop.create_mailbox("user.betty", acl="betty\tlrs\t")
+    for u in ("wilma", "betty"):
+        subprocess.run(["saslpasswd2", "-p", "-c", "-f", f"{pop.dir}/config/sasldb2", "-u", "suite.test", u], input=b"pw", check=True)
+    pop._own()
+    deliver(pop, "betty", 1, tag="acl")
+    with pytest.raises(poplib.error_proto, match="Permission denied"):
+        login(pop, "wilma")
+    p = login(pop, "betty")
+    with pytest.raises(poplib.error_proto, match="Permission denied"):
+        p.dele(1)
+    assert p.retr(1)[0].startswith(b"+OK")
+    p.quit()

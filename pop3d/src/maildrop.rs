@@ -23,6 +23,8 @@ pub struct Maildrop {
     pub mb: Mailbox,
     pub msgs: Vec<Msg>,
     pub uidvalidity: u32,
+    /// Whether DELE may be used: rights `t` (flag deleted) and `e` (expunge).
+    pub may_delete: bool,
     _lock: File,
 }
 
@@ -64,7 +66,8 @@ impl Maildrop {
             msgs.push(Msg { uid: r.uid, size: r.size, deleted: false });
         }
         let uidvalidity = mb.header().uidvalidity;
-        Ok(Maildrop { name: name.clone(), mb, msgs, uidvalidity, _lock: lock })
+        let may_delete = rights.has('t') && rights.has('e');
+        Ok(Maildrop { name: name.clone(), mb, msgs, uidvalidity, may_delete, _lock: lock })
     }
 
     /// Message `n` (1-based), unless it is out of range or marked deleted.

@@ -346,6 +346,7 @@ impl<'a> Session<'a> {
                     Err(_) => conn.write(b"-ERR [SYS/TEMP] Message no longer available\r\n"),
                 }
             }
+            ("DELE", 1) if !d.may_delete => conn.write(b"-ERR [SYS/PERM] Permission denied: the ACL does not allow deleting here\r\n"),
             ("DELE", 1) => {
                 let r = d.get(args[0]).map(|m| m.uid);
                 match r {
