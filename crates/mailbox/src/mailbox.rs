@@ -119,6 +119,27 @@ fn open_rw(path: &Path) -> Result<File, Error> {
 impl Mailbox {
     /// Opens the mailbox whose files are at `paths`.
     pub fn open(paths: &Paths) -> Result<Mailbox, Error> {
+        // reconstruct renames a new cache, then a new index, into place: an open that
+        // falls between the two gets an index and a cache that do not belong together.
+        // The newest record's cache entry tells; then open again.
+        let mut tries = 0;
+        loop {
+            let mb = Mailbox::open_once(paths)?;
+            let last = mb.len().checked_sub(1).map(|i| mb.record(i));
+            let matched = match last {
+                None => true,
+                Some(Ok(r)) => mb.cache_entry(&r).is_ok(),
+                Some(Err(_)) => true, // a damaged record is reported where it is read
+            };
+            if matched || tries >= 20 {
+                return Ok(mb);
+            }
+            tries += 1;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn open_once(paths: &Paths) -> Result<Mailbox, Error> {
         let index = open_rw(&paths.index())?;
         let cache = open_rw(&paths.cache())?;
         let names = MailboxHeader::read(&paths.header()).map_err(Error::Corrupt)?;
