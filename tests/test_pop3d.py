@@ -248,3 +248,23 @@ def test_acl_decides_reading_and_deleting(pop):
         p.dele(1)
     assert p.retr(1)[0].startswith(b"+OK")
     p.quit()
+
+
+def test_popminpoll_refuses_a_second_login_too_soon(make_instance):
+    inst = make_instance(extra_conf="popminpoll: 10\nallowplaintext: yes\nsasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: sasldb\n")
+    with open(inst.conf, "a") as f:
+        f.write(f"sasl_sasldb_path: {inst.dir}/config/sasldb2\n")
+    inst.create_mailbox("user.fred")
+    subprocess.run(["saslpasswd2", "-p", "-c", "-f", f"{inst.dir}/config/sasldb2", "-u", "suite.test", "fred"], input=b"pw", check=True)
+    inst._own()
+    inst.write_cyrus_conf(SERVICES=f'  pop3 cmd="pop3d" listen="127.0.0.1:{inst.port("pop3")}" prefork=1\n')
+    inst.start()
+    p = poplib.POP3("127.0.0.1", inst.port("pop3"), timeout=10)
+    assert "LOGIN-DELAY" in p.capa()
+    p.user("fred")
+    p.pass_("pw")
+    p.quit()
+    p = poplib.POP3("127.0.0.1", inst.port("pop3"), timeout=10)
+    p.user("fred")
+    with pytest.raises(poplib.error_proto, match=r"\[LOGIN-DELAY\]"):
+        p.pass_("pw")

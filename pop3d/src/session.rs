@@ -95,6 +95,10 @@ impl<'a> Session<'a> {
     fn capa(&self, conn: &mut Conn) {
         conn.write(b"+OK List of capabilities follows\r\n");
         let mut caps = vec!["TOP".to_string(), "UIDL".into(), "RESP-CODES".into(), "AUTH-RESP-CODE".into(), "PIPELINING".into()];
+        let minpoll = self.w.config.get_duration("popminpoll").as_secs();
+        if minpoll > 0 {
+            caps.push(format!("LOGIN-DELAY {minpoll}"));
+        }
         let exp = self.w.config.get_int("popexpiretime");
         caps.push(if exp < 0 { "EXPIRE NEVER".into() } else { format!("EXPIRE {exp}") });
         if self.drop.is_none() {
@@ -263,6 +267,21 @@ impl<'a> Session<'a> {
             conn.write(b"-ERR [SYS/PERM] Invalid folder name\r\n");
             return;
         };
+        // popminpoll: the last login time is kept per mailbox in the mailbox list.
+        let minpoll = self.w.config.get_duration("popminpoll").as_secs();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        if minpoll > 0 {
+            let last = store
+                .list
+                .annotation(&name.0, "/vendor/cmu/cyrus-imapd/pop3lastlogin", "")
+                .ok()
+                .flatten()
+                .and_then(|v| String::from_utf8_lossy(&v).parse::<u64>().ok());
+            if last.is_some_and(|t| now < t.saturating_add(minpoll)) {
+                conn.write(b"-ERR [LOGIN-DELAY] Minimum time between mail checks violated\r\n");
+                return;
+            }
+        }
         let configdir = PathBuf::from(self.w.config.get_str("configdirectory").unwrap_or("."));
         match Maildrop::open(store, &configdir, &name, &userid, self.w.config.get_bool("popuseimapflags")) {
             Ok(d) => {
@@ -273,6 +292,9 @@ impl<'a> Session<'a> {
                     mech,
                     conn.tls_description().map(|t| format!(" {t}")).unwrap_or_default()
                 );
+                if minpoll > 0 {
+                    let _ = store.list.set_annotation(&name.0, "/vendor/cmu/cyrus-imapd/pop3lastlogin", "", Some(now.to_string().as_bytes()));
+                }
                 let n = d.live().count();
                 let size: u64 = d.live().map(|(_, m)| u64::from(m.size)).sum();
                 conn.write_fmt(format_args!("+OK Mailbox locked and ready, {n} messages ({size} octets)\r\n"));

@@ -172,6 +172,12 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Days advertised in CAPA EXPIRE as how long messages may stay on the server; -1 says NEVER.",
     },
     OptDef {
+        name: "popminpoll",
+        kind: Kind::Duration('m'),
+        default: Some("0"),
+        desc: "Least time between two POP3 logins to one maildrop (CAPA LOGIN-DELAY); 0 for none. A bare number is minutes.",
+    },
+    OptDef {
         name: "popsubfolders",
         kind: Kind::Bool,
         default: Some("no"),
