@@ -101,7 +101,7 @@ pub fn phase(name: &str, dir: &Path, arg: u64) {
             let p = new_box(dir, name);
             let mut mb = Mailbox::open(&p).expect("open");
             let raws: Vec<Vec<u8>> = (0..batch).map(msg).collect();
-            let msgs: Vec<NewMessage> = raws.iter().map(|r| NewMessage { raw: r, flags: 0, keywords: &[], internaldate: 0, link_from: None }).collect();
+            let msgs: Vec<NewMessage> = raws.iter().map(|r| NewMessage { raw: r, flags: 0, keywords: &[], internaldate: 0, parsed: None, link_from: None }).collect();
             let until = Instant::now() + Duration::from_secs(arg);
             let t = Instant::now();
             let mut n = 0u64;
@@ -123,7 +123,7 @@ pub fn phase(name: &str, dir: &Path, arg: u64) {
             }
             let mut mb = Mailbox::open(&p).expect("open");
             let raw = msg(k);
-            let m = [NewMessage { raw: &raw, flags: 0, keywords: &[], internaldate: 0, link_from: None }];
+            let m = [NewMessage { raw: &raw, flags: 0, keywords: &[], internaldate: 0, parsed: None, link_from: None }];
             let until = Instant::now() + Duration::from_secs(secs);
             let mut n = 0u64;
             while Instant::now() < until {

@@ -187,18 +187,28 @@ impl Deliverer {
         mailbox.clone()
     }
 
-    /// Stores `raw` for every target; one reply per target, in order.
-    pub fn deliver(&mut self, targets: &[Target], raw: &[u8], msgid: Option<&str>) -> Vec<Reply> {
+    /// Stores `raw` (parsed once, as `parsed`) for every target; one reply per
+    /// target, in order.
+    pub fn deliver(&mut self, targets: &[Target], raw: &[u8], parsed: &message::Message) -> Vec<Reply> {
+        let msgid = parsed.fields().message_id.as_deref();
         let mut staged: HashMap<String, mboxlist::store::Staged> = HashMap::new();
         let mut replies = Vec::with_capacity(targets.len());
         for t in targets {
             let mailbox = self.sieve_target(t.user.as_deref(), &t.mailbox);
-            replies.push(self.deliver_one(t, &mailbox, raw, msgid, &mut staged));
+            replies.push(self.deliver_one(t, &mailbox, raw, parsed, msgid, &mut staged));
         }
         replies
     }
 
-    fn deliver_one(&mut self, t: &Target, name: &InternalName, raw: &[u8], msgid: Option<&str>, staged: &mut HashMap<String, mboxlist::store::Staged>) -> Reply {
+    fn deliver_one(
+        &mut self,
+        t: &Target,
+        name: &InternalName,
+        raw: &[u8],
+        parsed: &message::Message,
+        msgid: Option<&str>,
+        staged: &mut HashMap<String, mboxlist::store::Staged>,
+    ) -> Reply {
         // The deliver databases are split by the recipient's first letter: key by
         // user (or "shared") and mailbox, so that users spread over the letters.
         let dup_key = format!("{}:{}", t.user.as_deref().unwrap_or("shared"), name.0);
@@ -259,7 +269,7 @@ impl Deliverer {
             }
         }
         let link = staged.get(&entry.partition).map(|s| s.path.as_path());
-        let msg = NewMessage { raw, flags: 0, keywords: &[], internaldate: now() as i64, link_from: link };
+        let msg = NewMessage { raw, flags: 0, keywords: &[], internaldate: now() as i64, parsed: Some(parsed), link_from: link };
         // The quota was checked above as Cyrus does (lenient unless strict); the
         // charge itself must not refuse again.
         match self.store.append(name, &mut mb, &[msg], true) {

@@ -10,7 +10,7 @@ use crate::address::{self, PathArg};
 use crate::data::{self, DataEnd, EightBit};
 use crate::deliver::{Deliverer, Reply, Target};
 use service::auth::AuthError;
-use service::{Addr, Conn, ReadError, Worker};
+use service::{Addr, Conn, ReadError, StartTls, Worker};
 use std::time::Duration;
 
 /// RFC 5321 4.5.3.1.4: command lines are at most 512 octets; we allow more.
@@ -136,14 +136,7 @@ impl<'a> Session<'a> {
     }
 
     fn sasl_conn(&self, conn: &Conn) -> Option<sasl::ServerConn> {
-        sasl::init("lmtpd", &self.w.config).ok()?;
-        let mut c = sasl::ServerConn::new("lmtp", &self.host, None, conn.local.sasl_form().as_deref(), conn.peer.sasl_form().as_deref()).ok()?;
-        let plain_ok = conn.is_tls() || self.w.config.get_bool("allowplaintext");
-        c.set_plaintext_allowed(plain_ok).ok()?;
-        if conn.is_tls() {
-            let _ = c.set_external_ssf(conn.tls_bits());
-        }
-        Some(c)
+        service::auth::server_conn(self.w, conn, "lmtp")
     }
 
     fn mechanisms(&self, conn: &Conn) -> Option<Vec<String>> {
@@ -189,35 +182,19 @@ impl<'a> Session<'a> {
     }
 
     fn starttls(&mut self, conn: &mut Conn) -> Flow {
-        let Some(acc) = self.w.tls() else {
-            conn.write(b"454 4.7.0 TLS not available\r\n");
-            return Flow::Go;
-        };
-        if conn.is_tls() {
-            conn.write(b"503 5.5.1 TLS already active\r\n");
-            return Flow::Go;
-        }
-        if conn.buffered() > 0 {
-            conn.write(b"503 5.5.1 Nothing may follow STARTTLS in the same packet\r\n");
-            return Flow::Go;
-        }
-        conn.write(b"220 2.0.0 Ready to start TLS\r\n");
-        if conn.flush().is_err() {
-            return Flow::Quit;
-        }
-        match conn.start_tls(acc) {
-            Ok(()) => {
+        match self.w.starttls(conn, b"220 2.0.0 Ready to start TLS\r\n") {
+            StartTls::Done => {
                 // RFC 3207: forget everything learnt before TLS.
                 self.reset();
                 self.lhlo = None;
                 self.authenticated = None;
-                Flow::Go
             }
-            Err(e) => {
-                log::info!("STARTTLS from {}: {e}", conn.peer);
-                Flow::Quit
-            }
+            StartTls::Unavailable => conn.write(b"454 4.7.0 TLS not available\r\n"),
+            StartTls::AlreadyActive => conn.write(b"503 5.5.1 TLS already active\r\n"),
+            StartTls::Pipelined => conn.write(b"503 5.5.1 Nothing may follow STARTTLS in the same packet\r\n"),
+            StartTls::Lost => return Flow::Quit,
         }
+        Flow::Go
     }
 
     fn auth(&mut self, conn: &mut Conn, rest: &str) {
@@ -430,9 +407,9 @@ impl<'a> Session<'a> {
             data::rfc5322_now()
         );
         let stored = data::with_trace(&raw, &sender, &received);
-        let msgid = message::parse(&stored).fields().message_id.clone();
+        let parsed = message::parse(&stored);
         let Some(d) = self.d.as_deref_mut() else { return };
-        let replies = d.deliver(&self.rcpts, &stored, msgid.as_deref());
+        let replies = d.deliver(&self.rcpts, &stored, &parsed);
         for r in replies {
             conn.write(r.line().as_bytes());
         }

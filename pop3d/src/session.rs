@@ -9,7 +9,7 @@ use crate::maildrop::{Maildrop, OpenError};
 use mailbox::{FlagOp, flag};
 use mboxlist::Store;
 use service::auth::AuthError;
-use service::{Conn, ReadError, Worker};
+use service::{Conn, ReadError, StartTls, Worker};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -40,7 +40,7 @@ impl<'a> Session<'a> {
     }
 
     fn plaintext_ok(&self, conn: &Conn) -> bool {
-        conn.is_tls() || self.w.config.get_bool("allowplaintext")
+        service::auth::plaintext_ok(self.w, conn)
     }
 
     pub fn run(&mut self, conn: &mut Conn) {
@@ -122,13 +122,7 @@ impl<'a> Session<'a> {
     }
 
     fn sasl(&self, conn: &Conn) -> Option<sasl::ServerConn> {
-        sasl::init("pop3d", &self.w.config).ok()?;
-        let mut c = sasl::ServerConn::new("pop", &self.host, None, conn.local.sasl_form().as_deref(), conn.peer.sasl_form().as_deref()).ok()?;
-        c.set_plaintext_allowed(self.plaintext_ok(conn)).ok()?;
-        if conn.is_tls() {
-            let _ = c.set_external_ssf(conn.tls_bits());
-        }
-        Some(c)
+        service::auth::server_conn(self.w, conn, "pop")
     }
 
     fn failed(&mut self, conn: &mut Conn, who: &str, mech: &str) {
@@ -145,28 +139,14 @@ impl<'a> Session<'a> {
                 conn.write(b"+OK\r\n");
                 return Flow::Quit;
             }
-            "STLS" => {
-                let Some(acc) = self.w.tls() else {
-                    conn.write(b"-ERR TLS not available\r\n");
-                    return Flow::Go;
-                };
-                if conn.is_tls() || self.user.is_some() {
-                    conn.write(b"-ERR STLS not allowed now\r\n");
-                    return Flow::Go;
-                }
-                if conn.buffered() > 0 {
-                    conn.write(b"-ERR Nothing may follow STLS in the same packet\r\n");
-                    return Flow::Go;
-                }
-                conn.write(b"+OK Begin TLS negotiation\r\n");
-                if conn.flush().is_err() {
-                    return Flow::Quit;
-                }
-                if let Err(e) = conn.start_tls(acc) {
-                    log::info!("STLS from {}: {e}", conn.peer);
-                    return Flow::Quit;
-                }
-            }
+            "STLS" if self.user.is_some() => conn.write(b"-ERR STLS not allowed after USER\r\n"),
+            "STLS" => match self.w.starttls(conn, b"+OK Begin TLS negotiation\r\n") {
+                StartTls::Done => {}
+                StartTls::Unavailable => conn.write(b"-ERR TLS not available\r\n"),
+                StartTls::AlreadyActive => conn.write(b"-ERR TLS already active\r\n"),
+                StartTls::Pipelined => conn.write(b"-ERR Nothing may follow STLS in the same packet\r\n"),
+                StartTls::Lost => return Flow::Quit,
+            },
             "USER" => {
                 if !self.plaintext_ok(conn) {
                     conn.write(b"-ERR [SYS/PERM] Plaintext logins are only allowed under TLS (STLS)\r\n");

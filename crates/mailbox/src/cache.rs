@@ -35,15 +35,20 @@ pub fn header_len(raw: &[u8]) -> usize {
 
 /// The cache payload of a message, and the message parsed.
 pub fn build(raw: &[u8]) -> (Vec<u8>, message::Message) {
-    let hl = header_len(raw);
     let parsed = message::parse(raw);
+    (payload(raw, &parsed), parsed)
+}
+
+/// The cache payload of `raw`, already parsed as `parsed`.
+pub fn payload(raw: &[u8], parsed: &message::Message) -> Vec<u8> {
+    let hl = header_len(raw);
     let structure = parsed.to_cache();
     let mut v = Vec::with_capacity(5 + hl + structure.len());
     v.push(PAYLOAD_VERSION);
     v.extend_from_slice(&(hl as u32).to_le_bytes());
     v.extend_from_slice(&raw[..hl]);
     v.extend_from_slice(&structure);
-    (v, parsed)
+    v
 }
 
 /// The parsed message kept in a cache payload (checked; never reparses the message).

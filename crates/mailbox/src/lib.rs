@@ -13,7 +13,7 @@
 //! let paths = Paths::single(std::path::Path::new("/var/spool/imap/user/fred"));
 //! mailbox::create(&paths, "user.fred", "6f1b0d0c", 1_700_000_000)?;
 //! let mut mb = Mailbox::open(&paths)?;
-//! let uids = mb.lock()?.append(&[NewMessage { raw: b"Subject: hi\r\n\r\nhello\r\n", flags: 0, keywords: &[], internaldate: 0, link_from: None }])?;
+//! let uids = mb.lock()?.append(&[NewMessage { raw: b"Subject: hi\r\n\r\nhello\r\n", flags: 0, keywords: &[], internaldate: 0, parsed: None, link_from: None }])?;
 //! # Ok::<(), mailbox::Error>(())
 //! ```
 

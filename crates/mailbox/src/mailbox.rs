@@ -94,6 +94,9 @@ pub struct Mailbox {
     cache_map: Option<Mmap>,
     pub(crate) header: IndexHeader,
     pub(crate) names: MailboxHeader,
+    /// Inode, size and mtime of the cyrus.header read into `names` (it is replaced
+    /// whole on change).
+    names_ino: (u64, u64, i64),
     ino: u64,
 }
 
@@ -105,6 +108,11 @@ fn map(f: &File) -> Result<Option<Mmap>, std::io::Error> {
     // never truncate below what a header counts), and every read is bounds-checked
     // against the map's length.
     unsafe { Mmap::map(f) }.map(Some)
+}
+
+/// What changes when cyrus.header is replaced.
+fn header_stamp(paths: &Paths) -> (u64, u64, i64) {
+    std::fs::metadata(paths.header()).map(|m| (m.ino(), m.len(), m.mtime_nsec() + m.mtime() * 1_000_000_000)).unwrap_or((0, 0, 0))
 }
 
 fn open_rw(path: &Path) -> Result<File, Error> {
@@ -142,6 +150,7 @@ impl Mailbox {
     fn open_once(paths: &Paths) -> Result<Mailbox, Error> {
         let index = open_rw(&paths.index())?;
         let cache = open_rw(&paths.cache())?;
+        let names_ino = header_stamp(paths);
         let names = MailboxHeader::read(&paths.header()).map_err(Error::Corrupt)?;
         let ino = index.metadata().map_err(|e| io(&paths.index(), e))?.ino();
         let mut mb = Mailbox {
@@ -152,6 +161,7 @@ impl Mailbox {
             cache_map: None,
             header: IndexHeader::default(),
             names,
+            names_ino,
             ino,
         };
         mb.refresh()?;
@@ -221,8 +231,11 @@ impl Mailbox {
                         // crashed append were reused).
                         self.remap()?;
                     }
-                    if h.user_flags_changed(&self.header) {
+                    // New keywords replace cyrus.header: one stat tells.
+                    let names_ino = header_stamp(&self.paths);
+                    if names_ino != self.names_ino {
                         self.names = MailboxHeader::read(&self.paths.header()).map_err(Error::Corrupt)?;
+                        self.names_ino = names_ino;
                     }
                     self.header = h;
                     return Ok(());
@@ -316,10 +329,3 @@ impl Mailbox {
     }
 }
 
-impl IndexHeader {
-    /// Whether user flags may have been added since `old` (any change of generation or
-    /// modseq may have added one; reading the small header file again is cheap).
-    fn user_flags_changed(&self, old: &IndexHeader) -> bool {
-        self.highestmodseq != old.highestmodseq || self.generation != old.generation
-    }
-}

@@ -31,6 +31,9 @@ pub struct NewMessage<'a> {
     pub keywords: &'a [&'a str],
     /// INTERNALDATE, seconds since the epoch.
     pub internaldate: i64,
+    /// The message already parsed (`message::parse(raw)`), when the caller has it: a
+    /// delivery to many mailboxes parses once.
+    pub parsed: Option<&'a message::Message>,
     /// A message file with these same bytes, already durable, to hard-link instead of
     /// writing and fsyncing a copy (single-instance store); a copy is written when the
     /// link cannot be made (another filesystem).
@@ -196,7 +199,15 @@ impl Writer<'_> {
         let t = now();
         for (k, m) in msgs.iter().enumerate() {
             let uid = Uid(first + k as u32);
-            let (payload, parsed) = crate::cache::build(m.raw);
+            let owned;
+            let parsed = match m.parsed {
+                Some(p) => p,
+                None => {
+                    owned = message::parse(m.raw);
+                    &owned
+                }
+            };
+            let payload = crate::cache::payload(m.raw, parsed);
             let entry = format::encode_cache_entry(&payload);
             let user_flags = self.keyword_bits(m.keywords)?;
             h.highestmodseq += 1;

@@ -19,7 +19,7 @@ fn message(tag: &str, n: usize) -> Vec<u8> {
 }
 
 fn new(raw: &[u8]) -> NewMessage<'_> {
-    NewMessage { raw, flags: 0, keywords: &[], internaldate: 1_700_000_000, link_from: None }
+    NewMessage { raw, flags: 0, keywords: &[], internaldate: 1_700_000_000, parsed: None, link_from: None }
 }
 
 /// Runs one test function of this binary in a child process.
@@ -44,7 +44,7 @@ fn append_read_flags_expunge_and_counters() {
     let batch: Vec<NewMessage> = raws
         .iter()
         .enumerate()
-        .map(|(i, r)| NewMessage { raw: r, flags: if i == 0 { flag::SEEN } else { 0 }, keywords: if i == 1 { &["$Forwarded"] } else { &[] }, internaldate: 100 + i as i64, link_from: None })
+        .map(|(i, r)| NewMessage { raw: r, flags: if i == 0 { flag::SEEN } else { 0 }, keywords: if i == 1 { &["$Forwarded"] } else { &[] }, internaldate: 100 + i as i64, parsed: None, link_from: None })
         .collect();
     let uids = mb.lock().unwrap().append(&batch).unwrap();
     assert_eq!(uids, (1..=5).map(Uid).collect::<Vec<_>>());

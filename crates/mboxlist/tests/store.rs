@@ -23,7 +23,7 @@ fn msg(n: usize) -> Vec<u8> {
 }
 
 fn new(raw: &[u8]) -> NewMessage<'_> {
-    NewMessage { raw, flags: 0, keywords: &[], internaldate: 0, link_from: None }
+    NewMessage { raw, flags: 0, keywords: &[], internaldate: 0, parsed: None, link_from: None }
 }
 
 #[test]

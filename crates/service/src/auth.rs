@@ -3,6 +3,28 @@
 //! base64 lines, `*` cancels (RFC 4422 as RFC 4954, 5034 and 3501 frame it).
 
 use crate::conn::Conn;
+use crate::worker::Worker;
+
+/// Whether passwords may travel on this connection: under TLS, or with
+/// `allowplaintext`.
+pub fn plaintext_ok(w: &Worker, conn: &Conn) -> bool {
+    conn.is_tls() || w.config.get_bool("allowplaintext")
+}
+
+/// A libsasl2 server connection for this worker's service (`sasl_service` is Cyrus's
+/// name: imap, pop, lmtp, sieve, nntp), with plaintext mechanisms gated by
+/// [`plaintext_ok`] and the TLS strength passed on. `None` (logged by libsasl2) when
+/// SASL cannot be set up.
+pub fn server_conn(w: &Worker, conn: &Conn, sasl_service: &str) -> Option<sasl::ServerConn> {
+    sasl::init(w.program, &w.config).ok()?;
+    let host = w.servername();
+    let mut c = sasl::ServerConn::new(sasl_service, &host, None, conn.local.sasl_form().as_deref(), conn.peer.sasl_form().as_deref()).ok()?;
+    c.set_plaintext_allowed(plaintext_ok(w, conn)).ok()?;
+    if conn.is_tls() {
+        let _ = c.set_external_ssf(conn.tls_bits());
+    }
+    Some(c)
+}
 
 /// How an exchange ended without success.
 pub enum AuthError {

@@ -25,4 +25,4 @@ pub mod worker;
 
 pub use conn::{Addr, Conn, ReadError};
 pub use session::{Flow, LineProtocol, run_lines, serve};
-pub use worker::{ServiceArgs, Worker, exit};
+pub use worker::{ServiceArgs, StartTls, Worker, exit};

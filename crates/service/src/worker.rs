@@ -162,6 +162,32 @@ impl Worker {
             .as_ref()
     }
 
+    /// The STARTTLS/STLS command of every protocol: checks that TLS is configured, not
+    /// active yet, and that nothing was pipelined after the command (the injection
+    /// attack), sends the protocol's go-ahead line, and runs the handshake. The caller
+    /// answers the refusals in its protocol's words and, on `Done`, forgets what it
+    /// learnt before TLS.
+    pub fn starttls(&self, conn: &mut Conn, go_ahead: &[u8]) -> StartTls {
+        let Some(acc) = self.tls() else { return StartTls::Unavailable };
+        if conn.is_tls() {
+            return StartTls::AlreadyActive;
+        }
+        if conn.buffered() > 0 {
+            return StartTls::Pipelined;
+        }
+        conn.write(go_ahead);
+        if conn.flush().is_err() {
+            return StartTls::Lost;
+        }
+        match conn.start_tls(acc) {
+            Ok(()) => StartTls::Done,
+            Err(e) => {
+                log::info!("TLS negotiation with {} failed: {e}", conn.peer);
+                StartTls::Lost
+            }
+        }
+    }
+
     /// For `-s` services (imaps, pop3s): the TLS handshake before anything else.
     /// False (already logged) when the connection cannot go on.
     pub fn implicit_tls(&self, conn: &mut Conn) -> bool {
@@ -286,6 +312,20 @@ fn wait_and_accept(deadline: Option<Instant>) -> io::Result<Option<Conn>> {
         let local = s.local_addr().map(Addr::inet).unwrap_or(Addr::Unix);
         return Ok(Some(Conn::new(Stream::Tcp(s), peer, local)));
     }
+}
+
+/// How a STARTTLS request ended (see [`Worker::starttls`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum StartTls {
+    /// TLS is on: the session starts over.
+    Done,
+    /// No tls_server_cert for this service.
+    Unavailable,
+    AlreadyActive,
+    /// The client sent more after the command before the handshake: refused.
+    Pipelined,
+    /// The handshake or the connection failed: end the session.
+    Lost,
 }
 
 /// A pseudo-random number below `below` (from the clock and pid; only for spreading
