@@ -1,10 +1,15 @@
-//! imapd: the IMAP worker started by master.
-//!
-//! This first version speaks the not-authenticated state's housekeeping only:
-//! CAPABILITY, NOOP and LOGOUT. Every other command gets `BAD`; the capability list
-//! names nothing that is not built (LOGINDISABLED: there is no way to log in yet).
+//! imapd: the IMAP worker started by master. Modules: [`parse`] (the grammar),
+//! [`session`] (command loop, authentication, messages), [`selected`] (the selected
+//! mailbox and its untagged updates), [`fetch`], [`search`], [`folders`] (mailbox
+//! commands, ACL, QUOTA), [`telemetry`]. See imapd(8).
 
+mod fetch;
+mod folders;
+mod parse;
+mod search;
+mod selected;
 mod session;
+mod telemetry;
 
 use clap::Parser;
 
@@ -22,10 +27,18 @@ struct Args {
 fn main() {
     let args = Args::parse();
     let worker = service::Worker::init("imapd", &args.svc);
+    // The store is opened once per process, after exec (never across a fork).
+    let store = match mboxlist::Store::open(&worker.config) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            log::error!("mail store unavailable, logins will fail: {e}");
+            None
+        }
+    };
     worker.run(|w, mut conn| {
         if args.tls && !w.implicit_tls(&mut conn) {
             return;
         }
-        session::serve(w, &mut conn)
+        session::serve(w, store.as_ref(), &mut conn)
     });
 }

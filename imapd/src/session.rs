@@ -1,149 +1,1220 @@
-//! One IMAP session: greeting, command lines, tags, literals, and the three commands
-//! of this version.
+//! One IMAP session (RFC 3501 with the extensions in [`capabilities`]): reading whole
+//! commands with their literals, the three states, and the commands on messages.
+//! Mailbox-level commands (CREATE ... LIST, ACL, QUOTA) are in [`crate::folders`].
 
-use service::{Conn, Flow, LineProtocol, Worker};
-use std::time::Duration;
+use crate::fetch::{self, Item};
+use crate::parse::{self, PResult, Parser, compact, trailing_literal, valid_tag};
+use crate::search;
+use crate::selected::{Selected, system_flag};
+use mailbox::{FlagOp, NewMessage, flag};
+use mboxlist::{InternalName, Namespace, Store, StoreError};
+use service::auth::AuthError;
+use service::{Conn, ReadError, StartTls, Worker};
+use std::time::{Duration, Instant};
 
 /// Longest command line accepted, literals excluded.
 const MAX_LINE: usize = 64 * 1024;
-/// A non-synchronising literal larger than this ends the session (the client would
-/// otherwise make us read it all); synchronising ones are refused before they are sent.
-const MAX_SKIPPED_LITERAL: usize = 64 * 1024;
+const MAX_SASL_LINE: usize = 64 * 1024;
+/// Failed logins are answered after a delay that grows with each failure.
+const FAIL_DELAY: Duration = Duration::from_millis(500);
 
-/// What this version can do, and nothing more.
-const CAPABILITIES: &str = "IMAP4rev1 LOGINDISABLED";
+pub struct Session<'a> {
+    pub w: &'a Worker,
+    pub store: Option<&'a Store>,
+    /// The namespace as this user sees it (admins see the internal layout, as in
+    /// Cyrus: no altnamespace).
+    pub ns: Namespace,
+    pub user: Option<String>,
+    pub admin: bool,
+    pub sel: Option<Selected>,
+    failures: u32,
+    /// Largest literal accepted outside APPEND (`maxword`), and for APPEND
+    /// (`maxmessagesize`, 0: our own bound).
+    max_word: u64,
+    max_message: u64,
+}
 
-struct Imap;
+/// What a command asks of the loop.
+#[derive(PartialEq, Eq)]
+pub enum Flow {
+    Go,
+    Close,
+}
 
-/// Serves one connection.
-pub fn serve(w: &Worker, conn: &mut Conn) {
-    // RFC 3501 5.4: the autologout timer is at least 30 minutes.
+enum Read {
+    Command(Vec<u8>),
+    /// Already answered (a literal refused); read the next command.
+    Answered,
+    Gone,
+}
+
+pub fn serve(w: &Worker, store: Option<&Store>, conn: &mut Conn) {
     let timeout = w.config.get_duration("timeout").max(Duration::from_secs(30 * 60));
+    let _ = conn.set_timeout(Some(timeout));
+    let mut s = Session::new(w, store);
     let host = w.servername();
     let info = match w.config.get_str("serverinfo").unwrap_or("on").to_ascii_lowercase().as_str() {
         "off" => String::new(),
         "min" => format!(" {host}"),
         _ => format!(" {host} Cyrus-compatible IMAP server {} ready", env!("CARGO_PKG_VERSION")),
     };
-    let greeting = format!("* OK [CAPABILITY {CAPABILITIES}]{info}\r\n");
-    service::serve(conn, timeout, &greeting, &mut Imap);
-}
-
-/// A tag is one or more ASTRING-CHARs other than `+` (RFC 3501).
-fn valid_tag(t: &[u8]) -> bool {
-    !t.is_empty()
-        && t.iter().all(|&c| {
-            c > 0x20 && c < 0x7f && !matches!(c, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b'+')
-        })
-}
-
-/// `{123}` or `{123+}` at the end of a line: (size, non-synchronising).
-fn trailing_literal(line: &[u8]) -> Option<(usize, bool)> {
-    let body = line.strip_suffix(b"}")?;
-    let open = body.iter().rposition(|&c| c == b'{')?;
-    let inner = &body[open + 1..];
-    let (digits, plus) = match inner.strip_suffix(b"+") {
-        Some(d) => (d, true),
-        None => (inner, false),
-    };
-    if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
+    conn.write_fmt(format_args!("* OK [CAPABILITY {}]{info}\r\n", s.capabilities(conn)));
+    if conn.flush().is_err() {
+        return;
     }
-    std::str::from_utf8(digits).ok()?.parse().ok().map(|n| (n, plus))
+    loop {
+        let flow = match s.read_command(conn) {
+            Read::Command(cmd) => s.command(conn, &cmd),
+            Read::Answered => Flow::Go,
+            Read::Gone => break,
+        };
+        // Pipelined commands are answered together: flush when no more input waits.
+        if (flow == Flow::Close || conn.buffered() == 0) && conn.flush().is_err() {
+            break;
+        }
+        if flow == Flow::Close {
+            break;
+        }
+    }
+    if let Some(u) = &s.user {
+        log::debug!("session of {u} from {} ended", conn.peer);
+    }
 }
 
-impl Imap {
-    /// Consumes the rest of a command that carries non-synchronising literals, so that
-    /// the next line read is the next command. Returns false if that is not possible.
-    fn skip_literals(&mut self, conn: &mut Conn, mut line: Vec<u8>) -> bool {
-        while let Some((n, true)) = trailing_literal(&line) {
-            if n > MAX_SKIPPED_LITERAL || conn.skip(n).is_err() {
-                return false;
+fn bad(conn: &mut Conn, tag: &str, msg: &str) {
+    conn.write_fmt(format_args!("{tag} BAD {msg}\r\n"));
+}
+
+fn no(conn: &mut Conn, tag: &str, msg: &str) {
+    conn.write_fmt(format_args!("{tag} NO {msg}\r\n"));
+}
+
+fn ok(conn: &mut Conn, tag: &str, msg: &str) {
+    conn.write_fmt(format_args!("{tag} OK {msg}\r\n"));
+}
+
+/// The response text of a store error.
+pub fn store_no(conn: &mut Conn, tag: &str, e: &StoreError) {
+    match e {
+        StoreError::NotFound(_) => no(conn, tag, "[NONEXISTENT] Mailbox does not exist"),
+        StoreError::Exists(_) => no(conn, tag, "[ALREADYEXISTS] Mailbox already exists"),
+        StoreError::BadName(m) => no(conn, tag, &format!("[CANNOT] Invalid mailbox name: {m}")),
+        StoreError::OverQuota(_) => no(conn, tag, "[OVERQUOTA] Over quota"),
+        StoreError::Denied(_) => no(conn, tag, "[NOPERM] Permission denied"),
+        StoreError::Internal(m) => {
+            log::error!("{m}");
+            no(conn, tag, "[SERVERBUG] Internal error")
+        }
+    }
+}
+
+impl<'a> Session<'a> {
+    fn new(w: &'a Worker, store: Option<&'a Store>) -> Session<'a> {
+        let max_word = match w.config.get_int("maxword") {
+            n if n > 0 => n as u64,
+            _ => 128 * 1024,
+        };
+        let max_message = match w.config.get_int("maxmessagesize") {
+            n if n > 0 => n as u64,
+            _ => 256 * 1024 * 1024,
+        };
+        let ns = store.map(|s| s.ns.clone()).unwrap_or_default();
+        Session { w, store, ns, user: None, admin: false, sel: None, failures: 0, max_word, max_message }
+    }
+
+    pub fn capabilities(&self, conn: &Conn) -> String {
+        let mut c = vec!["IMAP4rev1", "LITERAL+", "ID", "ENABLE"];
+        let mut owned = Vec::new();
+        if self.user.is_none() {
+            if !conn.is_tls() && self.w.tls().is_some() {
+                c.push("STARTTLS");
             }
-            if conn.read_line(&mut line, MAX_LINE).is_err() {
-                return false;
+            if !service::auth::plaintext_ok(self.w, conn) {
+                c.push("LOGINDISABLED");
+            }
+            if let Some(m) = service::auth::server_conn(self.w, conn, "imap").and_then(|sc| sc.mechanisms().ok()) {
+                owned.extend(m.into_iter().map(|m| format!("AUTH={m}")));
+            }
+            c.push("SASL-IR");
+        } else {
+            c.extend([
+                "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE", "LIST-EXTENDED",
+                "LIST-STATUS", "ESEARCH", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "ACL", "RIGHTS=kxten", "SASL-IR",
+            ]);
+        }
+        let mut s = c.join(" ");
+        for m in owned {
+            s.push(' ');
+            s.push_str(&m);
+        }
+        s
+    }
+
+    /// Reads one whole command: its lines and the literals between them. A
+    /// synchronising literal gets its "+" only when it is within bounds.
+    fn read_command(&mut self, conn: &mut Conn) -> Read {
+        let mut line = Vec::new();
+        match conn.read_line(&mut line, MAX_LINE) {
+            Ok(()) => {}
+            Err(ReadError::TooLong) => {
+                conn.write(b"* BAD Line too long\r\n");
+                return Read::Answered;
+            }
+            Err(ReadError::Timeout) => {
+                conn.write(b"* BYE Autologout; idle for too long\r\n");
+                let _ = conn.flush();
+                return Read::Gone;
+            }
+            Err(_) => return Read::Gone,
+        }
+        let tag = line.split(|&c| c == b' ').next().unwrap_or_default().to_vec();
+        let tag = String::from_utf8_lossy(&tag).into_owned();
+        let is_append = {
+            let mut it = line.split(|&c| c == b' ');
+            it.next();
+            it.next().is_some_and(|c| c.eq_ignore_ascii_case(b"APPEND"))
+        };
+        let limit = if is_append { self.max_message } else { self.max_word };
+        let mut cmd = Vec::with_capacity(line.len());
+        let mut total: u64 = 0;
+        loop {
+            cmd.extend_from_slice(&line);
+            let Some((n, plus)) = trailing_literal(&line) else { return Read::Command(cmd) };
+            total = total.saturating_add(n);
+            if n > limit || total > limit.saturating_mul(2).max(self.max_word) {
+                // Refused: a synchronising one is never sent; a non-synchronising one is
+                // read and dropped, with the rest of its command.
+                if plus && conn.skip(n as usize).is_err() {
+                    return Read::Gone;
+                }
+                if plus {
+                    loop {
+                        if conn.read_line(&mut line, MAX_LINE).is_err() {
+                            return Read::Gone;
+                        }
+                        match trailing_literal(&line) {
+                            Some((m, true)) => {
+                                if conn.skip(m as usize).is_err() {
+                                    return Read::Gone;
+                                }
+                            }
+                            _ => break,
+                        }
+                    }
+                }
+                if valid_tag(tag.as_bytes()) {
+                    no(conn, &tag, "[TOOBIG] Literal too large");
+                } else {
+                    conn.write(b"* NO [TOOBIG] Literal too large\r\n");
+                }
+                return Read::Answered;
+            }
+            if !plus {
+                conn.write(b"+ go ahead\r\n");
+                if conn.flush().is_err() {
+                    return Read::Gone;
+                }
+            }
+            cmd.extend_from_slice(b"\r\n");
+            if conn.read_exact_into(&mut cmd, n as usize).is_err() {
+                return Read::Gone;
+            }
+            match conn.read_line(&mut line, MAX_LINE) {
+                Ok(()) => {}
+                Err(ReadError::TooLong) => {
+                    bad(conn, &tag, "Line too long");
+                    return Read::Answered;
+                }
+                Err(_) => return Read::Gone,
             }
         }
-        true
-    }
-}
-
-impl LineProtocol for Imap {
-    fn max_line(&self) -> usize {
-        MAX_LINE
     }
 
-    fn on_line(&mut self, conn: &mut Conn, line: &[u8]) -> Flow {
-        if let Some((_, true)) = trailing_literal(line) {
-            if !self.skip_literals(conn, line.to_vec()) {
-                conn.write(b"* BYE Literal too large\r\n");
-                return Flow::Close;
-            }
-        }
-        let mut parts = line.splitn(3, |&c| c == b' ');
-        let tag = parts.next().unwrap_or_default();
+    fn command(&mut self, conn: &mut Conn, cmd: &[u8]) -> Flow {
+        let mut p = Parser::new(cmd);
+        let tag_end = cmd.iter().position(|&c| c == b' ').unwrap_or(cmd.len());
+        let tag = &cmd[..tag_end];
         if !valid_tag(tag) {
             conn.write(b"* BAD Invalid tag\r\n");
-            return Flow::Continue;
+            return Flow::Go;
         }
         let tag = String::from_utf8_lossy(tag).into_owned();
-        let cmd = parts.next().unwrap_or_default().to_ascii_uppercase();
-        let has_args = parts.next().is_some_and(|a| !a.is_empty());
-        if cmd.is_empty() {
-            conn.write_fmt(format_args!("{tag} BAD Null command\r\n"));
-            return Flow::Continue;
+        p.pos = tag_end;
+        if p.sp().is_err() {
+            bad(conn, &tag, "Null command");
+            return Flow::Go;
         }
-        match (cmd.as_slice(), has_args) {
-            (b"CAPABILITY", false) => {
-                conn.write_fmt(format_args!("* CAPABILITY {CAPABILITIES}\r\n{tag} OK Completed\r\n"));
+        let name = match p.keyword() {
+            Ok(n) => n,
+            Err(_) => {
+                bad(conn, &tag, "Null command");
+                return Flow::Go;
             }
-            (b"NOOP", false) => conn.write_fmt(format_args!("{tag} OK Completed\r\n")),
-            (b"LOGOUT", false) => {
-                conn.write_fmt(format_args!("* BYE LOGOUT received\r\n{tag} OK Completed\r\n"));
+        };
+        match self.dispatch(conn, &tag, &name, &mut p) {
+            Ok(flow) => flow,
+            Err(msg) => {
+                bad(conn, &tag, &msg);
+                Flow::Go
+            }
+        }
+    }
+
+    fn dispatch(&mut self, conn: &mut Conn, tag: &str, name: &str, p: &mut Parser) -> PResult<Flow> {
+        // Any state.
+        match name {
+            "CAPABILITY" => {
+                p.end()?;
+                conn.write_fmt(format_args!("* CAPABILITY {}\r\n", self.capabilities(conn)));
+                ok(conn, tag, "Completed");
+                return Ok(Flow::Go);
+            }
+            "NOOP" => {
+                p.end()?;
+                self.updates(conn, true);
+                ok(conn, tag, "Completed");
+                return Ok(Flow::Go);
+            }
+            "LOGOUT" => {
+                p.end()?;
+                conn.write(b"* BYE LOGOUT received\r\n");
+                ok(conn, tag, "Completed");
+                if let Some(u) = &self.user {
+                    log::info!("Logout: {} {u}", conn.peer);
+                }
+                return Ok(Flow::Close);
+            }
+            "ID" => {
+                p.sp()?;
+                self.id(conn, p)?;
+                ok(conn, tag, "Completed");
+                return Ok(Flow::Go);
+            }
+            _ => {}
+        }
+        if self.user.is_none() {
+            return match name {
+                "STARTTLS" => {
+                    p.end()?;
+                    self.starttls(conn, tag)
+                }
+                "LOGIN" => {
+                    p.sp()?;
+                    let user = p.astring_text()?;
+                    p.sp()?;
+                    let pass = p.astring()?.into_owned();
+                    p.end()?;
+                    self.login(conn, tag, &user, &pass);
+                    Ok(Flow::Go)
+                }
+                "AUTHENTICATE" => {
+                    p.sp()?;
+                    let mech = String::from_utf8_lossy(p.atom()?).to_ascii_uppercase();
+                    let ir = if p.eat(b' ') { Some(String::from_utf8_lossy(p.atom()?).into_owned()) } else { None };
+                    p.end()?;
+                    self.authenticate(conn, tag, &mech, ir.as_deref())
+                }
+                _ if is_known(name) => {
+                    bad(conn, tag, "Please login first");
+                    Ok(Flow::Go)
+                }
+                _ => Err(format!("Unrecognized command {}", name.chars().take(40).collect::<String>())),
+            };
+        }
+        // Authenticated or selected.
+        let uid = name == "UID";
+        let name = if uid {
+            p.sp()?;
+            let n = p.keyword()?;
+            if !matches!(n.as_str(), "FETCH" | "STORE" | "SEARCH" | "COPY" | "MOVE" | "EXPUNGE") {
+                return Err(format!("Unrecognized UID command {}", n.chars().take(40).collect::<String>()));
+            }
+            n
+        } else {
+            name.to_string()
+        };
+        let needs_selected = matches!(name.as_str(), "CHECK" | "CLOSE" | "UNSELECT" | "EXPUNGE" | "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE");
+        if needs_selected && self.sel.is_none() {
+            bad(conn, tag, "Please select a mailbox first");
+            return Ok(Flow::Go);
+        }
+        match name.as_str() {
+            "STARTTLS" | "LOGIN" | "AUTHENTICATE" => bad(conn, tag, "Already authenticated"),
+            "SELECT" | "EXAMINE" => {
+                p.sp()?;
+                let mbox = p.mailbox()?;
+                if p.eat(b' ') {
+                    // select parameters (CONDSTORE ...) are not supported.
+                    return Err("SELECT parameters are not supported".into());
+                }
+                p.end()?;
+                self.select(conn, tag, &mbox, name == "EXAMINE");
+            }
+            "CREATE" | "DELETE" | "RENAME" | "SUBSCRIBE" | "UNSUBSCRIBE" | "LIST" | "LSUB" | "STATUS" | "NAMESPACE" | "SETACL" | "DELETEACL" | "GETACL"
+            | "LISTRIGHTS" | "MYRIGHTS" | "GETQUOTA" | "GETQUOTAROOT" | "SETQUOTA" => crate::folders::command(self, conn, tag, &name, p)?,
+            "APPEND" => self.append(conn, tag, p)?,
+            "ENABLE" => {
+                p.sp()?;
+                while !p.at_end() {
+                    p.atom()?;
+                    let _ = p.eat(b' ');
+                }
+                conn.write(b"* ENABLED\r\n");
+                ok(conn, tag, "Completed");
+            }
+            "IDLE" => {
+                p.end()?;
+                return Ok(self.idle(conn, tag));
+            }
+            "CHECK" => {
+                p.end()?;
+                self.updates(conn, true);
+                ok(conn, tag, "Completed");
+            }
+            "CLOSE" | "UNSELECT" => {
+                p.end()?;
+                if name == "CLOSE" {
+                    // CLOSE expunges silently, and only where the user may.
+                    let _ = self.expunge_deleted(None, false);
+                }
+                self.sel = None;
+                ok(conn, tag, "Completed");
+            }
+            "EXPUNGE" => {
+                let set = if uid {
+                    p.sp()?;
+                    Some(p.seqset()?)
+                } else {
+                    None
+                };
+                p.end()?;
+                self.expunge(conn, tag, set.as_ref());
+            }
+            "FETCH" => self.fetch(conn, tag, p, uid)?,
+            "STORE" => self.store_flags(conn, tag, p, uid)?,
+            "SEARCH" => self.search(conn, tag, p, uid)?,
+            "COPY" | "MOVE" => self.copy(conn, tag, p, uid, name == "MOVE")?,
+            _ => return Err(format!("Unrecognized command {}", name.chars().take(40).collect::<String>())),
+        }
+        Ok(Flow::Go)
+    }
+
+    fn id(&mut self, conn: &mut Conn, p: &mut Parser) -> PResult<()> {
+        if !p.word("NIL") {
+            p.expect(b'(')?;
+            let mut n = 0;
+            while !p.eat(b')') {
+                if n > 0 {
+                    p.sp()?;
+                }
+                let k = p.string()?;
+                p.sp()?;
+                if !p.word("NIL") {
+                    p.string()?;
+                }
+                n += 1;
+                if n > 30 || k.len() > 30 {
+                    return Err("Invalid ID".into());
+                }
+            }
+        }
+        p.end()?;
+        conn.write_fmt(format_args!(
+            "* ID (\"name\" \"Cyrus-compatible IMAP server\" \"version\" \"{}\" \"vendor\" \"mail-suite\")\r\n",
+            env!("CARGO_PKG_VERSION")
+        ));
+        Ok(())
+    }
+
+    // ---- authentication ----
+
+    fn starttls(&mut self, conn: &mut Conn, tag: &str) -> PResult<Flow> {
+        let go = format!("{tag} OK Begin TLS negotiation now\r\n");
+        match self.w.starttls(conn, go.as_bytes()) {
+            StartTls::Done => {}
+            StartTls::Unavailable => no(conn, tag, "TLS is not available"),
+            StartTls::AlreadyActive => bad(conn, tag, "TLS is already active"),
+            StartTls::Pipelined => {
+                conn.write(b"* BYE Nothing may follow STARTTLS in the same packet\r\n");
+                return Ok(Flow::Close);
+            }
+            StartTls::Lost => return Ok(Flow::Close),
+        }
+        Ok(Flow::Go)
+    }
+
+    fn failed(&mut self, conn: &mut Conn, tag: &str, who: &str, mech: &str, why: &str) {
+        self.failures += 1;
+        log::info!("badlogin: {} {mech} {who} {why}", conn.peer);
+        std::thread::sleep(FAIL_DELAY * self.failures.min(10));
+        no(conn, tag, "[AUTHENTICATIONFAILED] Authentication failed");
+    }
+
+    fn login(&mut self, conn: &mut Conn, tag: &str, user: &str, pass: &[u8]) {
+        if !service::auth::plaintext_ok(self.w, conn) {
+            no(conn, tag, "[PRIVACYREQUIRED] Login only available under a layer (STARTTLS first)");
+            return;
+        }
+        let Some(mut sc) = service::auth::server_conn(self.w, conn, "imap") else {
+            no(conn, tag, "[UNAVAILABLE] Authentication is not available");
+            return;
+        };
+        match sc.checkpass(user, pass) {
+            Ok(()) => {
+                let name = sc.username().unwrap_or_else(|| user.to_string());
+                self.logged_in(conn, tag, &name, "plaintext");
+            }
+            Err(e) => self.failed(conn, tag, user, "plaintext", &e.to_string()),
+        }
+    }
+
+    fn authenticate(&mut self, conn: &mut Conn, tag: &str, mech: &str, ir: Option<&str>) -> PResult<Flow> {
+        let Ok(initial) = service::auth::initial_response(ir) else {
+            bad(conn, tag, "Invalid base64 in initial response");
+            return Ok(Flow::Go);
+        };
+        let Some(mut sc) = service::auth::server_conn(self.w, conn, "imap") else {
+            no(conn, tag, "[UNAVAILABLE] Authentication is not available");
+            return Ok(Flow::Go);
+        };
+        match service::auth::exchange(conn, &mut sc, mech, initial.as_deref(), "+ ", MAX_SASL_LINE) {
+            Ok((user, _)) => self.logged_in(conn, tag, &user, mech),
+            Err(AuthError::Failed(e)) => self.failed(conn, tag, "?", mech, &e.to_string()),
+            Err(AuthError::Cancelled) => bad(conn, tag, "Authentication cancelled"),
+            Err(AuthError::BadBase64) => bad(conn, tag, "Invalid base64"),
+            Err(AuthError::Lost) => return Ok(Flow::Close),
+        }
+        Ok(Flow::Go)
+    }
+
+    fn logged_in(&mut self, conn: &mut Conn, tag: &str, user: &str, mech: &str) {
+        let Some(store) = self.store else {
+            no(conn, tag, "[UNAVAILABLE] The mail store is not available");
+            return;
+        };
+        self.admin = store.is_admin(user);
+        self.ns = store.ns.clone();
+        if self.admin {
+            self.ns.altnamespace = false;
+        }
+        self.user = Some(user.to_string());
+        let tls = conn.tls_description().map(|t| format!(" {t}")).unwrap_or_default();
+        log::info!("login: {} {user} {mech}{tls} User logged in", conn.peer);
+        crate::telemetry::start(self.w, conn, user);
+        ok(conn, tag, &format!("[CAPABILITY {}] User logged in", self.capabilities(conn)));
+    }
+
+    pub fn userid(&self) -> &str {
+        self.user.as_deref().unwrap_or("")
+    }
+
+    pub fn store(&self) -> &'a Store {
+        self.store.expect("logged in implies a store")
+    }
+
+    /// The internal name of a mailbox name as the client wrote it.
+    pub fn internal(&self, ext: &str) -> Result<InternalName, String> {
+        let sep = self.ns.sep();
+        let ext = ext.strip_suffix(sep).unwrap_or(ext);
+        self.ns.to_internal(self.userid(), ext).map_err(|e| e.to_string())
+    }
+
+    pub fn external(&self, int: &InternalName) -> String {
+        self.ns.to_external(self.userid(), int)
+    }
+
+    /// Rights of this user on `name`.
+    pub fn rights(&self, name: &InternalName) -> Result<(mboxlist::Entry, mboxlist::Rights), StoreError> {
+        let store = self.store();
+        let e = store.lookup(name)?;
+        let r = store.rights(self.userid(), name, &e);
+        Ok((e, r))
+    }
+
+    // ---- selected state ----
+
+    /// Untagged updates for the selected mailbox.
+    pub fn updates(&mut self, conn: &mut Conn, allow_expunge: bool) {
+        if let Some(sel) = self.sel.as_mut() {
+            if let Err(e) = sel.update(conn, allow_expunge) {
+                log::error!("{}: {e}", sel.name.0);
+                conn.write_fmt(format_args!("* BYE [SERVERBUG] Mailbox damaged: {e}\r\n"));
+                self.sel = None;
+            }
+        }
+    }
+
+    fn select(&mut self, conn: &mut Conn, tag: &str, mbox: &str, examine: bool) {
+        self.sel = None;
+        let name = match self.internal(mbox) {
+            Ok(n) => n,
+            Err(e) => return no(conn, tag, &format!("[CANNOT] {e}")),
+        };
+        let (_, rights) = match self.rights(&name) {
+            Ok(x) => x,
+            Err(e) => return store_no(conn, tag, &e),
+        };
+        if !rights.has('r') {
+            return if rights.has('l') { no(conn, tag, "[NOPERM] Permission denied") } else { no(conn, tag, "[NONEXISTENT] Mailbox does not exist") };
+        }
+        let sel = match Selected::open(self.store(), &name, self.userid(), rights, examine) {
+            Ok(s) => s,
+            Err(e) => return store_no(conn, tag, &e),
+        };
+        let h = sel.mb.header().clone();
+        let recent = sel.uids.iter().filter(|u| sel.recent.contains(**u)).count();
+        sel.write_flags(conn);
+        conn.write_fmt(format_args!("* {} EXISTS\r\n* {recent} RECENT\r\n", sel.exists()));
+        // First unseen message.
+        let mut first_unseen = None;
+        let n = sel.exists();
+        let mut sel = sel;
+        for msn in 1..=n {
+            if let Ok(r) = sel.record(msn) {
+                if !sel.is_seen(&r) {
+                    first_unseen = Some(msn);
+                    break;
+                }
+            }
+        }
+        if let Some(u) = first_unseen {
+            conn.write_fmt(format_args!("* OK [UNSEEN {u}] Ok\r\n"));
+        }
+        conn.write_fmt(format_args!("* OK [UIDVALIDITY {}] Ok\r\n* OK [UIDNEXT {}] Ok\r\n", h.uidvalidity, h.last_uid + 1));
+        let ro = sel.readonly;
+        self.sel = Some(sel);
+        ok(conn, tag, if ro { "[READ-ONLY] Completed" } else { "[READ-WRITE] Completed" });
+    }
+
+    /// The IDLE command: untagged updates as they happen, until DONE.
+    fn idle(&mut self, conn: &mut Conn, tag: &str) -> Flow {
+        conn.write(b"+ idling\r\n");
+        if conn.flush().is_err() {
+            return Flow::Close;
+        }
+        let timeout = self.w.config.get_duration("timeout").max(Duration::from_secs(30 * 60));
+        let started = Instant::now();
+        let mut last_poll = Instant::now();
+        loop {
+            let watch_fd = self.sel.as_ref().and_then(|s| s.watch.as_ref()).map(|w| w.fd());
+            // Without inotify (or nothing selected) a slow poll keeps us honest.
+            let wait = if watch_fd.is_some() { Duration::from_secs(60) } else { Duration::from_secs(5) };
+            let (client, changed) = match conn.wait_readable(watch_fd, wait) {
+                Ok(x) => x,
+                Err(_) => return Flow::Close,
+            };
+            if changed || watch_fd.is_none() || last_poll.elapsed() >= Duration::from_secs(60) {
+                last_poll = Instant::now();
+                self.updates(conn, true);
+                if conn.flush().is_err() {
+                    return Flow::Close;
+                }
+            }
+            if client {
+                let mut line = Vec::new();
+                match conn.read_line(&mut line, MAX_LINE) {
+                    Ok(()) if line.eq_ignore_ascii_case(b"DONE") => {
+                        ok(conn, tag, "Completed");
+                        return Flow::Go;
+                    }
+                    Ok(()) => {
+                        bad(conn, tag, "Expected DONE");
+                        return Flow::Go;
+                    }
+                    Err(ReadError::TooLong) => {
+                        bad(conn, tag, "Expected DONE");
+                        return Flow::Go;
+                    }
+                    Err(_) => return Flow::Close,
+                }
+            }
+            if started.elapsed() > timeout {
+                conn.write(b"* BYE Autologout; idle for too long\r\n");
                 return Flow::Close;
             }
-            (b"CAPABILITY" | b"NOOP" | b"LOGOUT", true) => {
-                conn.write_fmt(format_args!("{tag} BAD Unexpected extra arguments\r\n"));
-            }
-            _ => {
-                let name = String::from_utf8_lossy(&cmd);
-                let name: String = name.chars().take(40).collect();
-                conn.write_fmt(format_args!("{tag} BAD Unrecognized command {name}\r\n"));
+        }
+    }
+
+    /// Sequence numbers of a set, with an error for a message number that does not
+    /// exist (RFC 3501: BAD), except through `*`.
+    fn msns(&self, set: &parse::SeqSet, uid: bool) -> PResult<Vec<u32>> {
+        let sel = self.sel.as_ref().ok_or("No mailbox selected")?;
+        if !uid {
+            let n = u64::from(sel.exists());
+            if set.0.iter().any(|&(a, b)| (a != parse::STAR && a > n) || (b != parse::STAR && b > n)) {
+                return Err("Invalid sequence number".into());
             }
         }
-        Flow::Continue
+        Ok(sel.resolve(set, uid))
     }
 
-    fn on_too_long(&mut self, conn: &mut Conn) -> Flow {
-        conn.write(b"* BAD Line too long\r\n");
-        Flow::Continue
+    fn fetch(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser, uid: bool) -> PResult<()> {
+        p.sp()?;
+        let set = p.seqset()?;
+        p.sp()?;
+        let mut items = fetch::parse_items(p)?;
+        if p.eat(b' ') {
+            return Err("FETCH modifiers are not supported".into());
+        }
+        p.end()?;
+        if uid && !items.contains(&Item::Uid) {
+            items.insert(0, Item::Uid);
+        }
+        let msns = self.msns(&set, uid)?;
+        let store = self.store();
+        let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
+        // \Seen first, in one write, for the messages a non-PEEK item reads.
+        let sets_seen = items.iter().any(Item::sets_seen) && !sel.readonly && sel.rights.has('s');
+        let mut newly_seen = std::collections::HashSet::new();
+        if sets_seen {
+            let mut unseen = Vec::new();
+            for &m in &msns {
+                if let Ok(r) = sel.record(m) {
+                    if !sel.is_seen(&r) {
+                        unseen.push(r.uid);
+                    }
+                }
+            }
+            if !unseen.is_empty() {
+                newly_seen.extend(unseen.iter().map(|u| u.0));
+                set_seen(store, sel, &unseen, FlagOp::Add);
+            }
+        }
+        let wants_flags = items.contains(&Item::Flags);
+        let mut out = Vec::with_capacity(4096);
+        let mut failed = false;
+        for &msn in &msns {
+            let rec = match sel.record(msn) {
+                Ok(r) => r,
+                Err(e) => {
+                    log::error!("{}: {e}", sel.name.0);
+                    failed = true;
+                    continue;
+                }
+            };
+            let payload = sel.mb.cache_entry(&rec).ok();
+            let mb = &sel.mb;
+            let read_raw = || mb.read_message(rec.uid).ok();
+            let mut src = fetch::Source { rec: &rec, payload, parsed: None, raw: None, read_raw: &read_raw };
+            let flags = sel.flags_text(&rec);
+            out.clear();
+            out.extend_from_slice(format!("* {msn} FETCH (").as_bytes());
+            let mut first = true;
+            if !fetch::write_items(&mut out, &items, &mut src, &flags, &mut first) {
+                failed = true;
+            }
+            if !wants_flags && newly_seen.contains(&rec.uid.0) {
+                out.extend_from_slice(format!(" FLAGS {flags}").as_bytes());
+            }
+            out.extend_from_slice(b")\r\n");
+            conn.write(&out);
+        }
+        // Expunges wait (RFC 3501 7.4.1) unless this is UID FETCH.
+        self.updates(conn, false);
+        if failed {
+            no(conn, tag, "[SERVERBUG] Some messages could not be read");
+        } else {
+            ok(conn, tag, "Completed");
+        }
+        Ok(())
     }
 
-    fn on_timeout(&mut self, conn: &mut Conn) {
-        conn.write(b"* BYE Autologout; idle for too long\r\n");
+    fn store_flags(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser, uid: bool) -> PResult<()> {
+        p.sp()?;
+        let set = p.seqset()?;
+        p.sp()?;
+        let op_word = p.keyword()?;
+        let (op, silent) = match op_word.as_str() {
+            "FLAGS" => (FlagOp::Replace, false),
+            "FLAGS.SILENT" => (FlagOp::Replace, true),
+            "+FLAGS" => (FlagOp::Add, false),
+            "+FLAGS.SILENT" => (FlagOp::Add, true),
+            "-FLAGS" => (FlagOp::Remove, false),
+            "-FLAGS.SILENT" => (FlagOp::Remove, true),
+            _ => return Err("Invalid STORE data item".into()),
+        };
+        p.sp()?;
+        let flags = p.flag_list(true)?;
+        p.end()?;
+        let msns = self.msns(&set, uid)?;
+        let store = self.store();
+        let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
+        if sel.readonly {
+            no(conn, tag, "[READ-ONLY] Mailbox is read-only");
+            return Ok(());
+        }
+        let mut sys = 0u32;
+        let mut kws: Vec<String> = Vec::new();
+        for f in &flags {
+            if f.starts_with('\\') {
+                match system_flag(f) {
+                    Some(b) => sys |= b,
+                    None if f.eq_ignore_ascii_case("\\Recent") => return Err("\\Recent cannot be stored".into()),
+                    None => return Err(format!("Invalid system flag {f}")),
+                }
+            } else {
+                kws.push(f.clone());
+            }
+        }
+        // Rights (RFC 4314): flags the user may not change are left alone.
+        let r = sel.rights;
+        if !r.has('s') {
+            sys &= !flag::SEEN;
+        }
+        if !r.has('t') {
+            sys &= !flag::DELETED;
+        }
+        if !r.has('w') {
+            sys &= flag::SEEN | flag::DELETED;
+            kws.clear();
+        }
+        let mut uids = Vec::with_capacity(msns.len());
+        for &m in &msns {
+            match sel.record(m) {
+                Ok(r) => uids.push(r.uid),
+                Err(e) => log::error!("{}: {e}", sel.name.0),
+            }
+        }
+        let kw_refs: Vec<&str> = kws.iter().map(String::as_str).collect();
+        let index_sys = if sel.seen_db.is_some() { sys & !flag::SEEN } else { sys };
+        // The seen database for non-owners.
+        if sel.seen_db.is_some() && r.has('s') {
+            let seen_op = match op {
+                FlagOp::Replace => Some(if sys & flag::SEEN != 0 { FlagOp::Add } else { FlagOp::Remove }),
+                _ if sys & flag::SEEN != 0 => Some(op),
+                _ => None,
+            };
+            if let Some(o) = seen_op {
+                set_seen(store, sel, &uids, o);
+            }
+        }
+        let result = (|| {
+            let mut w = sel.mb.lock()?;
+            let before = w.mailbox().header().highestmodseq;
+            let changed = if op == FlagOp::Replace && (!r.has('s') || !r.has('t') || !r.has('w') || sel.seen_db.is_some()) {
+                // Replace only what the user may change: remove the rest of the
+                // changeable flags, then add.
+                let mut removable = 0;
+                if r.has('w') {
+                    removable |= flag::ANSWERED | flag::FLAGGED | flag::DRAFT;
+                }
+                if r.has('t') {
+                    removable |= flag::DELETED;
+                }
+                if r.has('s') && sel.seen_db.is_none() {
+                    removable |= flag::SEEN;
+                }
+                let all_kw: Vec<String> = if r.has('w') { w.mailbox().user_flags().to_vec() } else { vec![] };
+                let all_kw: Vec<&str> = all_kw.iter().map(String::as_str).filter(|k| !kw_refs.iter().any(|x| x.eq_ignore_ascii_case(k))).collect();
+                let mut c = w.store(&uids, FlagOp::Remove, removable & !index_sys, &all_kw)?;
+                c.extend(w.store(&uids, FlagOp::Add, index_sys, &kw_refs)?);
+                c
+            } else {
+                w.store(&uids, op, index_sys, &kw_refs)?
+            };
+            let after = w.mailbox().header().highestmodseq;
+            Ok::<_, mailbox::Error>((before, after, changed.len()))
+        })();
+        match result {
+            Ok((before, after, _)) => sel.own_write(before, after),
+            Err(e) => {
+                no(conn, tag, &format!("[SERVERBUG] {e}"));
+                return Ok(());
+            }
+        }
+        if let Some(s) = self.sel.as_mut() {
+            // New keywords must be announced before they are used.
+            let _ = s.mb.refresh();
+        }
+        self.updates_keywords_only(conn);
+        if !silent {
+            let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
+            for &m in &msns {
+                if let Ok(rec) = sel.record(m) {
+                    let f = sel.flags_text(&rec);
+                    if uid {
+                        conn.write_fmt(format_args!("* {m} FETCH (UID {} FLAGS {f})\r\n", rec.uid.0));
+                    } else {
+                        conn.write_fmt(format_args!("* {m} FETCH (FLAGS {f})\r\n"));
+                    }
+                }
+            }
+        }
+        self.updates(conn, false);
+        ok(conn, tag, "Completed");
+        Ok(())
+    }
+
+    /// Announces new keywords (FLAGS) before a STORE's FETCH responses use them.
+    fn updates_keywords_only(&mut self, conn: &mut Conn) {
+        self.updates(conn, false);
+    }
+
+    fn search(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser, uid: bool) -> PResult<()> {
+        p.sp()?;
+        let ret = search::parse_return(p)?;
+        if p.word("CHARSET") {
+            p.sp()?;
+            let cs = p.astring_text()?;
+            if !(cs.eq_ignore_ascii_case("UTF-8") || cs.eq_ignore_ascii_case("US-ASCII")) {
+                no(conn, tag, "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
+                return Ok(());
+            }
+            p.sp()?;
+        }
+        let prog = search::parse_program(p)?;
+        p.end()?;
+        let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
+        let n = sel.exists();
+        let max_uid = sel.max_uid();
+        let keywords = sel.mb.user_flags().to_vec();
+        let mut hits: Vec<(u32, u32)> = Vec::new();
+        for msn in 1..=n {
+            let Ok(rec) = sel.record(msn) else { continue };
+            let payload = sel.mb.cache_entry(&rec).ok();
+            let mb = &sel.mb;
+            let read_raw = || mb.read_message(rec.uid).ok();
+            let mut c = search::Candidate::new(msn, &rec, sel.sys_flags(&rec), sel.recent.contains(rec.uid.0), n, max_uid, &keywords, payload, &read_raw);
+            if search::matches(&prog, &mut c) {
+                hits.push((msn, rec.uid.0));
+            }
+        }
+        let nums: Vec<u32> = hits.iter().map(|&(m, u)| if uid { u } else { m }).collect();
+        match ret {
+            None => {
+                let mut line = String::from("* SEARCH");
+                for x in &nums {
+                    line.push(' ');
+                    line.push_str(&x.to_string());
+                }
+                line.push_str("\r\n");
+                conn.write(line.as_bytes());
+            }
+            Some(r) => {
+                let mut line = format!("* ESEARCH (TAG {})", parse::quoted(tag));
+                if uid {
+                    line.push_str(" UID");
+                }
+                if !nums.is_empty() {
+                    if r.min {
+                        line.push_str(&format!(" MIN {}", nums[0]));
+                    }
+                    if r.max {
+                        line.push_str(&format!(" MAX {}", nums[nums.len() - 1]));
+                    }
+                    if r.all {
+                        line.push_str(&format!(" ALL {}", compact(&nums)));
+                    }
+                }
+                if r.count {
+                    line.push_str(&format!(" COUNT {}", nums.len()));
+                }
+                line.push_str("\r\n");
+                conn.write(line.as_bytes());
+            }
+        }
+        self.updates(conn, false);
+        ok(conn, tag, "Completed");
+        Ok(())
+    }
+
+    /// Expunges the \Deleted messages of the selected mailbox (only those in `only`
+    /// when given). Returns the UIDs expunged.
+    fn expunge_deleted(&mut self, only: Option<&[u32]>, _report: bool) -> Result<Vec<mailbox::Uid>, StoreError> {
+        let store = self.store();
+        let Some(sel) = self.sel.as_mut() else { return Ok(vec![]) };
+        if sel.readonly || !sel.rights.has('e') {
+            return Err(StoreError::Denied(sel.name.0.clone()));
+        }
+        let mut uids = Vec::new();
+        for i in 0..sel.mb.len() {
+            let r = sel.mb.record(i)?;
+            if !r.is_expunged() && r.has(flag::DELETED) && only.is_none_or(|o| o.binary_search(&r.uid.0).is_ok()) {
+                uids.push(r.uid);
+            }
+        }
+        if uids.is_empty() {
+            return Ok(uids);
+        }
+        store.expunge(&sel.name, &mut sel.mb, &uids)
+    }
+
+    fn expunge(&mut self, conn: &mut Conn, tag: &str, set: Option<&parse::SeqSet>) {
+        let only = match set {
+            Some(s) => {
+                let sel = self.sel.as_ref();
+                let max = sel.map_or(0, |x| x.max_uid());
+                let ranges = s.resolve(max);
+                let mut v: Vec<u32> = sel.map(|x| x.uids.iter().copied().filter(|&u| ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&u))).collect()).unwrap_or_default();
+                v.sort_unstable();
+                Some(v)
+            }
+            None => None,
+        };
+        match self.expunge_deleted(only.as_deref(), true) {
+            Ok(_) => {
+                self.updates(conn, true);
+                ok(conn, tag, "Completed");
+            }
+            Err(StoreError::Denied(_)) => {
+                let ro = self.sel.as_ref().is_some_and(|s| s.readonly);
+                no(conn, tag, if ro { "[READ-ONLY] Mailbox is read-only" } else { "[NOPERM] Permission denied" });
+            }
+            Err(e) => store_no(conn, tag, &e),
+        }
+    }
+
+    // ---- APPEND, COPY, MOVE ----
+
+    fn append(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser) -> PResult<()> {
+        p.sp()?;
+        let mbox = p.mailbox()?;
+        p.sp()?;
+        let mut flags = Vec::new();
+        if p.peek() == Some(b'(') {
+            flags = p.flag_list(false)?;
+            p.sp()?;
+        }
+        let mut date = None;
+        if p.peek() == Some(b'"') {
+            date = Some(p.date_time()?);
+            p.sp()?;
+        }
+        let msg = p.string()?.into_owned();
+        if p.eat(b' ') {
+            return Err("MULTIAPPEND is not supported".into());
+        }
+        p.end()?;
+        let name = match self.internal(&mbox) {
+            Ok(n) => n,
+            Err(e) => {
+                no(conn, tag, &format!("[CANNOT] {e}"));
+                return Ok(());
+            }
+        };
+        let (_, rights) = match self.rights(&name) {
+            Ok(x) => x,
+            Err(StoreError::NotFound(_)) => {
+                no(conn, tag, "[TRYCREATE] Mailbox does not exist");
+                return Ok(());
+            }
+            Err(e) => {
+                store_no(conn, tag, &e);
+                return Ok(());
+            }
+        };
+        if !rights.has('i') {
+            no(conn, tag, "[NOPERM] Permission denied");
+            return Ok(());
+        }
+        if msg.is_empty() {
+            no(conn, tag, "Message has no header or body");
+            return Ok(());
+        }
+        if msg.contains(&0) {
+            no(conn, tag, "Message contains NUL characters");
+            return Ok(());
+        }
+        let mut sys = 0u32;
+        let mut kws = Vec::new();
+        for f in &flags {
+            match system_flag(f) {
+                Some(b) => sys |= b,
+                None if f.starts_with('\\') => {}
+                None => kws.push(f.as_str()),
+            }
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let store = self.store();
+        let seen_elsewhere = store.ns.owner(&name).as_deref() != Some(self.userid()) && sys & flag::SEEN != 0;
+        let (entry, mut mb) = match store.open_mailbox(&name) {
+            Ok(x) => x,
+            Err(e) => {
+                store_no(conn, tag, &e);
+                return Ok(());
+            }
+        };
+        let nm = NewMessage { raw: &msg, flags: sys, keywords: &kws, internaldate: date.unwrap_or(now), parsed: None, link_from: None };
+        match store.append(&name, &mut mb, &[nm], false) {
+            Ok(uids) => {
+                if seen_elsewhere {
+                    let mut s = store.list.seen(self.userid(), &entry.uniqueid).unwrap_or_default();
+                    for u in &uids {
+                        s.insert(u.0);
+                    }
+                    let _ = store.list.set_seen(self.userid(), &entry.uniqueid, &s);
+                }
+                self.updates(conn, true);
+                let u = uids.first().map_or(0, |u| u.0);
+                ok(conn, tag, &format!("[APPENDUID {} {u}] Completed", mb.header().uidvalidity));
+            }
+            Err(e) => store_no(conn, tag, &e),
+        }
+        Ok(())
+    }
+
+    fn copy(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser, uid: bool, mv: bool) -> PResult<()> {
+        p.sp()?;
+        let set = p.seqset()?;
+        p.sp()?;
+        let mbox = p.mailbox()?;
+        p.end()?;
+        let msns = self.msns(&set, uid)?;
+        let name = match self.internal(&mbox) {
+            Ok(n) => n,
+            Err(e) => {
+                no(conn, tag, &format!("[CANNOT] {e}"));
+                return Ok(());
+            }
+        };
+        let (dentry, drights) = match self.rights(&name) {
+            Ok(x) => x,
+            Err(StoreError::NotFound(_)) => {
+                no(conn, tag, "[TRYCREATE] Mailbox does not exist");
+                return Ok(());
+            }
+            Err(e) => {
+                store_no(conn, tag, &e);
+                return Ok(());
+            }
+        };
+        if !drights.has('i') {
+            no(conn, tag, "[NOPERM] Permission denied");
+            return Ok(());
+        }
+        let store = self.store();
+        let userid = self.userid().to_string();
+        let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
+        if mv && (sel.readonly || !sel.rights.has('e') || !sel.rights.has('t')) {
+            no(conn, tag, "[NOPERM] Permission denied: cannot expunge from this mailbox");
+            return Ok(());
+        }
+        if msns.is_empty() {
+            ok(conn, tag, "Completed");
+            return Ok(());
+        }
+        // Gather the messages: bytes (for the new cache entries and the checksum),
+        // flags, keywords, and the source file to link.
+        let mut raws = Vec::with_capacity(msns.len());
+        let mut metas = Vec::with_capacity(msns.len());
+        for &m in &msns {
+            let rec = match sel.record(m) {
+                Ok(r) => r,
+                Err(e) => {
+                    no(conn, tag, &format!("[SERVERBUG] {e}"));
+                    return Ok(());
+                }
+            };
+            let raw = match sel.mb.read_message(rec.uid) {
+                Ok(r) => r,
+                Err(e) => {
+                    no(conn, tag, &format!("[SERVERBUG] {e}"));
+                    return Ok(());
+                }
+            };
+            let kws: Vec<String> = sel.mb.user_flags().iter().enumerate().filter(|(i, _)| rec.has_user_flag(*i)).map(|(_, n)| n.clone()).collect();
+            let parsed = sel.mb.cache_entry(&rec).ok().and_then(mailbox::cache::structure);
+            metas.push((rec.uid, sel.sys_flags(&rec), kws, rec.internaldate, parsed, sel.mb.paths().message(rec.uid)));
+            raws.push(raw);
+        }
+        let kw_refs: Vec<Vec<&str>> = metas.iter().map(|m| m.2.iter().map(String::as_str).collect()).collect();
+        let dest_owner_is_user = store.ns.owner(&name).as_deref() == Some(userid.as_str());
+        let msgs: Vec<NewMessage> = metas
+            .iter()
+            .zip(&raws)
+            .zip(&kw_refs)
+            .map(|((m, raw), kws)| NewMessage {
+                raw,
+                flags: if dest_owner_is_user { m.1 } else { m.1 & !flag::SEEN },
+                keywords: kws,
+                internaldate: m.3,
+                parsed: m.4.as_ref(),
+                link_from: Some(m.5.as_path()),
+            })
+            .collect();
+        // A move within one quota root does not grow its usage: never refused for quota.
+        let src_root = store.list.quota_root_of(&sel.name.0).ok().flatten();
+        let dst_root = store.list.quota_root_of(&name.0).ok().flatten();
+        let same_root = src_root == dst_root;
+        let same_mailbox = name == sel.name;
+        let result = if same_mailbox {
+            store.append(&name, &mut sel.mb, &msgs, mv && same_root)
+        } else {
+            match store.open_mailbox(&name) {
+                Ok((_, mut dmb)) => store.append(&name, &mut dmb, &msgs, mv && same_root),
+                Err(e) => Err(e),
+            }
+        };
+        let new_uids = match result {
+            Ok(u) => u,
+            Err(e) => {
+                store_no(conn, tag, &e);
+                return Ok(());
+            }
+        };
+        // \Seen for a non-owner destination lives in the seen database.
+        let seen_uids: Vec<u32> = metas.iter().zip(&new_uids).filter(|(m, _)| m.1 & flag::SEEN != 0).map(|(_, u)| u.0).collect();
+        if !dest_owner_is_user && !seen_uids.is_empty() {
+            let mut s = store.list.seen(&userid, &dentry.uniqueid).unwrap_or_default();
+            for u in seen_uids {
+                s.insert(u);
+            }
+            let _ = store.list.set_seen(&userid, &dentry.uniqueid, &s);
+        }
+        let src: Vec<u32> = metas.iter().map(|m| m.0.0).collect();
+        let dst: Vec<u32> = new_uids.iter().map(|u| u.0).collect();
+        let uidvalidity = dentry.uidvalidity;
+        let code = format!("[COPYUID {uidvalidity} {} {}]", compact(&src), compact(&dst));
+        if mv {
+            let uids: Vec<mailbox::Uid> = metas.iter().map(|m| m.0).collect();
+            if let Err(e) = store.expunge(&sel.name.clone(), &mut sel.mb, &uids) {
+                log::error!("MOVE: copied to {} but not expunged from {}: {e}", name.0, sel.name.0);
+                no(conn, tag, "[SERVERBUG] Messages were copied but could not be removed");
+                return Ok(());
+            }
+            conn.write_fmt(format_args!("* OK {code} Moved\r\n"));
+            self.updates(conn, true);
+            ok(conn, tag, "Completed");
+        } else {
+            self.updates(conn, uid);
+            ok(conn, tag, &format!("{code} Completed"));
+        }
+        Ok(())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tags() {
-        assert!(valid_tag(b"a1"));
-        assert!(valid_tag(b"A.001"));
-        assert!(!valid_tag(b""));
-        assert!(!valid_tag(b"a+1"));
-        assert!(!valid_tag(b"*"));
-        assert!(!valid_tag(b"a{"));
+/// Adds or removes \Seen for `uids` as this user keeps it.
+fn set_seen(store: &Store, sel: &mut Selected, uids: &[mailbox::Uid], op: FlagOp) {
+    if let Some(s) = sel.seen_db.as_mut() {
+        for u in uids {
+            if op == FlagOp::Remove {
+                s.remove(u.0);
+            } else {
+                s.insert(u.0);
+            }
+        }
+        if let Err(e) = sel.save_seen(store) {
+            log::error!("seen database: {e}");
+        }
+        return;
     }
-
-    #[test]
-    fn literals_at_line_end() {
-        assert_eq!(trailing_literal(b"a LOGIN {5}"), Some((5, false)));
-        assert_eq!(trailing_literal(b"a LOGIN {5+}"), Some((5, true)));
-        assert_eq!(trailing_literal(b"a LOGIN {}"), None);
-        assert_eq!(trailing_literal(b"a LOGIN {99999999999}"), None);
-        assert_eq!(trailing_literal(b"a NOOP"), None);
+    let r = sel.mb.lock().and_then(|mut w| {
+        let before = w.mailbox().header().highestmodseq;
+        w.store(uids, op, flag::SEEN, &[])?;
+        Ok((before, w.mailbox().header().highestmodseq))
+    });
+    match r {
+        Ok((b, a)) => sel.own_write(b, a),
+        Err(e) => log::error!("{}: setting \\Seen failed: {e}", sel.name.0),
     }
+}
+
+/// Commands that exist but need a login first.
+fn is_known(name: &str) -> bool {
+    matches!(
+        name,
+        "SELECT" | "EXAMINE" | "CREATE" | "DELETE" | "RENAME" | "SUBSCRIBE" | "UNSUBSCRIBE" | "LIST" | "LSUB" | "STATUS" | "APPEND" | "CHECK"
+            | "CLOSE" | "UNSELECT" | "EXPUNGE" | "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "UID" | "IDLE" | "NAMESPACE" | "ENABLE"
+            | "SETACL" | "DELETEACL" | "GETACL" | "LISTRIGHTS" | "MYRIGHTS" | "GETQUOTA" | "GETQUOTAROOT" | "SETQUOTA"
+    )
 }

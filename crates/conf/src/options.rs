@@ -139,7 +139,13 @@ pub const OPTIONS: &[OptDef] = &[
         name: "maxmessagesize",
         kind: Kind::Int,
         default: Some("0"),
-        desc: "Largest message lmtpd accepts, in bytes; 0 means no limit of this option (lmtpd still holds at most 1 GiB).",
+        desc: "Largest message lmtpd accepts and imapd APPENDs, in bytes; 0 means no limit of this option (lmtpd still holds at most 1 GiB, imapd 256 MiB).",
+    },
+    OptDef {
+        name: "maxword",
+        kind: Kind::Int,
+        default: Some("131072"),
+        desc: "Largest literal imapd accepts outside APPEND, in bytes (a larger one is refused with NO [TOOBIG]).",
     },
     OptDef {
         name: "metapartition-",

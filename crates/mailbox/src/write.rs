@@ -172,6 +172,22 @@ impl Writer<'_> {
         self.mb.remap()
     }
 
+    /// Claims every message above the mailbox's recent mark for the caller's session
+    /// (RFC 3501: one session sees a message as \Recent) and returns the previous
+    /// mark. The header is written without fsync: a mark lost in a crash only makes
+    /// some messages \Recent a second time.
+    pub fn claim_recent(&mut self) -> Result<u32, Error> {
+        let mut h = self.mb.header.clone();
+        let prev = h.recent_uid;
+        if h.last_uid > prev {
+            h.recent_uid = h.last_uid;
+            let p = self.mb.paths.index();
+            self.mb.index.write_all_at(&h.encode(), 0).map_err(|e| io(&p, e))?;
+            self.mb.header = h;
+        }
+        Ok(prev)
+    }
+
     /// Appends a batch; returns the UIDs given, in order. Durable when it returns.
     pub fn append(&mut self, msgs: &[NewMessage<'_>]) -> Result<Vec<Uid>, Error> {
         let mut h = self.mb.header.clone();

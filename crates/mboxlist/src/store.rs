@@ -290,6 +290,109 @@ impl Store {
         Ok(done)
     }
 
+    /// Deletes a mailbox (not its children): the list entry goes first, so nobody
+    /// finds it any more; then its files, and its usage is given back to its quota
+    /// root. A quota root of its own goes too when nothing is left under it.
+    pub fn delete(&self, name: &InternalName) -> Result<(), StoreError> {
+        let e = self.lookup(name)?;
+        let paths = self.paths(name, &e)?;
+        let usage = Mailbox::open(&paths).map(|mb| (mb.header().quota_used, mb.header().exists)).ok();
+        let root = self.list.quota_root_of(&name.0).map_err(internal)?;
+        self.list.remove(&name.0).map_err(internal)?;
+        if let (Some(r), Some((bytes, n))) = (&root, usage) {
+            let _ = self.list.quota_charge(r, -(bytes as i64), -(i64::from(n)), true);
+        }
+        for dir in [&paths.data, &paths.meta] {
+            remove_mailbox_files(dir);
+        }
+        if root.as_deref() == Some(name.0.as_str()) && self.list.subtree(&name.0).map_err(internal)?.is_empty() {
+            let _ = self.list.set_quota_limits(&name.0, None, None);
+        }
+        for (entry, userid, _) in self.list.annotations(&name.0).unwrap_or_default() {
+            let _ = self.list.set_annotation(&name.0, &entry, &userid, None);
+        }
+        Ok(())
+    }
+
+    /// Renames `from` and every mailbox below it to `to` (same partition): the
+    /// directory moves once (children live inside it), each cyrus.header gets its new
+    /// name, the list entries are moved, and usage follows to the new quota root.
+    pub fn rename(&self, from: &InternalName, to: &InternalName) -> Result<(), StoreError> {
+        crate::names::validate(&to.0).map_err(|e| StoreError::BadName(e.to_string()))?;
+        if to.0 == from.0 || to.0.starts_with(&format!("{}.", from.0)) {
+            return Err(StoreError::BadName("Cannot rename a mailbox into itself".into()));
+        }
+        let tree = self.list.subtree(&from.0).map_err(internal)?;
+        if tree.is_empty() {
+            return Err(StoreError::NotFound(from.0.clone()));
+        }
+        let renamed = |n: &str| format!("{}{}", to.0, &n[from.0.len()..]);
+        for (n, _) in &tree {
+            if self.list.lookup(&renamed(n)).map_err(internal)?.is_some() {
+                return Err(StoreError::Exists(renamed(n)));
+            }
+        }
+        // Usage per mailbox, to move between quota roots.
+        let mut usage = Vec::new();
+        for (n, e) in &tree {
+            let p = self.paths(&InternalName(n.clone()), e)?;
+            let u = Mailbox::open(&p).map(|mb| (mb.header().quota_used as i64, i64::from(mb.header().exists))).unwrap_or((0, 0));
+            usage.push((self.list.quota_root_of(n).map_err(internal)?, u));
+        }
+        // Move the top directory (data and meta); a child on another partition is
+        // moved on its own.
+        let top = &tree[0];
+        let moves: Vec<(&String, &Entry)> = tree.iter().filter(|(n, e)| n == &top.0 || e.partition != top.1.partition).map(|(n, e)| (n, e)).collect();
+        for (n, e) in &moves {
+            let old = self.paths(&InternalName((*n).clone()), e)?;
+            let new = self.paths(&InternalName(renamed(n)), e)?;
+            for (a, b) in [(&old.data, &new.data), (&old.meta, &new.meta)] {
+                if a == b || !a.exists() {
+                    continue;
+                }
+                if let Some(parent) = b.parent() {
+                    std::fs::create_dir_all(parent).map_err(|x| internal(format!("{}: {x}", parent.display())))?;
+                }
+                std::fs::rename(a, b).map_err(|x| internal(format!("{} -> {}: {x}", a.display(), b.display())))?;
+                if let Some(parent) = b.parent() {
+                    let _ = std::fs::File::open(parent).and_then(|f| f.sync_all());
+                }
+            }
+        }
+        for (i, (n, e)) in tree.iter().enumerate() {
+            let new_name = renamed(n);
+            let p = self.paths(&InternalName(new_name.clone()), e)?;
+            if let Ok(mut h) = mailbox::header::MailboxHeader::read(&p.header()) {
+                h.name = new_name.clone();
+                h.write(&p.header()).map_err(internal)?;
+            }
+            self.list.insert(&new_name, e).map_err(internal)?;
+            self.list.remove(n).map_err(internal)?;
+            for (entry, userid, v) in self.list.annotations(n).unwrap_or_default() {
+                let _ = self.list.set_annotation(&new_name, &entry, &userid, Some(&v));
+                let _ = self.list.set_annotation(n, &entry, &userid, None);
+            }
+            let new_root = self.list.quota_root_of(&new_name).map_err(internal)?;
+            let (old_root, (bytes, msgs)) = &usage[i];
+            if *old_root != new_root {
+                if let Some(r) = old_root {
+                    let _ = self.list.quota_charge(r, -bytes, -msgs, true);
+                }
+                if let Some(r) = &new_root {
+                    let _ = self.list.quota_charge(r, *bytes, *msgs, true);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the ACL of `name`.
+    pub fn set_acl(&self, name: &InternalName, acl: &Acl) -> Result<(), StoreError> {
+        let mut e = self.lookup(name)?;
+        e.acl = acl.to_stored();
+        self.list.update(&name.0, &e).map_err(internal)
+    }
+
     /// Sum of live sizes and counts of every mailbox under quota root `root` (for
     /// `quota -f` and `reconstruct`): the root and its descendants, less those under
     /// a deeper root.
@@ -311,4 +414,19 @@ impl Store {
         }
         Ok((bytes, msgs))
     }
+}
+
+/// Removes a mailbox's own files from `dir` (message files, cyrus.*), then `dir`
+/// itself if nothing (no child mailbox) is left in it.
+fn remove_mailbox_files(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let n = e.file_name();
+        let n = n.to_string_lossy();
+        let ours = n.starts_with("cyrus.") || n.strip_suffix('.').is_some_and(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit())) || n.ends_with(".tmp");
+        if ours && e.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
 }

@@ -163,6 +163,9 @@ pub struct Conn {
     rpos: usize,
     rend: usize,
     wbuf: Vec<u8>,
+    /// Telemetry: everything read and written is copied here (Cyrus's
+    /// `configdirectory/log/USER/` session logs).
+    tee: Option<std::fs::File>,
 }
 
 impl Conn {
@@ -175,6 +178,23 @@ impl Conn {
             rpos: 0,
             rend: 0,
             wbuf: Vec::with_capacity(1024),
+            tee: None,
+        }
+    }
+
+    /// Copies the rest of the session to `f`, as Cyrus's telemetry logs do: input
+    /// after `<TIME<`, output after `>TIME>`.
+    pub fn set_telemetry(&mut self, f: std::fs::File) {
+        self.tee = Some(f);
+    }
+
+    fn tee(&mut self, dir: u8, data: &[u8]) {
+        if let Some(f) = self.tee.as_mut() {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let mut rec = Vec::with_capacity(data.len() + 16);
+            rec.extend_from_slice(format!("{}{t}{}", dir as char, dir as char).as_bytes());
+            rec.extend_from_slice(data);
+            let _ = f.write_all(&rec);
         }
     }
 
@@ -248,6 +268,10 @@ impl Conn {
             match self.stream.read(&mut self.rbuf[self.rend..]) {
                 Ok(0) => return Err(ReadError::Eof),
                 Ok(n) => {
+                    if self.tee.is_some() {
+                        let data = self.rbuf[self.rend..self.rend + n].to_vec();
+                        self.tee(b'<', &data);
+                    }
                     self.rend += n;
                     return Ok(());
                 }
@@ -255,6 +279,44 @@ impl Conn {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// Waits until the client sent something (or TLS holds decrypted bytes), `other`
+    /// is readable, or `timeout` passes: returns (client readable, other readable).
+    /// For IDLE, which waits on the client and a change notification at once.
+    pub fn wait_readable(&self, other: Option<std::os::fd::RawFd>, timeout: Duration) -> io::Result<(bool, bool)> {
+        use std::os::fd::AsRawFd;
+        let (fd, pending) = match &self.stream {
+            Stream::Tcp(s) => (s.as_raw_fd(), 0),
+            Stream::Unix(s) => (s.as_raw_fd(), 0),
+            Stream::Tls(s) => (
+                match s.get_ref() {
+                    Stream::Tcp(t) => t.as_raw_fd(),
+                    Stream::Unix(u) => u.as_raw_fd(),
+                    _ => return Err(closed()),
+                },
+                s.ssl().pending(),
+            ),
+            Stream::Closed => return Err(closed()),
+        };
+        if self.buffered() > 0 || pending > 0 {
+            return Ok((true, false));
+        }
+        let mut fds = [
+            libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: other.unwrap_or(-1), events: libc::POLLIN, revents: 0 },
+        ];
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: two pollfds on the stack (a negative fd is ignored by poll).
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok((false, false));
+            }
+            return Err(e);
+        }
+        Ok((fds[0].revents != 0, fds[1].revents & libc::POLLIN != 0))
     }
 
     /// Reads one line into `line` (cleared first), without its CRLF or bare LF.
@@ -392,6 +454,11 @@ impl Conn {
 
     /// Sends everything queued, in as few writes as the kernel allows.
     pub fn flush(&mut self) -> io::Result<()> {
+        if self.tee.is_some() && !self.wbuf.is_empty() {
+            let data = std::mem::take(&mut self.wbuf);
+            self.tee(b'>', &data);
+            self.wbuf = data;
+        }
         let r = self.stream.write_all(&self.wbuf).and_then(|()| self.stream.flush());
         self.wbuf.clear();
         r

@@ -1,0 +1,394 @@
+//! FETCH (RFC 3501 6.4.5, 7.4.2): the data items, parsed once per command, and each
+//! message's response built in one buffer.
+//!
+//! FLAGS, UID, INTERNALDATE and RFC822.SIZE come from the index record; ENVELOPE,
+//! BODY, BODYSTRUCTURE and the top-level header (HEADER, HEADER.FIELDS, RFC822.HEADER)
+//! from the cache; only sections of the body open the message file.
+
+use crate::parse::{PResult, Parser};
+use mailbox::Record;
+use message::SectionKind;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sect {
+    /// `[]` or `[n]`
+    Body,
+    Header,
+    Fields { not: bool, names: Vec<String> },
+    Text,
+    Mime,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    Uid,
+    Flags,
+    InternalDate,
+    Size,
+    Envelope,
+    BodyNoExt,
+    BodyStructure,
+    Rfc822,
+    Rfc822Header,
+    Rfc822Text,
+    Section { peek: bool, part: Vec<u32>, sect: Sect, partial: Option<(u64, u64)> },
+}
+
+impl Item {
+    /// Whether fetching it sets \Seen.
+    pub fn sets_seen(&self) -> bool {
+        matches!(self, Item::Rfc822 | Item::Rfc822Text | Item::Section { peek: false, .. })
+    }
+
+    fn needs_cache(&self) -> bool {
+        !matches!(self, Item::Uid | Item::Flags | Item::InternalDate | Item::Size)
+    }
+}
+
+/// Parses the FETCH attribute list (after the sequence set and a space).
+pub fn parse_items(p: &mut Parser) -> PResult<Vec<Item>> {
+    let mut items = Vec::new();
+    if p.eat(b'(') {
+        loop {
+            items.push(parse_item(p)?);
+            if p.eat(b')') {
+                break;
+            }
+            p.sp()?;
+        }
+    } else {
+        let save = p.pos;
+        let k = p.keyword()?;
+        match k.as_str() {
+            "ALL" => items.extend([Item::Flags, Item::InternalDate, Item::Size, Item::Envelope]),
+            "FAST" => items.extend([Item::Flags, Item::InternalDate, Item::Size]),
+            "FULL" => items.extend([Item::Flags, Item::InternalDate, Item::Size, Item::Envelope, Item::BodyNoExt]),
+            _ => {
+                p.pos = save;
+                items.push(parse_item(p)?);
+            }
+        }
+    }
+    Ok(items)
+}
+
+fn parse_item(p: &mut Parser) -> PResult<Item> {
+    let k = p.keyword()?;
+    Ok(match k.as_str() {
+        "UID" => Item::Uid,
+        "FLAGS" => Item::Flags,
+        "INTERNALDATE" => Item::InternalDate,
+        "RFC822.SIZE" => Item::Size,
+        "ENVELOPE" => Item::Envelope,
+        "BODYSTRUCTURE" => Item::BodyStructure,
+        "RFC822" => Item::Rfc822,
+        "RFC822.HEADER" => Item::Rfc822Header,
+        "RFC822.TEXT" => Item::Rfc822Text,
+        "BODY" | "BODY.PEEK" if p.peek() == Some(b'[') => {
+            p.pos += 1;
+            let (part, sect) = parse_section(p)?;
+            p.expect(b']')?;
+            let partial = if p.eat(b'<') {
+                let start = p.number()?;
+                p.expect(b'.')?;
+                let len = p.number()?;
+                if len == 0 {
+                    return Err("Invalid partial length".into());
+                }
+                p.expect(b'>')?;
+                Some((start, len))
+            } else {
+                None
+            };
+            Item::Section { peek: k == "BODY.PEEK", part, sect, partial }
+        }
+        "BODY" => Item::BodyNoExt,
+        other => return Err(format!("Invalid fetch attribute {}", other.chars().take(30).collect::<String>())),
+    })
+}
+
+fn parse_section(p: &mut Parser) -> PResult<(Vec<u32>, Sect)> {
+    let mut part = Vec::new();
+    while p.peek().is_some_and(|c| c.is_ascii_digit()) {
+        let n = p.number32()?;
+        if n == 0 {
+            return Err("Invalid part number".into());
+        }
+        part.push(n);
+        if part.len() > crate::parse::MAX_DEPTH {
+            return Err("Section nesting too deep".into());
+        }
+        if !p.eat(b'.') {
+            return Ok((part, Sect::Body));
+        }
+    }
+    if p.peek() == Some(b']') {
+        if !part.is_empty() {
+            return Err("Invalid section".into());
+        }
+        return Ok((part, Sect::Body));
+    }
+    let k = p.keyword()?;
+    let sect = match k.as_str() {
+        "HEADER" => Sect::Header,
+        "TEXT" => Sect::Text,
+        "MIME" if !part.is_empty() => Sect::Mime,
+        "HEADER.FIELDS" | "HEADER.FIELDS.NOT" => {
+            p.sp()?;
+            p.expect(b'(')?;
+            let mut names = Vec::new();
+            loop {
+                let n = p.astring_text()?;
+                if n.is_empty() || n.bytes().any(|c| c <= b' ' || c == b':' || c >= 0x7f) {
+                    return Err("Invalid header field name".into());
+                }
+                names.push(n);
+                if p.eat(b')') {
+                    break;
+                }
+                p.sp()?;
+            }
+            Sect::Fields { not: k == "HEADER.FIELDS.NOT", names }
+        }
+        _ => return Err("Invalid section".into()),
+    };
+    Ok((part, sect))
+}
+
+/// The section's name as echoed in the response (`BODY[1.HEADER.FIELDS (SUBJECT)]`).
+fn section_label(part: &[u32], sect: &Sect, partial: Option<(u64, u64)>) -> String {
+    let mut s = String::from("BODY[");
+    s.push_str(&part.iter().map(u32::to_string).collect::<Vec<_>>().join("."));
+    let suffix = match sect {
+        Sect::Body => String::new(),
+        Sect::Header => "HEADER".into(),
+        Sect::Text => "TEXT".into(),
+        Sect::Mime => "MIME".into(),
+        Sect::Fields { not, names } => format!("HEADER.FIELDS{} ({})", if *not { ".NOT" } else { "" }, names.iter().map(|n| n.to_ascii_uppercase()).collect::<Vec<_>>().join(" ")),
+    };
+    if !part.is_empty() && !suffix.is_empty() {
+        s.push('.');
+    }
+    s.push_str(&suffix);
+    s.push(']');
+    if let Some((start, _)) = partial {
+        s.push_str(&format!("<{start}>"));
+    }
+    s
+}
+
+/// The header fields of `block` whose names are (or with `not`, are not) in `names`,
+/// each with its continuation lines, followed by the empty line.
+pub fn filter_fields(block: &[u8], names: &[String], not: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut keep = false;
+    for line in block.split_inclusive(|&b| b == b'\n') {
+        if line == b"\r\n" || line == b"\n" {
+            break;
+        }
+        if line.first().is_some_and(|&c| c == b' ' || c == b'\t') {
+            if keep {
+                out.extend_from_slice(line);
+            }
+            continue;
+        }
+        let name = line.split(|&b| b == b':').next().unwrap_or_default();
+        let name = name.trim_ascii_end();
+        let listed = names.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name));
+        keep = line.contains(&b':') && (listed != not);
+        if keep {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// What one message's FETCH needs from the store, loaded on first use.
+pub struct Source<'m> {
+    pub rec: &'m Record,
+    pub payload: Option<&'m [u8]>,
+    pub parsed: Option<message::Cached>,
+    pub raw: Option<Vec<u8>>,
+    pub read_raw: &'m dyn Fn() -> Option<Vec<u8>>,
+}
+
+impl Source<'_> {
+    fn parsed(&mut self) -> Option<&message::Cached> {
+        if self.parsed.is_none() {
+            self.parsed = self.payload.and_then(mailbox::cache::structure);
+            if self.parsed.is_none() {
+                // A damaged cache entry: parse the file instead.
+                let raw = self.raw()?.to_vec();
+                self.parsed = Some(message::parse(&raw));
+            }
+        }
+        self.parsed.as_ref()
+    }
+
+    fn raw(&mut self) -> Option<&[u8]> {
+        if self.raw.is_none() {
+            self.raw = (self.read_raw)();
+        }
+        self.raw.as_deref()
+    }
+
+    fn header_block(&mut self) -> Option<Vec<u8>> {
+        if let Some(h) = self.payload.and_then(mailbox::cache::header_block) {
+            return Some(h.to_vec());
+        }
+        let raw = self.raw()?;
+        Some(raw[..mailbox::cache::header_len(raw)].to_vec())
+    }
+}
+
+fn literal(out: &mut Vec<u8>, data: &[u8], partial: Option<(u64, u64)>) {
+    let data = match partial {
+        Some((start, len)) => {
+            let s = (start as usize).min(data.len());
+            let e = s.saturating_add(len as usize).min(data.len());
+            &data[s..e]
+        }
+        None => data,
+    };
+    out.extend_from_slice(format!("{{{}}}\r\n", data.len()).as_bytes());
+    out.extend_from_slice(data);
+}
+
+/// Appends ` ITEM value` for each item to `out` (the caller writes `* n FETCH (` and
+/// the UID). Returns false if the message file could not be read for an item that
+/// needs it (the item is then sent as NIL).
+pub fn write_items(out: &mut Vec<u8>, items: &[Item], src: &mut Source, flags: &str, first: &mut bool) -> bool {
+    let mut ok = true;
+    let rec = src.rec;
+    for it in items {
+        if !*first {
+            out.push(b' ');
+        }
+        *first = false;
+        let _ = it.needs_cache();
+        match it {
+            Item::Uid => out.extend_from_slice(format!("UID {}", rec.uid.0).as_bytes()),
+            Item::Flags => {
+                out.extend_from_slice(b"FLAGS ");
+                out.extend_from_slice(flags.as_bytes());
+            }
+            Item::InternalDate => {
+                out.extend_from_slice(b"INTERNALDATE \"");
+                out.extend_from_slice(crate::parse::format_internaldate(rec.internaldate).as_bytes());
+                out.push(b'"');
+            }
+            Item::Size => out.extend_from_slice(format!("RFC822.SIZE {}", rec.size).as_bytes()),
+            Item::Envelope | Item::BodyNoExt | Item::BodyStructure => {
+                let (label, pick): (&[u8], fn(&message::Cached) -> &[u8]) = match it {
+                    Item::Envelope => (b"ENVELOPE ", |m| m.envelope()),
+                    Item::BodyNoExt => (b"BODY ", |m| m.body()),
+                    _ => (b"BODYSTRUCTURE ", |m| m.bodystructure()),
+                };
+                out.extend_from_slice(label);
+                match src.parsed() {
+                    Some(m) => out.extend_from_slice(pick(m)),
+                    None => {
+                        ok = false;
+                        out.extend_from_slice(b"NIL");
+                    }
+                }
+            }
+            Item::Rfc822Header => {
+                out.extend_from_slice(b"RFC822.HEADER ");
+                match src.header_block() {
+                    Some(h) => literal(out, &h, None),
+                    None => {
+                        ok = false;
+                        out.extend_from_slice(b"NIL");
+                    }
+                }
+            }
+            Item::Rfc822 | Item::Rfc822Text => {
+                out.extend_from_slice(if *it == Item::Rfc822 { b"RFC822 " } else { b"RFC822.TEXT " });
+                let text = *it == Item::Rfc822Text;
+                match src.raw() {
+                    Some(raw) => {
+                        let start = if text { mailbox::cache::header_len(raw) } else { 0 };
+                        let raw = raw[start..].to_vec();
+                        literal(out, &raw, None);
+                    }
+                    None => {
+                        ok = false;
+                        out.extend_from_slice(b"NIL");
+                    }
+                }
+            }
+            Item::Section { part, sect, partial, .. } => {
+                out.extend_from_slice(section_label(part, sect, *partial).as_bytes());
+                out.push(b' ');
+                let data = section_data(src, part, sect);
+                match data {
+                    Some(d) => literal(out, &d, *partial),
+                    None => {
+                        // No such part: empty, as Cyrus answers.
+                        if src.raw.is_none() && src.parsed.is_none() {
+                            ok = false;
+                        }
+                        literal(out, b"", None)
+                    }
+                }
+            }
+        }
+    }
+    ok
+}
+
+fn section_data(src: &mut Source, part: &[u32], sect: &Sect) -> Option<Vec<u8>> {
+    // The top-level header is in the cache.
+    if part.is_empty() {
+        match sect {
+            Sect::Header => return src.header_block(),
+            Sect::Fields { not, names } => return src.header_block().map(|h| filter_fields(&h, names, *not)),
+            _ => {}
+        }
+    }
+    let kind = match sect {
+        Sect::Body => SectionKind::Body,
+        Sect::Header | Sect::Fields { .. } => SectionKind::Header,
+        Sect::Text => SectionKind::Text,
+        Sect::Mime => SectionKind::Mime,
+    };
+    let range = src.parsed()?.section(part, kind)?;
+    let raw = src.raw()?;
+    let bytes = raw.get(range)?;
+    Some(match sect {
+        Sect::Fields { not, names } => filter_fields(bytes, names, *not),
+        _ => bytes.to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_and_sections() {
+        let mut p = Parser::new(b"(UID BODY.PEEK[1.2.HEADER.FIELDS (From \"Subject\")]<0.10> BODY[] BODY)");
+        let items = parse_items(&mut p).unwrap();
+        assert_eq!(items.len(), 4);
+        assert_eq!(
+            items[1],
+            Item::Section { peek: true, part: vec![1, 2], sect: Sect::Fields { not: false, names: vec!["From".into(), "Subject".into()] }, partial: Some((0, 10)) }
+        );
+        assert!(items[2].sets_seen());
+        assert_eq!(items[3], Item::BodyNoExt);
+        assert!(parse_items(&mut Parser::new(b"(FLAGS")).is_err());
+        assert!(parse_items(&mut Parser::new(b"BODY[0]")).is_err());
+        assert!(parse_items(&mut Parser::new(b"BODY[MIME]")).is_err());
+        assert_eq!(section_label(&[1, 2], &Sect::Mime, None), "BODY[1.2.MIME]");
+        assert_eq!(section_label(&[], &Sect::Body, Some((5, 3))), "BODY[]<5>");
+    }
+
+    #[test]
+    fn field_filter() {
+        let h = b"From: a\r\nSubject: x\r\n  y\r\nTo: b\r\n\r\n";
+        assert_eq!(filter_fields(h, &["subject".into()], false), b"Subject: x\r\n  y\r\n\r\n");
+        assert_eq!(filter_fields(h, &["subject".into()], true), b"From: a\r\nTo: b\r\n\r\n");
+    }
+}

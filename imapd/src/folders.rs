@@ -1,0 +1,889 @@
+//! Commands on mailboxes rather than messages: CREATE (with SPECIAL-USE), DELETE,
+//! RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST (LIST-EXTENDED, LIST-STATUS), LSUB, STATUS,
+//! NAMESPACE, the ACL commands (RFC 4314) and the QUOTA commands (RFC 9208).
+//!
+//! Visibility follows the ACL: a mailbox is listed when the user has `l` on it (an
+//! admin sees every one); parents that exist only as the path to a visible mailbox
+//! are listed `\Noselect`.
+
+use crate::parse::{PResult, Parser, astring_out, quoted};
+use crate::session::{Session, store_no};
+use mailbox::Mailbox;
+use mboxlist::{Acl, InternalName, Rights, StoreError};
+use service::Conn;
+use std::collections::{BTreeMap, HashSet};
+
+const SPECIAL_USE: &str = "/specialuse";
+const SPECIAL_USES: &[&str] = &["\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"];
+
+fn no(conn: &mut Conn, tag: &str, msg: &str) {
+    conn.write_fmt(format_args!("{tag} NO {msg}\r\n"));
+}
+
+fn ok(conn: &mut Conn, tag: &str) {
+    conn.write_fmt(format_args!("{tag} OK Completed\r\n"));
+}
+
+pub fn command(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &mut Parser) -> PResult<()> {
+    match name {
+        "NAMESPACE" => {
+            p.end()?;
+            let sep = s.ns.sep();
+            if s.ns.altnamespace {
+                conn.write_fmt(format_args!(
+                    "* NAMESPACE ((\"\" \"{sep}\")) (({} \"{sep}\")) (({} \"{sep}\"))\r\n",
+                    quoted(&format!("{}{sep}", s.ns.userprefix)),
+                    quoted(&format!("{}{sep}", s.ns.sharedprefix))
+                ));
+            } else {
+                conn.write_fmt(format_args!("* NAMESPACE ((\"INBOX{sep}\" \"{sep}\")) ((\"user{sep}\" \"{sep}\")) ((\"\" \"{sep}\"))\r\n"));
+            }
+            ok(conn, tag);
+        }
+        "CREATE" => create(s, conn, tag, p)?,
+        "DELETE" => {
+            p.sp()?;
+            let mbox = p.mailbox()?;
+            p.end()?;
+            delete(s, conn, tag, &mbox);
+        }
+        "RENAME" => {
+            p.sp()?;
+            let from = p.mailbox()?;
+            p.sp()?;
+            let to = p.mailbox()?;
+            p.end()?;
+            rename(s, conn, tag, &from, &to);
+        }
+        "SUBSCRIBE" | "UNSUBSCRIBE" => {
+            p.sp()?;
+            let mbox = p.mailbox()?;
+            p.end()?;
+            let int = match s.internal(&mbox) {
+                Ok(n) => n,
+                Err(e) => return Ok(no(conn, tag, &format!("[CANNOT] {e}"))),
+            };
+            let on = name == "SUBSCRIBE";
+            if on {
+                match s.rights(&int) {
+                    Ok((_, r)) if r.has('l') || r.has('r') => {}
+                    Ok(_) | Err(StoreError::NotFound(_)) => return Ok(no(conn, tag, "[NONEXISTENT] Mailbox does not exist")),
+                    Err(e) => return Ok(store_no(conn, tag, &e)),
+                }
+            }
+            match s.store().list.subscribe(s.userid(), &int.0, on) {
+                Ok(()) => ok(conn, tag),
+                Err(e) => store_no(conn, tag, &StoreError::Internal(e)),
+            }
+        }
+        "LIST" | "LSUB" => list(s, conn, tag, p, name == "LSUB")?,
+        "STATUS" => {
+            p.sp()?;
+            let mbox = p.mailbox()?;
+            p.sp()?;
+            let items = status_items(p)?;
+            p.end()?;
+            let int = match s.internal(&mbox) {
+                Ok(n) => n,
+                Err(e) => return Ok(no(conn, tag, &format!("[CANNOT] {e}"))),
+            };
+            match status(s, &int, &items) {
+                Ok(text) => {
+                    conn.write_fmt(format_args!("* STATUS {} ({text})\r\n", astring_out(&mbox)));
+                    ok(conn, tag);
+                }
+                Err(e) => store_no(conn, tag, &e),
+            }
+        }
+        "SETACL" | "DELETEACL" | "GETACL" | "LISTRIGHTS" | "MYRIGHTS" => acl(s, conn, tag, name, p)?,
+        _ => quota(s, conn, tag, name, p)?,
+    }
+    Ok(())
+}
+
+// ---- CREATE, DELETE, RENAME ----
+
+/// Whether this user may create `int`: admins anywhere; a user in their own
+/// hierarchy (not the INBOX itself); anyone with `k` on the parent.
+fn may_create(s: &Session, int: &InternalName) -> bool {
+    if s.admin {
+        return true;
+    }
+    let store = s.store();
+    let floor = int.0.find('!').map_or(0, |i| i + 1);
+    let parent = int.0.rfind('.').filter(|&i| i > floor).map(|i| InternalName(int.0[..i].to_string()));
+    if let Some(par) = &parent {
+        if let Ok((_, r)) = s.rights(par) {
+            return r.has('k');
+        }
+    }
+    let inbox = store.ns.inbox(s.userid());
+    store.ns.owner(int).as_deref() == Some(s.userid()) && *int != inbox
+}
+
+fn create(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser) -> PResult<()> {
+    p.sp()?;
+    let mbox = p.mailbox()?;
+    let mut uses = Vec::new();
+    if p.eat(b' ') {
+        p.expect(b'(')?;
+        if !p.word("USE") {
+            return Err("Unknown CREATE parameter".into());
+        }
+        p.sp()?;
+        uses = p.flag_list(false)?;
+        p.expect(b')')?;
+    }
+    p.end()?;
+    if mbox == "INBOX" && !s.admin {
+        no(conn, tag, "[ALREADYEXISTS] INBOX already exists");
+        return Ok(());
+    }
+    for u in &uses {
+        if !SPECIAL_USES.iter().any(|x| x.eq_ignore_ascii_case(u)) {
+            no(conn, tag, "[USEATTR] Unsupported special-use attribute");
+            return Ok(());
+        }
+    }
+    let int = match s.internal(&mbox) {
+        Ok(n) => n,
+        Err(e) => {
+            no(conn, tag, &format!("[CANNOT] {e}"));
+            return Ok(());
+        }
+    };
+    if !may_create(s, &int) {
+        no(conn, tag, "[NOPERM] Permission denied");
+        return Ok(());
+    }
+    let store = s.store();
+    match store.create(&int, None, None) {
+        Ok(_) => {
+            if !uses.is_empty() {
+                let v = uses.iter().map(|u| canonical_use(u)).collect::<Vec<_>>().join(" ");
+                let _ = store.list.set_annotation(&int.0, SPECIAL_USE, "", Some(v.as_bytes()));
+            }
+            ok(conn, tag);
+        }
+        Err(e) => store_no(conn, tag, &e),
+    }
+    Ok(())
+}
+
+fn canonical_use(u: &str) -> String {
+    SPECIAL_USES.iter().find(|x| x.eq_ignore_ascii_case(u)).map_or_else(|| u.to_string(), |x| x.to_string())
+}
+
+fn delete(s: &mut Session, conn: &mut Conn, tag: &str, mbox: &str) {
+    let int = match s.internal(mbox) {
+        Ok(n) => n,
+        Err(e) => return no(conn, tag, &format!("[CANNOT] {e}")),
+    };
+    let store = s.store();
+    let inbox = store.ns.inbox(s.userid());
+    if int == inbox && !s.admin {
+        return no(conn, tag, "[CANNOT] Cannot delete INBOX");
+    }
+    let rights = match s.rights(&int) {
+        Ok((_, r)) => r,
+        Err(e) => return store_no(conn, tag, &e),
+    };
+    if !rights.has('x') {
+        return if rights.has('l') { no(conn, tag, "[NOPERM] Permission denied") } else { no(conn, tag, "[NONEXISTENT] Mailbox does not exist") };
+    }
+    // An admin deleting a user's INBOX deletes the user: every folder of theirs.
+    let is_user_inbox = store.ns.owner(&int).is_some_and(|o| store.ns.inbox(&o) == int);
+    let victims: Vec<InternalName> = if is_user_inbox && s.admin {
+        let mut v: Vec<InternalName> = store.list.subtree(&int.0).unwrap_or_default().into_iter().map(|(n, _)| InternalName(n)).collect();
+        v.reverse();
+        v
+    } else {
+        vec![int.clone()]
+    };
+    if s.sel.as_ref().is_some_and(|x| victims.contains(&x.name)) {
+        s.sel = None;
+    }
+    for v in &victims {
+        if let Err(e) = store.delete(v) {
+            return store_no(conn, tag, &e);
+        }
+    }
+    log::info!("Deleted mailbox {} ({} folders) by {}", int.0, victims.len(), s.userid());
+    ok(conn, tag);
+}
+
+fn rename(s: &mut Session, conn: &mut Conn, tag: &str, from: &str, to: &str) {
+    let (fint, tint) = match (s.internal(from), s.internal(to)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return no(conn, tag, &format!("[CANNOT] {e}")),
+    };
+    let store = s.store();
+    let rights = match s.rights(&fint) {
+        Ok((_, r)) => r,
+        Err(e) => return store_no(conn, tag, &e),
+    };
+    if !rights.has('x') {
+        return no(conn, tag, "[NOPERM] Permission denied");
+    }
+    if !may_create(s, &tint) {
+        return no(conn, tag, "[NOPERM] Permission denied");
+    }
+    if store.list.lookup(&tint.0).ok().flatten().is_some() {
+        return no(conn, tag, "[ALREADYEXISTS] Mailbox already exists");
+    }
+    let inbox = store.ns.inbox(s.userid());
+    if fint == inbox && from == "INBOX" {
+        // RFC 3501: renaming INBOX moves its messages to the new name; INBOX stays,
+        // empty, and its children stay where they are.
+        return rename_inbox(s, conn, tag, &fint, &tint);
+    }
+    if s.sel.as_ref().is_some_and(|x| x.name == fint || x.name.0.starts_with(&format!("{}.", fint.0))) {
+        s.sel = None;
+    }
+    match store.rename(&fint, &tint) {
+        Ok(()) => ok(conn, tag),
+        Err(e) => store_no(conn, tag, &e),
+    }
+}
+
+fn rename_inbox(s: &mut Session, conn: &mut Conn, tag: &str, inbox: &InternalName, to: &InternalName) {
+    let store = s.store();
+    let entry = match store.lookup(inbox) {
+        Ok(e) => e,
+        Err(e) => return store_no(conn, tag, &e),
+    };
+    let acl = Acl::parse(&entry.acl).unwrap_or_default();
+    if let Err(e) = store.create(to, Some(&entry.partition), Some(&acl)) {
+        return store_no(conn, tag, &e);
+    }
+    let r = (|| -> Result<(), StoreError> {
+        let (_, mut src) = store.open_mailbox(inbox)?;
+        let (_, mut dst) = store.open_mailbox(to)?;
+        let mut raws = Vec::new();
+        let mut metas = Vec::new();
+        for rec in src.records() {
+            let rec = rec?;
+            if rec.is_expunged() {
+                continue;
+            }
+            raws.push(src.read_message(rec.uid)?);
+            let kws: Vec<String> = src.user_flags().iter().enumerate().filter(|(i, _)| rec.has_user_flag(*i)).map(|(_, n)| n.clone()).collect();
+            metas.push((rec.uid, rec.system_flags, kws, rec.internaldate, src.paths().message(rec.uid)));
+        }
+        if metas.is_empty() {
+            return Ok(());
+        }
+        let kw: Vec<Vec<&str>> = metas.iter().map(|m| m.2.iter().map(String::as_str).collect()).collect();
+        let msgs: Vec<mailbox::NewMessage> = metas
+            .iter()
+            .zip(&raws)
+            .zip(&kw)
+            .map(|((m, raw), k)| mailbox::NewMessage { raw, flags: m.1, keywords: k, internaldate: m.3, parsed: None, link_from: Some(m.4.as_path()) })
+            .collect();
+        store.append(to, &mut dst, &msgs, true)?;
+        let uids: Vec<mailbox::Uid> = metas.iter().map(|m| m.0).collect();
+        store.expunge(inbox, &mut src, &uids)?;
+        Ok(())
+    })();
+    match r {
+        Ok(()) => {
+            s.updates(conn, true);
+            ok(conn, tag)
+        }
+        Err(e) => store_no(conn, tag, &e),
+    }
+}
+
+// ---- LIST, LSUB ----
+
+/// IMAP wildcard match: `*` matches anything, `%` anything but the separator.
+pub fn wild(pat: &[u8], name: &[u8], sep: u8) -> bool {
+    // Dynamic programming over (pattern, name) positions: linear in their product.
+    let (m, n) = (pat.len(), name.len());
+    let mut cur = vec![false; n + 1];
+    cur[0] = true;
+    for i in 0..m {
+        let mut next = vec![false; n + 1];
+        let c = pat[i];
+        for j in 0..=n {
+            if !cur[j] && !(c == b'*' || c == b'%') {
+                continue;
+            }
+            match c {
+                b'*' => {
+                    if cur[j] {
+                        for k in next.iter_mut().skip(j) {
+                            *k = true;
+                        }
+                        break;
+                    }
+                }
+                b'%' => {
+                    if cur[j] {
+                        next[j] = true;
+                        let mut k = j;
+                        while k < n && name[k] != sep {
+                            k += 1;
+                            next[k] = true;
+                        }
+                    }
+                }
+                _ => {
+                    if cur[j] && j < n && name[j] == c {
+                        next[j + 1] = true;
+                    }
+                }
+            }
+        }
+        cur = next;
+    }
+    cur[n]
+}
+
+#[derive(Default, Clone)]
+struct Info {
+    int: Option<InternalName>,
+    selectable: bool,
+    children: bool,
+    uses: String,
+    subscribed: bool,
+}
+
+fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool) -> PResult<()> {
+    p.sp()?;
+    let (mut sel_subscribed, mut sel_special) = (false, false);
+    if !lsub && p.eat(b'(') {
+        while !p.eat(b')') {
+            match p.keyword()?.as_str() {
+                "SUBSCRIBED" => sel_subscribed = true,
+                "SPECIAL-USE" => sel_special = true,
+                "REMOTE" | "RECURSIVEMATCH" => {}
+                other => return Err(format!("Unknown LIST selection option {other}")),
+            }
+            let _ = p.eat(b' ');
+        }
+        p.sp()?;
+    }
+    let reference = p.astring_text()?;
+    p.sp()?;
+    let mut patterns = Vec::new();
+    if !lsub && p.eat(b'(') {
+        while !p.eat(b')') {
+            patterns.push(p.list_mailbox()?);
+            let _ = p.eat(b' ');
+        }
+    } else {
+        patterns.push(p.list_mailbox()?);
+    }
+    let (mut ret_subscribed, mut ret_special, mut ret_status) = (false, false, None);
+    if !lsub && p.eat(b' ') {
+        if !p.word("RETURN") {
+            return Err("Expected RETURN".into());
+        }
+        p.sp()?;
+        p.expect(b'(')?;
+        while !p.eat(b')') {
+            match p.keyword()?.as_str() {
+                "SUBSCRIBED" => ret_subscribed = true,
+                "SPECIAL-USE" => ret_special = true,
+                "CHILDREN" => {}
+                "STATUS" => {
+                    p.sp()?;
+                    ret_status = Some(status_items(p)?);
+                }
+                other => return Err(format!("Unknown LIST return option {other}")),
+            }
+            let _ = p.eat(b' ');
+        }
+    }
+    p.end()?;
+    let sep = s.ns.sep();
+    let cmd = if lsub { "LSUB" } else { "LIST" };
+    if patterns.len() == 1 && patterns[0].is_empty() {
+        // The hierarchy delimiter and root.
+        let root = match reference.find(sep) {
+            Some(i) => reference[..=i].to_string(),
+            None => String::new(),
+        };
+        conn.write_fmt(format_args!("* {cmd} (\\Noselect) \"{sep}\" {}\r\n", quoted(&root)));
+        ok(conn, tag);
+        return Ok(());
+    }
+    let store = s.store();
+    let subs: HashSet<String> = store.list.subscriptions(s.userid()).unwrap_or_default().into_iter().collect();
+    let mut names: BTreeMap<String, Info> = BTreeMap::new();
+    let all = store.list.list("").map_err(|e| format!("mailbox list: {e}"))?;
+    for (n, e) in all {
+        if e.mbtype != mboxlist::list::mbtype::NORMAL {
+            continue;
+        }
+        let int = InternalName(n);
+        let r = store.rights(s.userid(), &int, &e);
+        if !r.has('l') {
+            continue;
+        }
+        let ext = s.external(&int);
+        let uses = store.list.annotation(&int.0, SPECIAL_USE, "").ok().flatten().map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default();
+        let subscribed = subs.contains(&int.0);
+        names.insert(ext, Info { int: Some(int), selectable: true, children: false, uses, subscribed });
+    }
+    // LSUB lists subscriptions, existing or not.
+    if lsub || sel_subscribed {
+        for int in &subs {
+            let ext = s.external(&InternalName(int.clone()));
+            names.entry(ext).or_insert_with(|| Info { int: None, selectable: false, subscribed: true, ..Default::default() }).subscribed = true;
+        }
+    }
+    // Parents: mark children, add missing ones as \Noselect.
+    let keys: Vec<String> = names.keys().cloned().collect();
+    for k in keys {
+        let mut cut = k.as_str();
+        while let Some(i) = cut.rfind(sep) {
+            cut = &k[..i];
+            let e = names.entry(cut.to_string()).or_insert_with(|| Info { int: None, selectable: false, ..Default::default() });
+            e.children = true;
+        }
+    }
+    let mut out = String::new();
+    for (ext, info) in &names {
+        let full_match = patterns.iter().any(|pat| {
+            let canon = format!("{reference}{pat}");
+            // INBOX matches without regard to case.
+            let name_cmp = if ext == "INBOX" || ext.starts_with(&format!("INBOX{sep}")) { ext.clone() } else { ext.clone() };
+            let canon = if canon.len() >= 5 && canon[..5].eq_ignore_ascii_case("INBOX") { format!("INBOX{}", &canon[5..]) } else { canon };
+            wild(canon.as_bytes(), name_cmp.as_bytes(), sep as u8)
+        });
+        if !full_match {
+            continue;
+        }
+        if lsub || sel_subscribed {
+            if !info.subscribed {
+                continue;
+            }
+        }
+        if sel_special && info.uses.is_empty() {
+            continue;
+        }
+        if !info.selectable && !lsub && !info.children {
+            // A subscription to a mailbox that does not exist.
+            if !sel_subscribed {
+                continue;
+            }
+        }
+        let mut attrs: Vec<&str> = Vec::new();
+        if !info.selectable {
+            if info.int.is_none() && !info.children && (sel_subscribed || lsub) {
+                attrs.push(if lsub { "\\Noselect" } else { "\\NonExistent" });
+            } else {
+                attrs.push("\\Noselect");
+            }
+        }
+        if !lsub {
+            attrs.push(if info.children { "\\HasChildren" } else { "\\HasNoChildren" });
+            if (ret_subscribed || sel_subscribed) && info.subscribed {
+                attrs.push("\\Subscribed");
+            }
+        }
+        let uses: Vec<&str> = info.uses.split_whitespace().collect();
+        if !lsub && (!uses.is_empty()) {
+            let _ = ret_special;
+            attrs.extend(uses.iter().copied());
+        }
+        out.push_str(&format!("* {cmd} ({}) \"{sep}\" {}\r\n", attrs.join(" "), astring_out(ext)));
+        if let (Some(items), Some(int), true) = (&ret_status, &info.int, info.selectable) {
+            if let Ok(text) = status(s, int, items) {
+                out.push_str(&format!("* STATUS {} ({text})\r\n", astring_out(ext)));
+            }
+        }
+    }
+    conn.write(out.as_bytes());
+    ok(conn, tag);
+    Ok(())
+}
+
+// ---- STATUS ----
+
+fn status_items(p: &mut Parser) -> PResult<Vec<String>> {
+    p.expect(b'(')?;
+    let mut v = Vec::new();
+    while !p.eat(b')') {
+        let k = p.keyword()?;
+        if !matches!(k.as_str(), "MESSAGES" | "RECENT" | "UIDNEXT" | "UIDVALIDITY" | "UNSEEN" | "SIZE") {
+            return Err(format!("Invalid STATUS item {}", k.chars().take(30).collect::<String>()));
+        }
+        v.push(k);
+        let _ = p.eat(b' ');
+    }
+    if v.is_empty() {
+        return Err("Missing STATUS items".into());
+    }
+    Ok(v)
+}
+
+fn status(s: &Session, int: &InternalName, items: &[String]) -> Result<String, StoreError> {
+    let store = s.store();
+    let (entry, rights) = s.rights(int)?;
+    if !rights.has('r') {
+        return Err(if rights.has('l') { StoreError::Denied(int.0.clone()) } else { StoreError::NotFound(int.0.clone()) });
+    }
+    let mb = Mailbox::open(&store.paths(int, &entry)?)?;
+    let h = mb.header().clone();
+    let owner_seen = store.ns.owner(int).as_deref() == Some(s.userid());
+    let needs_scan = items.iter().any(|i| i == "RECENT" || (i == "UNSEEN" && !owner_seen));
+    let (mut recent, mut unseen) = (0u32, h.exists.saturating_sub(h.seen));
+    if needs_scan {
+        let seen = if owner_seen { None } else { Some(store.list.seen(s.userid(), &entry.uniqueid).unwrap_or_default()) };
+        let mut un = 0;
+        for r in mb.records() {
+            let r = r?;
+            if r.is_expunged() {
+                continue;
+            }
+            if r.uid.0 > h.recent_uid {
+                recent += 1;
+            }
+            let is_seen = match &seen {
+                None => r.has(mailbox::flag::SEEN),
+                Some(set) => set.contains(r.uid.0),
+            };
+            if !is_seen {
+                un += 1;
+            }
+        }
+        unseen = un;
+    }
+    // The selected mailbox: this session's own view of \Recent.
+    if let Some(sel) = s.sel.as_ref().filter(|x| x.name == *int) {
+        recent = sel.uids.iter().filter(|u| sel.recent.contains(**u)).count() as u32;
+    }
+    let mut parts = Vec::new();
+    for i in items {
+        let v: u64 = match i.as_str() {
+            "MESSAGES" => u64::from(h.exists),
+            "RECENT" => u64::from(recent),
+            "UIDNEXT" => u64::from(h.last_uid) + 1,
+            "UIDVALIDITY" => u64::from(h.uidvalidity),
+            "UNSEEN" => u64::from(unseen),
+            _ => h.quota_used,
+        };
+        parts.push(format!("{i} {v}"));
+    }
+    Ok(parts.join(" "))
+}
+
+// ---- ACL (RFC 4314) ----
+
+fn acl(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &mut Parser) -> PResult<()> {
+    p.sp()?;
+    let mbox = p.mailbox()?;
+    let (id, rights_arg) = match name {
+        "SETACL" => {
+            p.sp()?;
+            let id = p.astring_text()?;
+            p.sp()?;
+            (Some(id), Some(p.astring_text()?))
+        }
+        "DELETEACL" | "LISTRIGHTS" => {
+            p.sp()?;
+            (Some(p.astring_text()?), None)
+        }
+        _ => (None, None),
+    };
+    p.end()?;
+    let int = match s.internal(&mbox) {
+        Ok(n) => n,
+        Err(e) => {
+            no(conn, tag, &format!("[CANNOT] {e}"));
+            return Ok(());
+        }
+    };
+    let (entry, mine) = match s.rights(&int) {
+        Ok(x) => x,
+        Err(e) => {
+            store_no(conn, tag, &e);
+            return Ok(());
+        }
+    };
+    let store = s.store();
+    let shown = astring_out(&mbox);
+    if name == "MYRIGHTS" {
+        if mine.is_empty() {
+            no(conn, tag, "[NONEXISTENT] Mailbox does not exist");
+        } else {
+            conn.write_fmt(format_args!("* MYRIGHTS {shown} {}\r\n", rights_text(mine)));
+            ok(conn, tag);
+        }
+        return Ok(());
+    }
+    if !mine.has('a') {
+        no(conn, tag, if mine.has('l') { "[NOPERM] Permission denied" } else { "[NONEXISTENT] Mailbox does not exist" });
+        return Ok(());
+    }
+    let mut acl = Acl::parse(&entry.acl).unwrap_or_default();
+    match name {
+        "GETACL" => {
+            let mut line = format!("* ACL {shown}");
+            for (who, r) in &acl.0 {
+                line.push_str(&format!(" {} {}", astring_out(who), rights_text(*r)));
+            }
+            conn.write_fmt(format_args!("{line}\r\n"));
+            ok(conn, tag);
+        }
+        "LISTRIGHTS" => {
+            let id = id.unwrap_or_default();
+            let owner = store.ns.owner(&int);
+            let required = if owner.as_deref() == Some(id.as_str()) { mboxlist::acl::IMPLICIT_OWNER.to_string() } else { String::new() };
+            let optional: Vec<String> = "lrswipkxtea".chars().filter(|c| !required.contains(*c)).map(String::from).collect();
+            conn.write_fmt(format_args!(
+                "* LISTRIGHTS {shown} {} {} {} c d 0 1 2 3 4 5 6 7 8 9\r\n",
+                astring_out(&id),
+                quoted(&required),
+                optional.join(" ")
+            ));
+            ok(conn, tag);
+        }
+        _ => {
+            let id = id.unwrap_or_default();
+            if id.is_empty() {
+                no(conn, tag, "Invalid identifier");
+                return Ok(());
+            }
+            let new = match rights_arg {
+                None => Rights::default(),
+                Some(text) => {
+                    let (mode, letters) = match text.chars().next() {
+                        Some('+') => (1, &text[1..]),
+                        Some('-') => (-1, &text[1..]),
+                        _ => (0, text.as_str()),
+                    };
+                    let letters = expand_legacy(letters);
+                    let r = match Rights::parse(&letters) {
+                        Ok(r) => r,
+                        Err(c) => {
+                            conn.write_fmt(format_args!("{tag} BAD Invalid right '{c}'\r\n"));
+                            return Ok(());
+                        }
+                    };
+                    let cur = acl.0.iter().find(|(w, _)| *w == id).map(|(_, r)| *r).unwrap_or_default();
+                    match mode {
+                        1 => cur.union(r),
+                        -1 => cur.minus(r),
+                        _ => r,
+                    }
+                }
+            };
+            acl.set(&id, new);
+            match store.set_acl(&int, &acl) {
+                Ok(()) => {
+                    let userid = s.userid().to_string();
+                    if let Some(sel) = s.sel.as_mut().filter(|x| x.name == int) {
+                        if let Ok(e) = store.lookup(&int) {
+                            sel.rights = store.rights(&userid, &int, &e);
+                        }
+                    }
+                    ok(conn, tag)
+                }
+                Err(e) => store_no(conn, tag, &e),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// RFC 4314 2.1.1: the obsolete `c` means `k` and `d` means `x`, `t` and `e` (both are
+/// also kept, as Cyrus does, so that old clients see them again).
+fn expand_legacy(letters: &str) -> String {
+    let mut s = letters.to_string();
+    if letters.contains('c') {
+        s.push('k');
+    }
+    if letters.contains('d') {
+        s.push_str("xte");
+    }
+    s
+}
+
+fn rights_text(r: Rights) -> String {
+    let mut s = r.to_string();
+    // Clients of RFC 2086 look for c and d: shown when their modern rights are there.
+    if r.has('k') && !s.contains('c') {
+        s.push('c');
+    }
+    if r.has('x') && r.has('t') && r.has('e') && !s.contains('d') {
+        s.push('d');
+    }
+    let order = mboxlist::acl::ALL_RIGHTS;
+    let mut v: Vec<char> = s.chars().collect();
+    v.sort_by_key(|c| order.find(*c).unwrap_or(99));
+    v.dedup();
+    v.into_iter().collect()
+}
+
+// ---- QUOTA (RFC 9208) ----
+
+/// How quota roots are named to clients: the name without the personal namespace
+/// (`user/fred`), as Cyrus shows them.
+fn root_external(s: &Session, root: &str) -> String {
+    let mut ns = s.ns.clone();
+    ns.altnamespace = false;
+    ns.to_external("", &InternalName(root.to_string()))
+}
+
+fn root_internal(s: &Session, ext: &str) -> Result<InternalName, String> {
+    if ext.eq_ignore_ascii_case("INBOX") || ext.is_empty() && !s.admin {
+        return Ok(s.store().ns.inbox(s.userid()));
+    }
+    let mut ns = s.ns.clone();
+    ns.altnamespace = false;
+    ns.to_internal("", ext).map_err(|e| e.to_string())
+}
+
+fn quota_line(s: &Session, root: &str) -> Option<String> {
+    let q = s.store().list.quota(root).ok()??;
+    let mut parts = Vec::new();
+    if let Some(l) = q.storage_limit_kib {
+        parts.push(format!("STORAGE {} {l}", q.storage_used / 1024));
+    }
+    if let Some(l) = q.message_limit {
+        parts.push(format!("MESSAGE {} {l}", q.message_used));
+    }
+    Some(format!("* QUOTA {} ({})\r\n", astring_out(&root_external(s, root)), parts.join(" ")))
+}
+
+fn quota(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &mut Parser) -> PResult<()> {
+    p.sp()?;
+    let arg = p.astring_text()?;
+    let mut limits = None;
+    if name == "SETQUOTA" {
+        p.sp()?;
+        p.expect(b'(')?;
+        let (mut storage, mut messages) = (None, None);
+        while !p.eat(b')') {
+            let res = p.keyword()?;
+            p.sp()?;
+            let n = p.number()?;
+            match res.as_str() {
+                "STORAGE" => storage = Some(n),
+                "MESSAGE" => messages = Some(n),
+                _ => {
+                    no(conn, tag, &format!("[CANNOT] Unsupported quota resource {res}"));
+                    return Ok(());
+                }
+            }
+            let _ = p.eat(b' ');
+        }
+        limits = Some((storage, messages));
+    }
+    p.end()?;
+    let store = s.store();
+    match name {
+        "GETQUOTAROOT" => {
+            let int = match s.internal(&arg) {
+                Ok(n) => n,
+                Err(e) => {
+                    no(conn, tag, &format!("[CANNOT] {e}"));
+                    return Ok(());
+                }
+            };
+            match s.rights(&int) {
+                Ok((_, r)) if !r.is_empty() => {}
+                Ok(_) => {
+                    no(conn, tag, "[NONEXISTENT] Mailbox does not exist");
+                    return Ok(());
+                }
+                Err(e) => {
+                    store_no(conn, tag, &e);
+                    return Ok(());
+                }
+            }
+            let root = store.list.quota_root_of(&int.0).ok().flatten();
+            match &root {
+                Some(r) => conn.write_fmt(format_args!("* QUOTAROOT {} {}\r\n", astring_out(&arg), astring_out(&root_external(s, r)))),
+                None => conn.write_fmt(format_args!("* QUOTAROOT {}\r\n", astring_out(&arg))),
+            }
+            if let Some(line) = root.as_deref().and_then(|r| quota_line(s, r)) {
+                conn.write(line.as_bytes());
+            }
+            ok(conn, tag);
+        }
+        "GETQUOTA" => {
+            let int = match root_internal(s, &arg) {
+                Ok(n) => n,
+                Err(e) => {
+                    no(conn, tag, &format!("[CANNOT] {e}"));
+                    return Ok(());
+                }
+            };
+            let own = store.ns.owner(&int).as_deref() == Some(s.userid());
+            if !s.admin && !own {
+                no(conn, tag, "[NOPERM] Permission denied");
+                return Ok(());
+            }
+            match quota_line(s, &int.0) {
+                Some(line) => {
+                    conn.write(line.as_bytes());
+                    ok(conn, tag);
+                }
+                None => no(conn, tag, "[NONEXISTENT] Quota root does not exist"),
+            }
+        }
+        _ => {
+            if !s.admin {
+                no(conn, tag, "[NOPERM] Only administrators may set quotas");
+                return Ok(());
+            }
+            let int = match root_internal(s, &arg) {
+                Ok(n) => n,
+                Err(e) => {
+                    no(conn, tag, &format!("[CANNOT] {e}"));
+                    return Ok(());
+                }
+            };
+            if store.list.lookup(&int.0).ok().flatten().is_none() {
+                no(conn, tag, "[NONEXISTENT] Mailbox does not exist");
+                return Ok(());
+            }
+            let (storage, messages) = limits.unwrap_or((None, None));
+            let existed = store.list.quota(&int.0).ok().flatten().is_some();
+            if let Err(e) = store.list.set_quota_limits(&int.0, storage, messages) {
+                store_no(conn, tag, &StoreError::Internal(e));
+                return Ok(());
+            }
+            if !existed && (storage.is_some() || messages.is_some()) {
+                // A new root: count what is already under it.
+                if let Ok((b, m)) = store.usage_of_root(&int.0) {
+                    let _ = store.list.quota_set_usage(&int.0, b, m);
+                }
+            }
+            if let Some(line) = quota_line(s, &int.0) {
+                conn.write(line.as_bytes());
+            }
+            ok(conn, tag);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        assert!(wild(b"*", b"a/b/c", b'/'));
+        assert!(wild(b"%", b"abc", b'/'));
+        assert!(!wild(b"%", b"a/b", b'/'));
+        assert!(wild(b"a/%", b"a/b", b'/'));
+        assert!(wild(b"a*c", b"a/b/c", b'/'));
+        assert!(!wild(b"a%c", b"a/b/c", b'/'));
+        assert!(wild(b"INBOX", b"INBOX", b'/'));
+        assert!(!wild(b"INBOX", b"INBOX/x", b'/'));
+        assert!(wild(b"%/%", b"user/fred", b'/'));
+    }
+
+    #[test]
+    fn legacy_rights() {
+        assert_eq!(rights_text(Rights::parse("lrswipkxtea").unwrap()), "lrswipkxtecda");
+        assert_eq!(expand_legacy("lrc"), "lrck");
+    }
+}

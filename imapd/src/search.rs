@@ -1,0 +1,358 @@
+//! SEARCH keys (RFC 3501 6.4.4) and ESEARCH return options (RFC 4731).
+//!
+//! Header keys (SUBJECT, FROM, TO, CC, BCC, HEADER) are answered from the cache;
+//! BODY and TEXT read the message file and decode its text parts. Strings match as
+//! case-insensitive substrings of the decoded text.
+
+use crate::parse::{MAX_DEPTH, PResult, Parser, SeqSet};
+use crate::selected::system_flag;
+use mailbox::{Record, flag};
+
+#[derive(Debug, Clone)]
+pub enum Key {
+    All,
+    Seq(SeqSet),
+    Uid(SeqSet),
+    /// A system flag set (true) or not set (false).
+    Flag(u32, bool),
+    Keyword(String, bool),
+    New,
+    Old,
+    Recent(bool),
+    Larger(u64),
+    Smaller(u64),
+    /// Internal date: before / on / since a day (days since the epoch).
+    Before(i64),
+    On(i64),
+    Since(i64),
+    SentBefore(i64),
+    SentOn(i64),
+    SentSince(i64),
+    Field(Field, String),
+    Header(String, String),
+    Body(String),
+    Text(String),
+    Not(Box<Key>),
+    Or(Box<Key>, Box<Key>),
+    And(Vec<Key>),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Field {
+    Subject,
+    From,
+    To,
+    Cc,
+    Bcc,
+}
+
+/// ESEARCH return options.
+#[derive(Debug, Default, Clone)]
+pub struct Return {
+    pub min: bool,
+    pub max: bool,
+    pub count: bool,
+    pub all: bool,
+}
+
+fn text(p: &mut Parser) -> PResult<String> {
+    p.sp()?;
+    let v = p.astring()?;
+    Ok(String::from_utf8_lossy(&v).to_lowercase())
+}
+
+/// Parses the search program: keys separated by spaces to the end (an implicit AND).
+pub fn parse_program(p: &mut Parser) -> PResult<Key> {
+    let mut keys = vec![parse_key(p, 0)?];
+    while !p.at_end() {
+        p.sp()?;
+        keys.push(parse_key(p, 0)?);
+    }
+    Ok(if keys.len() == 1 { keys.pop().unwrap_or(Key::All) } else { Key::And(keys) })
+}
+
+fn parse_key(p: &mut Parser, depth: usize) -> PResult<Key> {
+    if depth > MAX_DEPTH {
+        return Err("Search program nested too deeply".into());
+    }
+    if p.eat(b'(') {
+        let mut keys = vec![parse_key(p, depth + 1)?];
+        while !p.eat(b')') {
+            p.sp()?;
+            keys.push(parse_key(p, depth + 1)?);
+        }
+        return Ok(Key::And(keys));
+    }
+    if p.at_seqset() {
+        return Ok(Key::Seq(p.seqset()?));
+    }
+    let k = p.keyword()?;
+    let flag_key = |name: &str, set: bool| -> PResult<Key> {
+        Ok(Key::Flag(system_flag(name).ok_or("bad flag")?, set))
+    };
+    Ok(match k.as_str() {
+        "ALL" => Key::All,
+        "ANSWERED" => flag_key("\\Answered", true)?,
+        "DELETED" => flag_key("\\Deleted", true)?,
+        "DRAFT" => flag_key("\\Draft", true)?,
+        "FLAGGED" => flag_key("\\Flagged", true)?,
+        "SEEN" => flag_key("\\Seen", true)?,
+        "UNANSWERED" => flag_key("\\Answered", false)?,
+        "UNDELETED" => flag_key("\\Deleted", false)?,
+        "UNDRAFT" => flag_key("\\Draft", false)?,
+        "UNFLAGGED" => flag_key("\\Flagged", false)?,
+        "UNSEEN" => flag_key("\\Seen", false)?,
+        "NEW" => Key::New,
+        "OLD" => Key::Old,
+        "RECENT" => Key::Recent(true),
+        "KEYWORD" | "UNKEYWORD" => {
+            p.sp()?;
+            let f = p.flag()?;
+            if f.starts_with('\\') {
+                return Err("Invalid keyword".into());
+            }
+            Key::Keyword(f, k == "KEYWORD")
+        }
+        "LARGER" | "SMALLER" => {
+            p.sp()?;
+            let n = p.number()?;
+            if k == "LARGER" { Key::Larger(n) } else { Key::Smaller(n) }
+        }
+        "BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE" => {
+            p.sp()?;
+            let d = p.date()?;
+            match k.as_str() {
+                "BEFORE" => Key::Before(d),
+                "ON" => Key::On(d),
+                "SINCE" => Key::Since(d),
+                "SENTBEFORE" => Key::SentBefore(d),
+                "SENTON" => Key::SentOn(d),
+                _ => Key::SentSince(d),
+            }
+        }
+        "SUBJECT" => Key::Field(Field::Subject, text(p)?),
+        "FROM" => Key::Field(Field::From, text(p)?),
+        "TO" => Key::Field(Field::To, text(p)?),
+        "CC" => Key::Field(Field::Cc, text(p)?),
+        "BCC" => Key::Field(Field::Bcc, text(p)?),
+        "HEADER" => {
+            p.sp()?;
+            let name = p.astring_text()?;
+            Key::Header(name, text(p)?)
+        }
+        "BODY" => Key::Body(text(p)?),
+        "TEXT" => Key::Text(text(p)?),
+        "UID" => {
+            p.sp()?;
+            Key::Uid(p.seqset()?)
+        }
+        "NOT" => {
+            p.sp()?;
+            Key::Not(Box::new(parse_key(p, depth + 1)?))
+        }
+        "OR" => {
+            p.sp()?;
+            let a = parse_key(p, depth + 1)?;
+            p.sp()?;
+            let b = parse_key(p, depth + 1)?;
+            Key::Or(Box::new(a), Box::new(b))
+        }
+        other => return Err(format!("Invalid search criterion {}", other.chars().take(30).collect::<String>())),
+    })
+}
+
+/// `RETURN (...)` after SEARCH, if present; `CHARSET x` handled by the caller.
+pub fn parse_return(p: &mut Parser) -> PResult<Option<Return>> {
+    if !p.word("RETURN") {
+        return Ok(None);
+    }
+    p.sp()?;
+    p.expect(b'(')?;
+    let mut r = Return::default();
+    if !p.eat(b')') {
+        loop {
+            match p.keyword()?.as_str() {
+                "MIN" => r.min = true,
+                "MAX" => r.max = true,
+                "COUNT" => r.count = true,
+                "ALL" => r.all = true,
+                "SAVE" => return Err("SEARCHRES is not supported".into()),
+                other => return Err(format!("Unknown RETURN option {other}")),
+            }
+            if p.eat(b')') {
+                break;
+            }
+            p.sp()?;
+        }
+    }
+    if !(r.min || r.max || r.count || r.all) {
+        r.all = true;
+    }
+    p.sp()?;
+    Ok(Some(r))
+}
+
+/// What a message offers to the matcher; expensive parts loaded on demand.
+pub struct Candidate<'a> {
+    pub msn: u32,
+    pub rec: &'a Record,
+    pub sys: u32,
+    pub recent: bool,
+    pub max_msn: u32,
+    pub max_uid: u32,
+    pub keywords: &'a [String],
+    pub payload: Option<&'a [u8]>,
+    pub read_raw: &'a dyn Fn() -> Option<Vec<u8>>,
+    parsed: Option<Option<message::Cached>>,
+    raw: Option<Option<Vec<u8>>>,
+    body_text: Option<String>,
+}
+
+impl<'a> Candidate<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(msn: u32, rec: &'a Record, sys: u32, recent: bool, max_msn: u32, max_uid: u32, keywords: &'a [String], payload: Option<&'a [u8]>, read_raw: &'a dyn Fn() -> Option<Vec<u8>>) -> Self {
+        Candidate { msn, rec, sys, recent, max_msn, max_uid, keywords, payload, read_raw, parsed: None, raw: None, body_text: None }
+    }
+
+    fn parsed(&mut self) -> Option<&message::Cached> {
+        if self.parsed.is_none() {
+            let mut p = self.payload.and_then(mailbox::cache::structure);
+            if p.is_none() {
+                p = self.raw().map(message::parse);
+            }
+            self.parsed = Some(p);
+        }
+        self.parsed.as_ref().and_then(|p| p.as_ref())
+    }
+
+    fn raw(&mut self) -> Option<&[u8]> {
+        if self.raw.is_none() {
+            self.raw = Some((self.read_raw)());
+        }
+        self.raw.as_ref().and_then(|r| r.as_deref())
+    }
+
+    fn header(&mut self) -> Vec<u8> {
+        if let Some(h) = self.payload.and_then(mailbox::cache::header_block) {
+            return h.to_vec();
+        }
+        match self.raw() {
+            Some(r) => r[..mailbox::cache::header_len(r)].to_vec(),
+            None => Vec::new(),
+        }
+    }
+
+    fn body_text(&mut self) -> &str {
+        if self.body_text.is_none() {
+            let _ = self.parsed();
+            let raw = self.raw().map(<[u8]>::to_vec);
+            let t = match (self.parsed.as_ref().and_then(|p| p.as_ref()), raw) {
+                (Some(p), Some(raw)) => p.search_text(&raw).to_lowercase(),
+                _ => String::new(),
+            };
+            self.body_text = Some(t);
+        }
+        self.body_text.as_deref().unwrap_or("")
+    }
+}
+
+/// The decoded, lower-cased values of header field `name` in `block`.
+fn header_values(block: &[u8], name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur: Option<Vec<u8>> = None;
+    for line in block.split_inclusive(|&b| b == b'\n') {
+        if line.first().is_some_and(|&c| c == b' ' || c == b'\t') {
+            if let Some(c) = cur.as_mut() {
+                c.extend_from_slice(line.trim_ascii_end());
+            }
+            continue;
+        }
+        if let Some(c) = cur.take() {
+            out.push(message::decode_header(&c).to_lowercase());
+        }
+        if let Some(colon) = line.iter().position(|&b| b == b':') {
+            if line[..colon].trim_ascii_end().eq_ignore_ascii_case(name.as_bytes()) {
+                cur = Some(line[colon + 1..].trim_ascii().to_vec());
+            }
+        }
+    }
+    if let Some(c) = cur {
+        out.push(message::decode_header(&c).to_lowercase());
+    }
+    out
+}
+
+fn day(t: i64) -> i64 {
+    t.div_euclid(86_400)
+}
+
+pub fn matches(k: &Key, c: &mut Candidate) -> bool {
+    match k {
+        Key::All => true,
+        Key::Seq(s) => s.contains(c.msn, c.max_msn),
+        Key::Uid(s) => s.contains(c.rec.uid.0, c.max_uid),
+        Key::Flag(f, set) => (c.sys & f != 0) == *set,
+        Key::Keyword(name, set) => {
+            let has = c.keywords.iter().position(|k| k.eq_ignore_ascii_case(name)).is_some_and(|i| c.rec.has_user_flag(i));
+            has == *set
+        }
+        Key::New => c.recent && c.sys & flag::SEEN == 0,
+        Key::Old => !c.recent,
+        Key::Recent(set) => c.recent == *set,
+        Key::Larger(n) => u64::from(c.rec.size) > *n,
+        Key::Smaller(n) => u64::from(c.rec.size) < *n,
+        Key::Before(d) => day(c.rec.internaldate) < *d,
+        Key::On(d) => day(c.rec.internaldate) == *d,
+        Key::Since(d) => day(c.rec.internaldate) >= *d,
+        Key::SentBefore(d) => c.parsed().and_then(|p| p.fields().date).is_some_and(|t| day(t) < *d),
+        Key::SentOn(d) => c.parsed().and_then(|p| p.fields().date).is_some_and(|t| day(t) == *d),
+        Key::SentSince(d) => c.parsed().and_then(|p| p.fields().date).is_some_and(|t| day(t) >= *d),
+        Key::Field(f, v) => {
+            let Some(p) = c.parsed() else { return false };
+            let fields = p.fields();
+            let val = match f {
+                Field::Subject => &fields.subject,
+                Field::From => &fields.from,
+                Field::To => &fields.to,
+                Field::Cc => &fields.cc,
+                Field::Bcc => &fields.bcc,
+            };
+            val.as_ref().is_some_and(|s| s.to_lowercase().contains(v.as_str()))
+        }
+        Key::Header(name, v) => {
+            let block = c.header();
+            header_values(&block, name).iter().any(|h| h.contains(v.as_str()))
+        }
+        Key::Body(v) => c.body_text().contains(v.as_str()),
+        Key::Text(v) => {
+            let block = c.header();
+            let h = message::decode_header(&block).to_lowercase();
+            h.contains(v.as_str()) || c.body_text().contains(v.as_str())
+        }
+        Key::Not(k) => !matches(k, c),
+        Key::Or(a, b) => matches(a, c) || matches(b, c),
+        Key::And(ks) => ks.iter().all(|k| matches(k, c)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs() {
+        assert!(parse_program(&mut Parser::new(b"OR (SUBJECT x FROM y) NOT 1:3 UID 5:*")).is_ok());
+        let deep = format!("{}ALL{}", "(".repeat(1000), ")".repeat(1000));
+        assert!(parse_program(&mut Parser::new(deep.as_bytes())).is_err());
+        assert!(parse_program(&mut Parser::new(b"FROBNICATE")).is_err());
+        assert!(parse_program(&mut Parser::new(b"(ALL")).is_err());
+        assert!(parse_program(&mut Parser::new(b"SINCE 1-Feb-1994 LARGER 10")).is_ok());
+    }
+
+    #[test]
+    fn header_lookup() {
+        let h = b"Subject: =?utf-8?q?caf=C3=A9?=\r\n folded\r\nX-Y: z\r\n\r\n";
+        assert_eq!(header_values(h, "subject"), vec!["café folded".to_string()]);
+        assert_eq!(header_values(h, "x-y"), vec!["z".to_string()]);
+    }
+}
