@@ -208,6 +208,12 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Userid whose +detail addresses deliver to shared folders (postuser+shared.folder); empty means +shared.folder.",
     },
     OptDef {
+        name: "proxyservers",
+        kind: Kind::List(&[]),
+        default: None,
+        desc: "Users who may authenticate as themselves and act as another user (SASL authorisation id), besides the admins.",
+    },
+    OptDef {
         name: "reject8bit",
         kind: Kind::Bool,
         default: Some("no"),

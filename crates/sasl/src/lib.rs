@@ -91,6 +91,40 @@ unsafe extern "C" fn log_cb(_ctx: *mut c_void, level: c_int, message: *const c_c
     SASL_OK
 }
 
+/// Who may act for another user (SASL proxy authorisation, an authzid that differs
+/// from the authentication id): the `admins` and the `proxyservers` of imapd.conf, as
+/// in Cyrus.
+unsafe extern "C" fn proxy_cb(
+    conn: *mut sasl_conn_t,
+    ctx: *mut c_void,
+    requested: *const c_char,
+    rlen: c_uint,
+    auth: *const c_char,
+    alen: c_uint,
+    _realm: *const c_char,
+    _urlen: c_uint,
+    _props: *mut c_void,
+) -> c_int {
+    if requested.is_null() || auth.is_null() || ctx.is_null() {
+        return SASL_BADPARAM;
+    }
+    // SAFETY: libsasl2 passes the two ids with their lengths; ctx is the leaked list.
+    let req = unsafe { std::slice::from_raw_parts(requested as *const u8, rlen as usize) };
+    let who = unsafe { std::slice::from_raw_parts(auth as *const u8, alen as usize) };
+    if req == who {
+        return SASL_OK;
+    }
+    let allowed = unsafe { &*(ctx as *const Vec<String>) };
+    let who_s = String::from_utf8_lossy(who);
+    if allowed.iter().any(|a| *a == who_s) {
+        log::info!("proxy authorisation: {who_s} acts as {}", String::from_utf8_lossy(req));
+        return SASL_OK;
+    }
+    // SAFETY: sasl_seterror with a plain format string.
+    unsafe { sasl_seterror(conn, 0, c"user is not allowed to proxy".as_ptr()) };
+    SASL_NOAUTHZ
+}
+
 /// The libsasl2 options from a configuration: every `sasl_*` entry without its prefix.
 pub fn options(cfg: &Config) -> HashMap<String, String> {
     cfg.prefixed_for_service("sasl_").into_iter().collect()
@@ -108,6 +142,9 @@ pub fn init(app: &str, cfg: &Config) -> Result<(), SaslError> {
         }
         map.entry("log_level".into()).or_insert_with(|| c"3".to_owned());
         let ctx = Box::into_raw(Box::new(map)) as *mut c_void;
+        let mut proxiers = cfg.get_list("admins");
+        proxiers.extend(cfg.get_list("proxyservers"));
+        let proxy_ctx = Box::into_raw(Box::new(proxiers)) as *mut c_void;
         // SAFETY: the callbacks take the C signatures libsasl2 expects; sasl2-sys types
         // them as fn() -> c_int, hence the transmutes. The table is leaked: libsasl2
         // keeps the pointer for the life of the process.
@@ -121,6 +158,11 @@ pub fn init(app: &str, cfg: &Config) -> Result<(), SaslError> {
                 id: SASL_CB_LOG,
                 proc_: Some(unsafe { std::mem::transmute::<*const (), unsafe extern "C" fn() -> c_int>(log_cb as *const ()) }),
                 context: std::ptr::null_mut(),
+            },
+            sasl_callback_t {
+                id: SASL_CB_PROXY_POLICY,
+                proc_: Some(unsafe { std::mem::transmute::<*const (), unsafe extern "C" fn() -> c_int>(proxy_cb as *const ()) }),
+                context: proxy_ctx,
             },
             sasl_callback_t { id: SASL_CB_LIST_END, proc_: None, context: std::ptr::null_mut() },
         ]));
