@@ -39,10 +39,6 @@ impl Item {
     pub fn sets_seen(&self) -> bool {
         matches!(self, Item::Rfc822 | Item::Rfc822Text | Item::Section { peek: false, .. })
     }
-
-    fn needs_cache(&self) -> bool {
-        !matches!(self, Item::Uid | Item::Flags | Item::InternalDate | Item::Size)
-    }
 }
 
 /// Parses the FETCH attribute list (after the sequence set and a space).
@@ -207,16 +203,25 @@ pub fn filter_fields(block: &[u8], names: &[String], not: bool) -> Vec<u8> {
 /// What one message's FETCH needs from the store, loaded on first use.
 pub struct Source<'m> {
     pub rec: &'m Record,
-    pub payload: Option<&'m [u8]>,
+    /// The cache entry, checked on first use (FLAGS and UID never need it).
+    pub payload: Option<Option<&'m [u8]>>,
+    pub read_payload: &'m dyn Fn() -> Option<&'m [u8]>,
     pub parsed: Option<message::Cached>,
     pub raw: Option<Vec<u8>>,
     pub read_raw: &'m dyn Fn() -> Option<Vec<u8>>,
 }
 
-impl Source<'_> {
+impl<'m> Source<'m> {
+    fn payload(&mut self) -> Option<&'m [u8]> {
+        if self.payload.is_none() {
+            self.payload = Some((self.read_payload)());
+        }
+        self.payload.flatten()
+    }
+
     fn parsed(&mut self) -> Option<&message::Cached> {
         if self.parsed.is_none() {
-            self.parsed = self.payload.and_then(mailbox::cache::structure);
+            self.parsed = self.payload().and_then(mailbox::cache::structure);
             if self.parsed.is_none() {
                 // A damaged cache entry: parse the file instead.
                 let raw = self.raw()?.to_vec();
@@ -234,7 +239,7 @@ impl Source<'_> {
     }
 
     fn header_block(&mut self) -> Option<Vec<u8>> {
-        if let Some(h) = self.payload.and_then(mailbox::cache::header_block) {
+        if let Some(h) = self.payload().and_then(mailbox::cache::header_block) {
             return Some(h.to_vec());
         }
         let raw = self.raw()?;
@@ -266,7 +271,6 @@ pub fn write_items(out: &mut Vec<u8>, items: &[Item], src: &mut Source, flags: &
             out.push(b' ');
         }
         *first = false;
-        let _ = it.needs_cache();
         match it {
             Item::Uid => out.extend_from_slice(format!("UID {}", rec.uid.0).as_bytes()),
             Item::Flags => {

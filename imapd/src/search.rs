@@ -201,7 +201,8 @@ pub struct Candidate<'a> {
     pub max_msn: u32,
     pub max_uid: u32,
     pub keywords: &'a [String],
-    pub payload: Option<&'a [u8]>,
+    payload: Option<Option<&'a [u8]>>,
+    read_payload: &'a dyn Fn() -> Option<&'a [u8]>,
     pub read_raw: &'a dyn Fn() -> Option<Vec<u8>>,
     parsed: Option<Option<message::Cached>>,
     raw: Option<Option<Vec<u8>>>,
@@ -210,13 +211,20 @@ pub struct Candidate<'a> {
 
 impl<'a> Candidate<'a> {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(msn: u32, rec: &'a Record, sys: u32, recent: bool, max_msn: u32, max_uid: u32, keywords: &'a [String], payload: Option<&'a [u8]>, read_raw: &'a dyn Fn() -> Option<Vec<u8>>) -> Self {
-        Candidate { msn, rec, sys, recent, max_msn, max_uid, keywords, payload, read_raw, parsed: None, raw: None, body_text: None }
+    pub fn new(msn: u32, rec: &'a Record, sys: u32, recent: bool, max_msn: u32, max_uid: u32, keywords: &'a [String], read_payload: &'a dyn Fn() -> Option<&'a [u8]>, read_raw: &'a dyn Fn() -> Option<Vec<u8>>) -> Self {
+        Candidate { msn, rec, sys, recent, max_msn, max_uid, keywords, payload: None, read_payload, read_raw, parsed: None, raw: None, body_text: None }
+    }
+
+    fn payload(&mut self) -> Option<&'a [u8]> {
+        if self.payload.is_none() {
+            self.payload = Some((self.read_payload)());
+        }
+        self.payload.flatten()
     }
 
     fn parsed(&mut self) -> Option<&message::Cached> {
         if self.parsed.is_none() {
-            let mut p = self.payload.and_then(mailbox::cache::structure);
+            let mut p = self.payload().and_then(mailbox::cache::structure);
             if p.is_none() {
                 p = self.raw().map(message::parse);
             }
@@ -233,7 +241,7 @@ impl<'a> Candidate<'a> {
     }
 
     fn header(&mut self) -> Vec<u8> {
-        if let Some(h) = self.payload.and_then(mailbox::cache::header_block) {
+        if let Some(h) = self.payload().and_then(mailbox::cache::header_block) {
             return h.to_vec();
         }
         match self.raw() {

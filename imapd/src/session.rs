@@ -692,10 +692,10 @@ impl<'a> Session<'a> {
                     continue;
                 }
             };
-            let payload = sel.mb.cache_entry(&rec).ok();
             let mb = &sel.mb;
+            let read_payload = || mb.cache_entry(&rec).ok();
             let read_raw = || mb.read_message(rec.uid).ok();
-            let mut src = fetch::Source { rec: &rec, payload, parsed: None, raw: None, read_raw: &read_raw };
+            let mut src = fetch::Source { rec: &rec, payload: None, read_payload: &read_payload, parsed: None, raw: None, read_raw: &read_raw };
             let flags = sel.flags_text(&rec);
             out.clear();
             out.extend_from_slice(format!("* {msn} FETCH (").as_bytes());
@@ -871,10 +871,10 @@ impl<'a> Session<'a> {
         let mut hits: Vec<(u32, u32)> = Vec::new();
         for msn in 1..=n {
             let Ok(rec) = sel.record(msn) else { continue };
-            let payload = sel.mb.cache_entry(&rec).ok();
             let mb = &sel.mb;
+            let read_payload = || mb.cache_entry(&rec).ok();
             let read_raw = || mb.read_message(rec.uid).ok();
-            let mut c = search::Candidate::new(msn, &rec, sel.sys_flags(&rec), sel.recent.contains(rec.uid.0), n, max_uid, &keywords, payload, &read_raw);
+            let mut c = search::Candidate::new(msn, &rec, sel.sys_flags(&rec), sel.recent.contains(rec.uid.0), n, max_uid, &keywords, &read_payload, &read_raw);
             if search::matches(&prog, &mut c) {
                 hits.push((msn, rec.uid.0));
             }
