@@ -1,6 +1,7 @@
 """pop3d against the store: python's poplib, over STLS and implicit TLS."""
 
 import base64
+import imaplib
 import os
 import poplib
 import smtplib
@@ -29,7 +30,8 @@ def pop(make_instance):
     inst.write_cyrus_conf(SERVICES=(
         f'  lmtpunix cmd="lmtpd" listen="{inst.dir}/lmtp.sock" prefork=0\n'
         f'  pop3 cmd="pop3d" listen="127.0.0.1:{inst.port("pop3")}" prefork=1\n'
-        f'  pop3s cmd="pop3d -s" listen="127.0.0.1:{inst.port("pop3s")}" prefork=0\n'))
+        f'  pop3s cmd="pop3d -s" listen="127.0.0.1:{inst.port("pop3s")}" prefork=0\n'
+        f'  imap cmd="imapd" listen="127.0.0.1:{inst.port("imap")}" prefork=0\n'))
     inst.start()
     inst.ctx = ssl.create_default_context(cafile=cert)
     inst.ctx.check_hostname = False
@@ -268,3 +270,39 @@ def test_popminpoll_refuses_a_second_login_too_soon(make_instance):
     p.user("fred")
     with pytest.raises(poplib.error_proto, match=r"\[LOGIN-DELAY\]"):
         p.pass_("pw")
+
+
+def test_imap_expunge_during_a_pop3_session(pop):
+    """An IMAP client expunges while a POP3 session is open: the POP3 session keeps
+    serving its snapshot (same numbers, sizes, UIDLs and contents), its QUIT expunges
+    only what it deleted, and IMAP then sees exactly what is left."""
+    deliver(pop, "fred", 5)
+    p = login(pop)
+    before_uidl = p.uidl()[1]
+    before_list = p.list()[1]
+    im = imaplib.IMAP4("127.0.0.1", pop.port("imap"))
+    im.starttls(pop.ctx)
+    im.login("fred", "pw")
+    assert im.select("INBOX") == ("OK", [b"5"])
+    im.store("1:2", "+FLAGS", "\\Deleted")
+    im.expunge()
+    assert im.select("INBOX") == ("OK", [b"3"])
+    # The POP3 view is unchanged and consistent.
+    assert p.stat()[0] == 5
+    assert p.uidl()[1] == before_uidl and p.list()[1] == before_list
+    _, lines, _ = p.retr(3)
+    assert b"Subject: m 2" in lines
+    assert p.dele(5).startswith(b"+OK")
+    assert p.quit().startswith(b"+OK")
+    # IMAP learns of the POP3 expunge as an untagged EXPUNGE, and 2 messages remain.
+    typ, data = im.noop()
+    assert im.response("EXPUNGE")[1] == [b"3"], data
+    typ, data = im.search(None, "ALL")
+    assert data == [b"1 2"]
+    _, subj = im.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert [x[1].strip() for x in subj if isinstance(x, tuple)] == [b"Subject: m 2", b"Subject: m 3"]
+    im.logout()
+    # A new POP3 session numbers what is left.
+    p = login(pop)
+    assert p.stat()[0] == 2
+    p.quit()
