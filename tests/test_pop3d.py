@@ -4,6 +4,7 @@ import base64
 import imaplib
 import os
 import poplib
+import re
 import smtplib
 import socket
 import ssl
@@ -305,4 +306,39 @@ def test_imap_expunge_during_a_pop3_session(pop):
     # A new POP3 session numbers what is left.
     p = login(pop)
     assert p.stat()[0] == 2
+    p.quit()
+
+
+def test_apop_without_tls_from_sasldb_secrets(pop):
+    """APOP (allowapop, on by default as in Cyrus): the greeting carries a challenge,
+    the digest is checked by libsasl2 against the sasldb secret, no TLS needed."""
+    deliver(pop, "fred", 2)
+    p = poplib.POP3("127.0.0.1", pop.port("pop3"), timeout=10)
+    assert re.search(rb"<[^>]+@suite\.test>$", p.getwelcome()), p.getwelcome()
+    with pytest.raises(poplib.error_proto, match="-ERR"):
+        p.apop("fred", "wrong")
+    assert p.apop("fred", "pw").startswith(b"+OK")
+    assert p.stat()[0] == 2
+    p.quit()
+    # Two greetings never share a challenge.
+    a = poplib.POP3("127.0.0.1", pop.port("pop3"), timeout=10)
+    b = poplib.POP3("127.0.0.1", pop.port("pop3"), timeout=10)
+    assert a.getwelcome() != b.getwelcome()
+    a.quit()
+    b.quit()
+
+
+def test_apop_off_when_allowapop_is_no(make_instance):
+    inst = make_instance(extra_conf="sasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: sasldb\nallowapop: no\n")
+    with open(inst.conf, "a") as f:
+        f.write(f"sasl_sasldb_path: {inst.dir}/config/sasldb2\n")
+    inst.create_mailbox("user.fred")
+    subprocess.run(["saslpasswd2", "-p", "-c", "-f", f"{inst.dir}/config/sasldb2", "-u", "suite.test", "fred"], input=b"pw", check=True)
+    inst._own()
+    inst.write_cyrus_conf(SERVICES=f'  pop3 cmd="pop3d" listen="127.0.0.1:{inst.port("pop3")}" prefork=0\n')
+    inst.start()
+    p = poplib.POP3("127.0.0.1", inst.port("pop3"), timeout=10)
+    assert b"<" not in p.getwelcome()
+    with pytest.raises(poplib.error_proto, match="APOP is not available"):
+        p._shortcmd("APOP fred " + "0" * 32)
     p.quit()

@@ -64,6 +64,12 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Userids with administrative rights on every mailbox, separated by spaces.",
     },
     OptDef {
+        name: "allowapop",
+        kind: Kind::Bool,
+        default: Some("yes"),
+        desc: "Offer POP3 APOP (a challenge in the greeting; secrets from libsasl2's auxprop, such as sasldb) when libsasl2 can check it.",
+    },
+    OptDef {
         name: "allowplaintext",
         kind: Kind::Bool,
         default: Some("no"),

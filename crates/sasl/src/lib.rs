@@ -309,6 +309,23 @@ impl ServerConn {
         if r == SASL_OK { Ok(()) } else { Err(self.err(r)) }
     }
 
+    /// Whether libsasl2 can check APOP (it was built with it, and an auxprop plugin
+    /// can give the plaintext secret).
+    pub fn apop_available(&self) -> bool {
+        // SAFETY: a NULL challenge asks only whether APOP is supported.
+        unsafe { sasl_checkapop(self.conn, std::ptr::null(), 0, std::ptr::null(), 0) == SASL_OK }
+    }
+
+    /// Checks a POP3 APOP answer: `response` is `user digest`, the digest being
+    /// MD5(challenge + secret) in hex.
+    pub fn checkapop(&mut self, challenge: &str, response: &str) -> Result<(), SaslError> {
+        let c = opt_c(Some(challenge))?;
+        let r = opt_c(Some(response))?;
+        // SAFETY: both are NUL-terminated and live across the call.
+        let code = unsafe { sasl_checkapop(self.conn, ptr(&c), challenge.len() as c_uint, ptr(&r), response.len() as c_uint) };
+        if code == SASL_OK { Ok(()) } else { Err(self.err(code)) }
+    }
+
     /// The authenticated user (`user@realm` as libsasl2 canonicalises it).
     pub fn username(&self) -> Option<String> {
         let mut p: *const c_void = std::ptr::null();
