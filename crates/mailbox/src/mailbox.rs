@@ -313,6 +313,27 @@ impl Mailbox {
         Ok(None)
     }
 
+    /// Finds `uid` when UIDs are asked for in ascending order: `cursor` is where the
+    /// last one was found, and the record after it is tried before a binary search.
+    /// Returns its position and record.
+    pub fn seek(&self, uid: Uid, cursor: &mut usize) -> Result<Option<(usize, Record)>, Error> {
+        if *cursor < self.len() {
+            let r = self.record(*cursor)?;
+            if r.uid == uid {
+                let i = *cursor;
+                *cursor += 1;
+                return Ok(Some((i, r)));
+            }
+        }
+        match self.find(uid)? {
+            Some(i) => {
+                *cursor = i + 1;
+                Ok(Some((i, self.record(i)?)))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// The cache payload of a record, checksum verified, read from the map.
     pub fn cache_entry(&self, r: &Record) -> Result<&[u8], Error> {
         let m = self.cache_map.as_ref().ok_or_else(|| Error::Corrupt("cache is empty".into()))?;

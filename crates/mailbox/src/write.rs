@@ -282,9 +282,10 @@ impl Writer<'_> {
         let mut h = self.mb.header.clone();
         let mut changed = Vec::new();
         let ip = self.mb.paths.index();
+        let mut runs = Runs::default();
+        let mut cursor = 0usize;
         for &uid in uids {
-            let Some(i) = self.mb.find(uid)? else { continue };
-            let old = self.mb.record(i)?;
+            let Some((i, old)) = self.mb.seek(uid, &mut cursor)? else { continue };
             if old.is_expunged() {
                 continue;
             }
@@ -315,10 +316,10 @@ impl Writer<'_> {
             h.highestmodseq += 1;
             r.modseq = Modseq(h.highestmodseq);
             r.last_updated = now();
-            let off = (HEADER_SIZE + i * RECORD_SIZE) as u64;
-            self.mb.index.write_all_at(&r.encode(), off).map_err(|e| io(&ip, e))?;
+            runs.push(i, &r.encode());
             changed.push(r);
         }
+        runs.write(&self.mb.index, &ip)?;
         if !changed.is_empty() {
             self.write_header(&h)?;
         }
@@ -331,9 +332,10 @@ impl Writer<'_> {
         let mut h = self.mb.header.clone();
         let ip = self.mb.paths.index();
         let mut done = Vec::new();
+        let mut runs = Runs::default();
+        let mut cursor = 0usize;
         for &uid in uids {
-            let Some(i) = self.mb.find(uid)? else { continue };
-            let mut r = self.mb.record(i)?;
+            let Some((i, mut r)) = self.mb.seek(uid, &mut cursor)? else { continue };
             if r.is_expunged() {
                 continue;
             }
@@ -342,9 +344,10 @@ impl Writer<'_> {
             h.highestmodseq += 1;
             r.modseq = Modseq(h.highestmodseq);
             r.last_updated = now();
-            self.mb.index.write_all_at(&r.encode(), (HEADER_SIZE + i * RECORD_SIZE) as u64).map_err(|e| io(&ip, e))?;
+            runs.push(i, &r.encode());
             done.push(uid);
         }
+        runs.write(&self.mb.index, &ip)?;
         if !done.is_empty() {
             self.write_header(&h)?;
         }
@@ -373,6 +376,31 @@ impl Writer<'_> {
             fdatasync(&self.mb.index, &ip)?;
         }
         Ok(done)
+    }
+}
+
+/// Changed records gathered into runs of neighbours, each written with one pwrite.
+#[derive(Default)]
+struct Runs {
+    runs: Vec<(usize, Vec<u8>)>,
+}
+
+impl Runs {
+    fn push(&mut self, i: usize, rec: &[u8]) {
+        if let Some((start, buf)) = self.runs.last_mut() {
+            if *start + buf.len() / RECORD_SIZE == i {
+                buf.extend_from_slice(rec);
+                return;
+            }
+        }
+        self.runs.push((i, rec.to_vec()));
+    }
+
+    fn write(&self, f: &File, path: &Path) -> Result<(), Error> {
+        for (i, buf) in &self.runs {
+            f.write_all_at(buf, (HEADER_SIZE + i * RECORD_SIZE) as u64).map_err(|e| io(path, e))?;
+        }
+        Ok(())
     }
 }
 
