@@ -284,7 +284,12 @@ impl Writer<'_> {
         let ip = self.mb.paths.index();
         let mut runs = Runs::default();
         let mut cursor = 0usize;
-        for &uid in uids {
+        // Ascending and once each: the cursor walks forward, and a record changed in
+        // this call is written only at the end.
+        let mut sorted = uids.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        for &uid in &sorted {
             let Some((i, old)) = self.mb.seek(uid, &mut cursor)? else { continue };
             if old.is_expunged() {
                 continue;
@@ -334,7 +339,12 @@ impl Writer<'_> {
         let mut done = Vec::new();
         let mut runs = Runs::default();
         let mut cursor = 0usize;
-        for &uid in uids {
+        // Ascending and once each: the cursor walks forward, and a record changed in
+        // this call is written only at the end.
+        let mut sorted = uids.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        for &uid in &sorted {
             let Some((i, mut r)) = self.mb.seek(uid, &mut cursor)? else { continue };
             if r.is_expunged() {
                 continue;
