@@ -1,0 +1,189 @@
+"""imapd features of the suite itself (no Cyrus comparison): login policy and its log
+lines, proxy authorisation, telemetry, literal limits, STARTTLS injection, and the
+untagged updates another process causes."""
+
+import base64
+import imaplib
+import os
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from suite import lmtp_send, read_line
+
+
+@pytest.fixture
+def imap(make_instance):
+    inst = make_instance(extra_conf="sasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: sasldb\nsasl_mech_list: PLAIN LOGIN\n"
+                                    "admins: admin\nproxyservers: proxy\nmaxword: 4096\n")
+    cert, key = os.path.join(inst.dir, "cert.pem"), os.path.join(inst.dir, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    with open(inst.conf, "a") as f:
+        f.write(f"sasl_sasldb_path: {inst.dir}/config/sasldb2\ntls_server_cert: {cert}\ntls_server_key: {key}\n")
+    for u in ("fred", "barney"):
+        inst.create_mailbox(f"user.{u}")
+    for u, pw in (("fred", "pw"), ("barney", "pw"), ("admin", "secret"), ("proxy", "ppw")):
+        subprocess.run(["saslpasswd2", "-p", "-c", "-f", f"{inst.dir}/config/sasldb2", "-u", "suite.test", u], input=pw.encode(), check=True)
+    inst._own()
+    inst.write_cyrus_conf(SERVICES=(
+        f'  lmtpunix cmd="lmtpd" listen="{inst.dir}/lmtp.sock" prefork=0\n'
+        f'  imap cmd="imapd" listen="127.0.0.1:{inst.port("imap")}" prefork=1\n'
+        f'  imaps cmd="imapd -s" listen="127.0.0.1:{inst.port("imaps")}" prefork=0\n'))
+    inst.start()
+    inst.ctx = ssl.create_default_context(cafile=cert)
+    inst.ctx.check_hostname = False
+    return inst
+
+
+def connect(inst, user="fred", pw="pw"):
+    m = imaplib.IMAP4("127.0.0.1", inst.port("imap"))
+    m.starttls(inst.ctx)
+    if user:
+        m.login(user, pw)
+    return m
+
+
+def deliver(inst, user, n, tag="m"):
+    lm = smtplib.LMTP(f"{inst.dir}/lmtp.sock", timeout=10)
+    lm.ehlo("x")
+    for i in range(n):
+        msg = f"Message-ID: <{tag}.{i}@x>\r\nSubject: {tag} {i}\r\n\r\nbody {i}\r\n".encode()
+        assert lmtp_send(lm, "a@b", [user], msg)[user][0] == 250
+    lm.quit()
+
+
+def test_login_policy_and_log_lines(imap):
+    m = imaplib.IMAP4("127.0.0.1", imap.port("imap"))
+    caps = m.capabilities
+    assert "LOGINDISABLED" in caps and "STARTTLS" in caps and "AUTH=PLAIN" not in caps
+    with pytest.raises(imaplib.IMAP4.error, match="PRIVACYREQUIRED"):
+        m.login("fred", "pw")
+    m.starttls(imap.ctx)
+    caps = m.capabilities
+    assert "LOGINDISABLED" not in caps and "STARTTLS" not in caps and "AUTH=PLAIN" in caps
+    # Failures are logged and answered more slowly each time.
+    times = []
+    for _ in range(3):
+        t = time.monotonic()
+        with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
+            m.login("fred", "wrong")
+        times.append(time.monotonic() - t)
+    assert times[0] >= 0.4 and times[2] >= times[0] + 0.8, times
+    imap.log.wait(r"imapd\[\d+\]: badlogin: \[127\.0\.0\.1\] plaintext fred ")
+    assert m.login("fred", "pw")[0] == "OK"
+    imap.log.wait(r"imapd\[\d+\]: login: \[127\.0\.0\.1\] fred plaintext TLSv1\.[23] with cipher \S+ User logged in")
+    assert "pw" not in imap.log.text().replace("pwcheck", "")
+    m.logout()
+    # Implicit TLS (imaps): AUTHENTICATE PLAIN with an initial response.
+    s = imaplib.IMAP4_SSL("127.0.0.1", imap.port("imaps"), ssl_context=imap.ctx)
+    assert "SASL-IR" in s.capabilities
+    typ, _ = s._simple_command("AUTHENTICATE", "PLAIN", base64.b64encode(b"\0barney\0pw").decode())
+    assert typ == "OK"
+    s.state = "AUTH"
+    assert s.select("INBOX")[0] == "OK"
+    s.logout()
+
+
+def test_proxy_authorisation_only_for_admins_and_proxyservers(imap):
+    def auth(authz, authc, pw):
+        m = connect(imap, user=None)
+        try:
+            return m.authenticate("PLAIN", lambda _: f"{authz}\0{authc}\0{pw}".encode())[0]
+        except imaplib.IMAP4.error:
+            return "NO"
+    assert auth("fred", "barney", "pw") == "NO"
+    assert auth("fred", "proxy", "ppw") == "OK"
+    assert auth("fred", "admin", "secret") == "OK"
+    imap.log.wait(r"proxy authorisation: proxy acts as fred")
+
+
+def test_starttls_with_pipelined_command_is_refused(imap):
+    s = socket.create_connection(("127.0.0.1", imap.port("imap")), timeout=5)
+    assert read_line(s).startswith(b"* OK")
+    s.sendall(b"a STARTTLS\r\nb LOGIN fred pw\r\n")
+    assert read_line(s).startswith(b"* BYE")
+    s.close()
+    m = connect(imap)
+    m.logout()
+
+
+def test_literal_limits_and_too_big_append(imap):
+    s = socket.create_connection(("127.0.0.1", imap.port("imap")), timeout=5)
+    assert read_line(s).startswith(b"* OK")
+    # A synchronising literal over maxword: refused before it is sent.
+    s.sendall(b"a1 LOGIN {5000}\r\n")
+    assert read_line(s) == b"a1 NO [TOOBIG] Literal too large\r\n"
+    # A non-synchronising one is read and dropped with its command.
+    s.sendall(b"a2 LOGIN {5000+}\r\n" + b"x" * 5000 + b" {2+}\r\npw\r\na3 NOOP\r\n")
+    assert read_line(s) == b"a2 NO [TOOBIG] Literal too large\r\n"
+    assert read_line(s) == b"a3 OK Completed\r\n"
+    s.close()
+
+
+def test_telemetry_log_for_a_user_with_a_log_directory(imap):
+    logdir = os.path.join(imap.dir, "config", "log", "fred")
+    os.makedirs(logdir)
+    imap._own()
+    m = connect(imap)
+    m.select("INBOX")
+    m.logout()
+    m = connect(imap, "barney")
+    m.logout()
+    files = os.listdir(logdir)
+    assert len(files) == 1
+    with open(os.path.join(logdir, files[0]), "rb") as f:
+        text = f.read()
+    assert b"SELECT INBOX" in text and b"[READ-WRITE]" in text and b"LOGOUT" in text
+    assert b"<" in text and b">" in text
+    assert not os.path.exists(os.path.join(imap.dir, "config", "log", "barney"))
+
+
+def test_other_sessions_see_exists_flags_and_expunge(imap):
+    deliver(imap, "fred", 3)
+    a, b = connect(imap), connect(imap)
+    assert a.select("INBOX") == ("OK", [b"3"])
+    assert b.select("INBOX") == ("OK", [b"3"])
+    # \Recent went to the first session only.
+    assert a.response("RECENT")[1] == [b"3"] or a.search(None, "RECENT")[1] == [b"1 2 3"]
+    assert b.search(None, "RECENT")[1] == [b""]
+    deliver(imap, "fred", 1, tag="n")
+    a.store("1", "+FLAGS", "\\Flagged")
+    a.store("2", "+FLAGS", "\\Deleted")
+    a.expunge()
+    # b: a non-UID FETCH must not see the EXPUNGE; NOOP does.
+    typ, data = b.fetch("1:*", "(FLAGS)")
+    assert len([d for d in data if d]) >= 3
+    assert b.response("EXPUNGE")[1] == [None]
+    b.noop()
+    assert b.response("EXPUNGE")[1] == [b"2"]
+    assert b.search(None, "ALL")[1] == [b"1 2 3"]
+    assert b.search(None, "FLAGGED")[1] == [b"1"]
+    a.logout()
+    b.logout()
+
+
+def test_idle_wakes_on_delivery_within_a_second(imap):
+    m = connect(imap)
+    m.select("INBOX")
+    sock = m.sock
+    sock.sendall(b"i1 IDLE\r\n")
+    assert m.readline().startswith(b"+ ")
+    lat = []
+    for i in range(5):
+        t = time.monotonic()
+        deliver(imap, "fred", 1, tag=f"idle{i}")
+        sock.settimeout(1.0)
+        line = m.readline()
+        lat.append(time.monotonic() - t)
+        assert line == b"* %d EXISTS\r\n" % (i + 1), line
+        assert m.readline() == b"* %d RECENT\r\n" % (i + 1)
+    assert max(lat) < 1.0, lat
+    sock.sendall(b"DONE\r\n")
+    assert m.readline().startswith(b"i1 OK")
+    sock.settimeout(10)
+    m.logout()
