@@ -27,14 +27,7 @@ struct Args {
 fn main() {
     let args = Args::parse();
     let worker = service::Worker::init("imapd", &args.svc);
-    // The store is opened once per process, after exec (never across a fork).
-    let store = match mboxlist::Store::open(&worker.config) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            log::error!("mail store unavailable, logins will fail: {e}");
-            None
-        }
-    };
+    let store = mboxlist::Store::open_for_daemon(&worker.config);
     worker.run(|w, mut conn| {
         if args.tls && !w.implicit_tls(&mut conn) {
             return;

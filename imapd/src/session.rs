@@ -966,6 +966,33 @@ impl<'a> Session<'a> {
 
     // ---- APPEND, COPY, MOVE ----
 
+    /// The mailbox an APPEND, COPY or MOVE puts messages into, if it exists and the
+    /// user has `i` there; otherwise the NO is sent (`[TRYCREATE]` when it is missing).
+    fn insert_target(&self, conn: &mut Conn, tag: &str, mbox: &str) -> Option<(InternalName, mboxlist::Entry)> {
+        let name = match self.internal(mbox) {
+            Ok(n) => n,
+            Err(e) => {
+                no(conn, tag, &format!("[CANNOT] {e}"));
+                return None;
+            }
+        };
+        match self.rights(&name) {
+            Ok((e, r)) if r.has('i') => Some((name, e)),
+            Ok(_) => {
+                no(conn, tag, "[NOPERM] Permission denied");
+                None
+            }
+            Err(StoreError::NotFound(_)) => {
+                no(conn, tag, "[TRYCREATE] Mailbox does not exist");
+                None
+            }
+            Err(e) => {
+                store_no(conn, tag, &e);
+                None
+            }
+        }
+    }
+
     fn append(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser) -> PResult<()> {
         p.sp()?;
         let mbox = p.mailbox()?;
@@ -985,28 +1012,7 @@ impl<'a> Session<'a> {
             return Err("MULTIAPPEND is not supported".into());
         }
         p.end()?;
-        let name = match self.internal(&mbox) {
-            Ok(n) => n,
-            Err(e) => {
-                no(conn, tag, &format!("[CANNOT] {e}"));
-                return Ok(());
-            }
-        };
-        let (_, rights) = match self.rights(&name) {
-            Ok(x) => x,
-            Err(StoreError::NotFound(_)) => {
-                no(conn, tag, "[TRYCREATE] Mailbox does not exist");
-                return Ok(());
-            }
-            Err(e) => {
-                store_no(conn, tag, &e);
-                return Ok(());
-            }
-        };
-        if !rights.has('i') {
-            no(conn, tag, "[NOPERM] Permission denied");
-            return Ok(());
-        }
+        let Some((name, _)) = self.insert_target(conn, tag, &mbox) else { return Ok(()) };
         if msg.is_empty() {
             no(conn, tag, "Message has no header or body");
             return Ok(());
@@ -1060,28 +1066,7 @@ impl<'a> Session<'a> {
         let mbox = p.mailbox()?;
         p.end()?;
         let msns = self.msns(&set, uid)?;
-        let name = match self.internal(&mbox) {
-            Ok(n) => n,
-            Err(e) => {
-                no(conn, tag, &format!("[CANNOT] {e}"));
-                return Ok(());
-            }
-        };
-        let (dentry, drights) = match self.rights(&name) {
-            Ok(x) => x,
-            Err(StoreError::NotFound(_)) => {
-                no(conn, tag, "[TRYCREATE] Mailbox does not exist");
-                return Ok(());
-            }
-            Err(e) => {
-                store_no(conn, tag, &e);
-                return Ok(());
-            }
-        };
-        if !drights.has('i') {
-            no(conn, tag, "[NOPERM] Permission denied");
-            return Ok(());
-        }
+        let Some((name, dentry)) = self.insert_target(conn, tag, &mbox) else { return Ok(()) };
         let store = self.store();
         let userid = self.userid().to_string();
         let sel = self.sel.as_mut().ok_or("No mailbox selected")?;

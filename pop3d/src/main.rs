@@ -26,14 +26,7 @@ fn main() {
     if args.kpop {
         service::worker::fatal("pop3d", service::exit::CONFIG, "-k (Kerberos 4 kpop) is not supported: Kerberos 4 is long obsolete; use SASL GSSAPI through libsasl2 instead");
     }
-    // The store is opened once per process, after exec (never across a fork).
-    let store = match mboxlist::Store::open(&worker.config) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            log::error!("mail store unavailable, logins will fail: {e}");
-            None
-        }
-    };
+    let store = mboxlist::Store::open_for_daemon(&worker.config);
     worker.run(|w, mut conn| {
         if args.tls && !w.implicit_tls(&mut conn) {
             return;

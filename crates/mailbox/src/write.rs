@@ -279,20 +279,9 @@ impl Writer<'_> {
             self.keyword_bits(keywords)?
         };
         let flags = flags & flag::IMAP;
-        let mut h = self.mb.header.clone();
-        let mut changed = Vec::new();
-        let ip = self.mb.paths.index();
-        let mut runs = Runs::default();
-        let mut cursor = 0usize;
-        // Ascending and once each: the cursor walks forward, and a record changed in
-        // this call is written only at the end.
-        let mut sorted = uids.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
-        for &uid in &sorted {
-            let Some((i, old)) = self.mb.seek(uid, &mut cursor)? else { continue };
+        self.rewrite(uids, |old| {
             if old.is_expunged() {
-                continue;
+                return None;
             }
             let mut r = old.clone();
             match op {
@@ -313,6 +302,37 @@ impl Writer<'_> {
                     r.user_flags = bits;
                 }
             }
+            Some(r)
+        })
+    }
+
+    /// Marks these UIDs expunged (their files stay until cyr_expire); returns the
+    /// UIDs that were expunged now.
+    pub fn expunge(&mut self, uids: &[Uid]) -> Result<Vec<Uid>, Error> {
+        let done = self.rewrite(uids, |old| {
+            let mut r = old.clone();
+            r.system_flags |= flag::EXPUNGED;
+            (!old.is_expunged()).then_some(r)
+        })?;
+        Ok(done.into_iter().map(|r| r.uid).collect())
+    }
+
+    /// Rewrites the records of `uids` through `change` (None or an equal record: left
+    /// alone), each UID once and in ascending order, so that the cursor walks forward
+    /// and neighbouring records go out in one write. Counters, modseqs and the header
+    /// follow. Returns the records as changed.
+    fn rewrite(&mut self, uids: &[Uid], mut change: impl FnMut(&Record) -> Option<Record>) -> Result<Vec<Record>, Error> {
+        let mut h = self.mb.header.clone();
+        let ip = self.mb.paths.index();
+        let mut changed = Vec::new();
+        let mut runs = Runs::default();
+        let mut cursor = 0usize;
+        let mut sorted = uids.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        for &uid in &sorted {
+            let Some((i, old)) = self.mb.seek(uid, &mut cursor)? else { continue };
+            let Some(mut r) = change(&old) else { continue };
             if r == old {
                 continue;
             }
@@ -329,39 +349,6 @@ impl Writer<'_> {
             self.write_header(&h)?;
         }
         Ok(changed)
-    }
-
-    /// Marks these UIDs expunged (their files stay until cyr_expire); returns the
-    /// UIDs that were expunged now.
-    pub fn expunge(&mut self, uids: &[Uid]) -> Result<Vec<Uid>, Error> {
-        let mut h = self.mb.header.clone();
-        let ip = self.mb.paths.index();
-        let mut done = Vec::new();
-        let mut runs = Runs::default();
-        let mut cursor = 0usize;
-        // Ascending and once each: the cursor walks forward, and a record changed in
-        // this call is written only at the end.
-        let mut sorted = uids.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
-        for &uid in &sorted {
-            let Some((i, mut r)) = self.mb.seek(uid, &mut cursor)? else { continue };
-            if r.is_expunged() {
-                continue;
-            }
-            count(&mut h, &r, -1);
-            r.system_flags |= flag::EXPUNGED;
-            h.highestmodseq += 1;
-            r.modseq = Modseq(h.highestmodseq);
-            r.last_updated = now();
-            runs.push(i, &r.encode());
-            done.push(uid);
-        }
-        runs.write(&self.mb.index, &ip)?;
-        if !done.is_empty() {
-            self.write_header(&h)?;
-        }
-        Ok(done)
     }
 }
 

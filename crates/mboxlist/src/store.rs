@@ -108,6 +108,19 @@ impl Store {
         Ok(Store { cfg: cfg.clone(), list, ns: namespace(cfg), admins: cfg.get_list("admins") })
     }
 
+    /// For a daemon: the store, or `None` with the reason logged (its sessions then
+    /// answer that the store is unavailable rather than the worker dying in a loop).
+    /// Opened once per process, after exec, never across a fork.
+    pub fn open_for_daemon(cfg: &Config) -> Option<Store> {
+        match Store::open(cfg) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                log::error!("mail store unavailable, logins will fail: {e}");
+                None
+            }
+        }
+    }
+
     pub fn is_admin(&self, userid: &str) -> bool {
         self.admins.iter().any(|a| a == userid)
     }
