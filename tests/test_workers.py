@@ -57,7 +57,7 @@ def test_imap_bad_input_keeps_session(suite):
     s.sendall(b"a1\r\n")
     assert read_line(s) == b"a1 BAD Null command\r\n"
     s.sendall(b"a2 " + b"X" * 200_000 + b"\r\n")
-    assert read_line(s) == b"* BAD Line too long\r\n"
+    assert read_line(s) == b"a2 BAD Line too long\r\n"
     s.sendall(b"a3 FROB {5+}\r\nfred {6+}\r\nsecret\r\na4 NOOP\r\n")
     assert read_line(s).startswith(b"a3 BAD")
     assert read_line(s) == b"a4 OK Completed\r\n"

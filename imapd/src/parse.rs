@@ -132,7 +132,7 @@ pub fn format_internaldate(t: i64) -> String {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{d:02}-{}-{y:04} {:02}:{:02}:{:02} +0000", MONTHS[(m - 1) as usize], secs / 3600, secs / 60 % 60, secs % 60)
+    format!("{d:>2}-{}-{y:04} {:02}:{:02}:{:02} +0000", MONTHS[(m - 1) as usize], secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 impl<'a> Parser<'a> {
@@ -539,6 +539,7 @@ mod tests {
     fn dates() {
         assert_eq!(Parser::new(b"\"17-Jul-1996 02:44:25 -0700\"").date_time().unwrap(), 837_596_665);
         assert_eq!(format_internaldate(837_596_665), "17-Jul-1996 09:44:25 +0000");
+        assert_eq!(format_internaldate(0), " 1-Jan-1970 00:00:00 +0000");
         assert_eq!(Parser::new(b"1-Jan-1970").date().unwrap(), 0);
         assert_eq!(Parser::new(b"\"2-Jan-1970\"").date().unwrap(), 1);
         assert!(Parser::new(b"32-Jan-1970").date().is_err());

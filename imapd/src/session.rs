@@ -157,7 +157,12 @@ impl<'a> Session<'a> {
         match conn.read_line(&mut line, MAX_LINE) {
             Ok(()) => {}
             Err(ReadError::TooLong) => {
-                conn.write(b"* BAD Line too long\r\n");
+                // Answered with its tag when the start of the line has one.
+                let tag = line.split(|&c| c == b' ').next().filter(|t| line.contains(&b' ') && valid_tag(t));
+                match tag {
+                    Some(t) => conn.write_fmt(format_args!("{} BAD Line too long\r\n", String::from_utf8_lossy(t))),
+                    None => conn.write(b"* BAD Line too long\r\n"),
+                }
                 return Read::Answered;
             }
             Err(ReadError::Timeout) => {
@@ -635,17 +640,20 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Sequence numbers of a set, with an error for a message number that does not
-    /// exist (RFC 3501: BAD), except through `*`.
-    fn msns(&self, set: &parse::SeqSet, uid: bool) -> PResult<Vec<u32>> {
-        let sel = self.sel.as_ref().ok_or("No mailbox selected")?;
+    /// Message numbers of a set; a message number past the last message is refused
+    /// with NO (as Cyrus answers), except as the far end of a range (1:4294967295 is
+    /// every message). Returns None when the NO was sent.
+    fn msns(&self, conn: &mut Conn, tag: &str, set: &parse::SeqSet, uid: bool) -> Option<Vec<u32>> {
+        let sel = self.sel.as_ref()?;
         if !uid {
             let n = u64::from(sel.exists());
-            if set.0.iter().any(|&(a, b)| (a != parse::STAR && a > n) || (b != parse::STAR && b > n)) {
-                return Err("Invalid sequence number".into());
+            let end = |x: u64| if x == parse::STAR { n } else { x };
+            if set.0.iter().any(|&(a, b)| end(a).min(end(b)) > n || (n == 0 && (a == parse::STAR || b == parse::STAR))) {
+                no(conn, tag, "Invalid message sequence number");
+                return None;
             }
         }
-        Ok(sel.resolve(set, uid))
+        Some(sel.resolve(set, uid))
     }
 
     fn fetch(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser, uid: bool) -> PResult<()> {
@@ -660,7 +668,7 @@ impl<'a> Session<'a> {
         if uid && !items.contains(&Item::Uid) {
             items.insert(0, Item::Uid);
         }
-        let msns = self.msns(&set, uid)?;
+        let Some(msns) = self.msns(conn, tag, &set, uid) else { return Ok(()) };
         let store = self.store();
         let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
         // \Seen first, in one write, for the messages a non-PEEK item reads.
@@ -736,7 +744,7 @@ impl<'a> Session<'a> {
         p.sp()?;
         let flags = p.flag_list(true)?;
         p.end()?;
-        let msns = self.msns(&set, uid)?;
+        let Some(msns) = self.msns(conn, tag, &set, uid) else { return Ok(()) };
         let store = self.store();
         let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
         if sel.readonly {
@@ -1065,7 +1073,7 @@ impl<'a> Session<'a> {
         p.sp()?;
         let mbox = p.mailbox()?;
         p.end()?;
-        let msns = self.msns(&set, uid)?;
+        let Some(msns) = self.msns(conn, tag, &set, uid) else { return Ok(()) };
         let Some((name, dentry)) = self.insert_target(conn, tag, &mbox) else { return Ok(()) };
         let store = self.store();
         let userid = self.userid().to_string();

@@ -16,6 +16,8 @@ use std::time::Duration;
 /// Size of the read buffer. Lines longer than this are still read (up to the caller's
 /// bound), the buffer only sets how much one `read(2)` takes.
 const READ_BUF: usize = 16 * 1024;
+/// What [`Conn::read_line`] keeps of a line that was too long.
+pub const TOO_LONG_KEEP: usize = 64;
 /// Output queued beyond this is written at once.
 const MAX_QUEUED: usize = 64 * 1024;
 
@@ -320,8 +322,9 @@ impl Conn {
     }
 
     /// Reads one line into `line` (cleared first), without its CRLF or bare LF.
-    /// At most `max` bytes are kept; a longer line is read to its end, dropped, and
-    /// reported as [`ReadError::TooLong`].
+    /// At most `max` bytes are kept; a longer line is read to its end, dropped (only
+    /// its first [`TOO_LONG_KEEP`] bytes stay in `line`, for a protocol that answers
+    /// with the line's tag), and reported as [`ReadError::TooLong`].
     pub fn read_line(&mut self, line: &mut Vec<u8>, max: usize) -> Result<(), ReadError> {
         line.clear();
         let mut too_long = false;
@@ -336,8 +339,11 @@ impl Conn {
             };
             if !too_long {
                 if line.len() + chunk.len() > max + 1 {
+                    // Keep the start (a protocol may want the tag) and drop the rest.
                     too_long = true;
-                    line.clear();
+                    let keep = TOO_LONG_KEEP.saturating_sub(line.len()).min(chunk.len());
+                    line.extend_from_slice(&chunk[..keep]);
+                    line.truncate(TOO_LONG_KEEP);
                 } else {
                     line.extend_from_slice(chunk);
                 }
@@ -352,7 +358,7 @@ impl Conn {
                         line.pop();
                     }
                     if line.len() > max {
-                        line.clear();
+                        line.truncate(TOO_LONG_KEEP);
                         return Err(ReadError::TooLong);
                     }
                     return Ok(());
