@@ -250,18 +250,46 @@ impl<'a> Candidate<'a> {
         }
     }
 
+    /// The day of the Date field as written, else of the internal date (as Cyrus).
+    fn sent_day(&mut self) -> i64 {
+        let block = self.header();
+        header_values(&block, "date").first().and_then(|v| date_day(v)).unwrap_or_else(|| day(self.rec.internaldate))
+    }
+
     fn body_text(&mut self) -> &str {
         if self.body_text.is_none() {
             let _ = self.parsed();
             let raw = self.raw().map(<[u8]>::to_vec);
             let t = match (self.parsed.as_ref().and_then(|p| p.as_ref()), raw) {
-                (Some(p), Some(raw)) => p.search_text(&raw).to_lowercase(),
+                (Some(p), Some(raw)) => p.body_search_text(&raw).to_lowercase(),
                 _ => String::new(),
             };
             self.body_text = Some(t);
         }
         self.body_text.as_deref().unwrap_or("")
     }
+}
+
+/// The day (since the epoch) a Date field's value names, as written: RFC 3501 compares
+/// sent dates "disregarding time and timezone". `None` when it cannot be read.
+fn date_day(v: &str) -> Option<i64> {
+    message::parse_date(v.as_bytes())?;
+    let toks: Vec<&str> = v.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()).collect();
+    let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    for w in toks.windows(3) {
+        let (Ok(d), Some(m), Ok(y)) = (w[0].parse::<u32>(), months.iter().position(|m| w[1].len() >= 3 && w[1][..3].eq_ignore_ascii_case(m)), w[2].parse::<i64>()) else {
+            continue;
+        };
+        let y = match y {
+            0..=49 => 2000 + y,
+            50..=999 => 1900 + y,
+            _ => y,
+        };
+        if (1..=31).contains(&d) {
+            return Some(crate::parse::days_from_civil(y, m as u32 + 1, d));
+        }
+    }
+    None
 }
 
 /// The decoded, lower-cased values of header field `name` in `block`.
@@ -312,9 +340,9 @@ pub fn matches(k: &Key, c: &mut Candidate) -> bool {
         Key::Before(d) => day(c.rec.internaldate) < *d,
         Key::On(d) => day(c.rec.internaldate) == *d,
         Key::Since(d) => day(c.rec.internaldate) >= *d,
-        Key::SentBefore(d) => c.parsed().and_then(|p| p.fields().date).is_some_and(|t| day(t) < *d),
-        Key::SentOn(d) => c.parsed().and_then(|p| p.fields().date).is_some_and(|t| day(t) == *d),
-        Key::SentSince(d) => c.parsed().and_then(|p| p.fields().date).is_some_and(|t| day(t) >= *d),
+        Key::SentBefore(d) => c.sent_day() < *d,
+        Key::SentOn(d) => c.sent_day() == *d,
+        Key::SentSince(d) => c.sent_day() >= *d,
         Key::Field(f, v) => {
             let Some(p) = c.parsed() else { return false };
             let fields = p.fields();
@@ -362,5 +390,8 @@ mod tests {
         let h = b"Subject: =?utf-8?q?caf=C3=A9?=\r\n folded\r\nX-Y: z\r\n\r\n";
         assert_eq!(header_values(h, "subject"), vec!["café folded".to_string()]);
         assert_eq!(header_values(h, "x-y"), vec!["z".to_string()]);
+        assert_eq!(date_day("Sat, 05 Jul 2003 23:30:00 -0700"), Some(crate::parse::days_from_civil(2003, 7, 5)));
+        assert_eq!(date_day("1 Jan 2020"), Some(crate::parse::days_from_civil(2020, 1, 1)));
+        assert_eq!(date_day("garbage"), None);
     }
 }

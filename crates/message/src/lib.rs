@@ -171,6 +171,26 @@ impl Message {
         out
     }
 
+    /// What SEARCH BODY looks in, as Cyrus 3.6 reads it: below the top-level header,
+    /// each part's header (a MIME header, or the header of an attached message),
+    /// RFC 2047-decoded, and the decoded text of each TEXT/* leaf, joined by newlines.
+    pub fn body_search_text(&self, raw: &[u8]) -> String {
+        let mut out = String::new();
+        for (i, node) in self.sections.nodes.iter().enumerate() {
+            if i > 0 {
+                if let Some(h) = raw.get(node.header()) {
+                    out.push_str(&decode_header(h));
+                    out.push('\n');
+                }
+            }
+            if let (Some(coding), Some(body)) = (&node.text, raw.get(node.body())) {
+                out.push_str(&charset::to_utf8(coding.transfer.decode(body), coding.charset.as_deref()));
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     /// The cache record (layout in [`cache`]).
     pub fn to_cache(&self) -> Vec<u8> {
         cache::encode(self)
