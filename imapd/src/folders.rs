@@ -446,12 +446,17 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
     }
     let mut out = String::new();
     for (ext, info) in &names {
+        // A parent that is not a mailbox is listed (\Noselect) only for a `%` pattern
+        // (RFC 3501 6.3.8; Cyrus lists none for `*`).
+        let synthetic = info.int.is_none() && info.children;
         let full_match = patterns.iter().any(|pat| {
+            if synthetic && !pat.contains('%') {
+                return false;
+            }
             let canon = format!("{reference}{pat}");
             // INBOX matches without regard to case.
-            let name_cmp = if ext == "INBOX" || ext.starts_with(&format!("INBOX{sep}")) { ext.clone() } else { ext.clone() };
-            let canon = if canon.len() >= 5 && canon[..5].eq_ignore_ascii_case("INBOX") { format!("INBOX{}", &canon[5..]) } else { canon };
-            wild(canon.as_bytes(), name_cmp.as_bytes(), sep as u8)
+            let canon = if canon.len() >= 5 && canon.is_char_boundary(5) && canon[..5].eq_ignore_ascii_case("INBOX") { format!("INBOX{}", &canon[5..]) } else { canon };
+            wild(canon.as_bytes(), ext.as_bytes(), sep as u8)
         });
         if !full_match {
             continue;
@@ -631,13 +636,15 @@ fn acl(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &mut Parser) 
         }
         "LISTRIGHTS" => {
             let id = id.unwrap_or_default();
+            // As Cyrus: the owner always has lkxan (and c, the old name of k); every
+            // other right, and the ten user-defined ones, may be granted.
             let owner = store.ns.owner(&int);
-            let required = if owner.as_deref() == Some(id.as_str()) { mboxlist::acl::IMPLICIT_OWNER.to_string() } else { String::new() };
-            let optional: Vec<String> = "lrswipkxtea".chars().filter(|c| !required.contains(*c)).map(String::from).collect();
+            let required = if owner.as_deref() == Some(id.as_str()) { "lkxcan" } else { "" };
+            let optional: Vec<String> = "lrswipkxtecdan".chars().filter(|c| !required.contains(*c)).map(String::from).collect();
             conn.write_fmt(format_args!(
-                "* LISTRIGHTS {shown} {} {} {} c d 0 1 2 3 4 5 6 7 8 9\r\n",
+                "* LISTRIGHTS {shown} {} {} {} 0 1 2 3 4 5 6 7 8 9\r\n",
                 astring_out(&id),
-                quoted(&required),
+                if required.is_empty() { "\"\"".to_string() } else { required.to_string() },
                 optional.join(" ")
             ));
             ok(conn, tag);
@@ -721,21 +728,14 @@ fn rights_text(r: Rights) -> String {
 
 // ---- QUOTA (RFC 9208) ----
 
-/// How quota roots are named to clients: the name without the personal namespace
-/// (`user/fred`), as Cyrus shows them.
+/// How quota roots are named to clients: as the user sees that mailbox (`INBOX` for
+/// one's own root, `user/fred` for an admin), as Cyrus does.
 fn root_external(s: &Session, root: &str) -> String {
-    let mut ns = s.ns.clone();
-    ns.altnamespace = false;
-    ns.to_external("", &InternalName(root.to_string()))
+    s.external(&InternalName(root.to_string()))
 }
 
 fn root_internal(s: &Session, ext: &str) -> Result<InternalName, String> {
-    if ext.eq_ignore_ascii_case("INBOX") || ext.is_empty() && !s.admin {
-        return Ok(s.store().ns.inbox(s.userid()));
-    }
-    let mut ns = s.ns.clone();
-    ns.altnamespace = false;
-    ns.to_internal("", ext).map_err(|e| e.to_string())
+    s.internal(ext)
 }
 
 fn quota_line(s: &Session, root: &str) -> Option<String> {
