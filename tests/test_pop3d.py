@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from suite import lmtp_send, read_line
+from suite import lmtp_send, read_line, wait_for
 
 
 @pytest.fixture
@@ -342,3 +342,52 @@ def test_apop_off_when_allowapop_is_no(make_instance):
     with pytest.raises(poplib.error_proto, match="APOP is not available"):
         p._shortcmd("APOP fred " + "0" * 32)
     p.quit()
+
+
+def test_per_service_tls_and_config_files_and_kpop_refused(pop):
+    """As in the Cyrus FAQ: one pop3d service with TLS disabled by a service-prefixed
+    option, another reading its own imapd.conf with -C, and the Kerberos 4 kpop flag
+    -k refused with a pointer to GSSAPI."""
+    other = os.path.join(pop.dir, "pop3-other.conf")
+    with open(pop.conf) as f:
+        base = f.read()
+    with open(other, "w") as f:
+        f.write(base + "allowplaintext: yes\n")
+    with open(pop.conf, "a") as f:
+        f.write("pop3notls_tls_server_cert: disabled\n")
+    pop._own()
+    pop.write_cyrus_conf(SERVICES=(
+        f'  lmtpunix cmd="lmtpd" listen="{pop.dir}/lmtp.sock" prefork=0\n'
+        f'  pop3 cmd="pop3d" listen="127.0.0.1:{pop.port("pop3")}" prefork=0\n'
+        f'  pop3notls cmd="pop3d" listen="127.0.0.1:{pop.port("pop3notls")}" prefork=0\n'
+        f'  pop3other cmd="pop3d -C {other}" listen="127.0.0.1:{pop.port("pop3other")}" prefork=0\n'
+        f'  kpop cmd="pop3d -k" listen="127.0.0.1:{pop.port("kpop")}" prefork=0\n'))
+    pop.hup()
+
+    def listening():
+        try:
+            socket.create_connection(("127.0.0.1", pop.port("pop3other")), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    wait_for(listening, what="the new services to listen")
+    deliver(pop, "fred", 1)
+    p = poplib.POP3("127.0.0.1", pop.port("pop3"), timeout=10)
+    assert "STLS" in p.capa() and "USER" not in p.capa()
+    p.quit()
+    p = poplib.POP3("127.0.0.1", pop.port("pop3notls"), timeout=10)
+    assert "STLS" not in p.capa()
+    with pytest.raises(poplib.error_proto):
+        p.stls(pop.ctx)
+    p.quit()
+    # The -C file allows plaintext: USER/PASS works without TLS there only.
+    p = poplib.POP3("127.0.0.1", pop.port("pop3other"), timeout=10)
+    assert "USER" in p.capa()
+    p.user("fred")
+    assert p.pass_("pw").startswith(b"+OK") and p.stat()[0] == 1
+    p.quit()
+    # kpop: the worker refuses to run, saying why.
+    with pytest.raises((OSError, EOFError, poplib.error_proto)):
+        k = poplib.POP3("127.0.0.1", pop.port("kpop"), timeout=5)
+        k.capa()
+    pop.log.wait(r"pop3d\[\d+\]: .*-k \(Kerberos 4 kpop\) is not supported.*GSSAPI", timeout=10)
