@@ -238,7 +238,15 @@ def test_disconnect_during_retr_loses_nothing(pop):
 
 
 def test_acl_decides_reading_and_deleting(pop):
+    # Without popuseacl (Cyrus's default) the owner's maildrop is fully theirs.
     pop.create_mailbox("user.wilma", acl="wilma\tls\t")
+    subprocess.run(["saslpasswd2", "-p", "-c", "-f", f"{pop.dir}/config/sasldb2", "-u", "suite.test", "wilma"], input=b"pw", check=True)
+    pop._own()
+    login(pop, "wilma").quit()
+    with open(pop.conf, "a") as f:
+        f.write("popuseacl: yes\n")
+    pop.hup()  # idle workers leave; new ones read imapd.conf again
+    wait_for(lambda: pop.log.grep(r"process type:SERVICE name:pop3 .*exited"), what="the old pop3d worker to leave")
     pop.create_mailbox("user.betty", acl="betty\tlrs\t")
     for u in ("wilma", "betty"):
         subprocess.run(["saslpasswd2", "-p", "-c", "-f", f"{pop.dir}/config/sasldb2", "-u", "suite.test", u], input=b"pw", check=True)

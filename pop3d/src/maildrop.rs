@@ -39,14 +39,17 @@ pub enum OpenError {
 impl Maildrop {
     /// Opens and locks `name`. `hide_deleted`: popuseimapflags (messages flagged
     /// \Deleted are not offered).
-    pub fn open(store: &Store, configdir: &Path, name: &InternalName, userid: &str, hide_deleted: bool) -> Result<Maildrop, OpenError> {
+    /// `use_acl` (popuseacl): the ACL decides; otherwise the user's own maildrop is
+    /// fully theirs, as in Cyrus.
+    pub fn open(store: &Store, configdir: &Path, name: &InternalName, userid: &str, hide_deleted: bool, use_acl: bool) -> Result<Maildrop, OpenError> {
         let (entry, mb) = store.open_mailbox(name).map_err(|e| match e {
             mboxlist::StoreError::NotFound(_) => OpenError::NoMailbox,
             other => OpenError::Other(other.to_string()),
         })?;
         // The ACL decides, as for IMAP: reading needs `r` (the owner's implicit rights
         // do not include it, so an ACL can take it away).
-        let rights = store.rights(userid, name, &entry);
+        let own = store.ns.owner(name).as_deref() == Some(userid);
+        let rights = if use_acl || !own { store.rights(userid, name, &entry) } else { mboxlist::Rights::all() };
         if !rights.has('r') {
             return Err(OpenError::Denied);
         }

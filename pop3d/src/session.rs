@@ -293,7 +293,7 @@ impl<'a> Session<'a> {
             }
         }
         let configdir = PathBuf::from(self.w.config.get_str("configdirectory").unwrap_or("."));
-        match Maildrop::open(store, &configdir, &name, &userid, self.w.config.get_bool("popuseimapflags")) {
+        match Maildrop::open(store, &configdir, &name, &userid, self.w.config.get_bool("popuseimapflags"), self.w.config.get_bool("popuseacl")) {
             Ok(d) => {
                 log::info!(
                     "login: {} {} {}{} User logged in",

@@ -202,6 +202,12 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "POP3 inactivity autologout timer (at least 10 minutes); a bare number is minutes.",
     },
     OptDef {
+        name: "popuseacl",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "pop3d applies the mailbox ACL (r to read, t and e to delete); when off, as in Cyrus, a user's own maildrop is fully theirs.",
+    },
+    OptDef {
         name: "popuseimapflags",
         kind: Kind::Bool,
         default: Some("no"),
