@@ -142,6 +142,10 @@ impl<'a> Session<'a> {
                 "LIST-STATUS", "ESEARCH", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "ACL", "RIGHTS=kxten", "SASL-IR",
             ]);
         }
+        if self.user.is_some() {
+            // RFC 7889: the largest message APPEND takes.
+            owned.push(format!("APPENDLIMIT={}", self.max_message));
+        }
         let mut s = c.join(" ");
         for m in owned {
             s.push(' ');
