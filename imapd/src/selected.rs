@@ -21,6 +21,8 @@ pub struct Selected {
     pub name: InternalName,
     pub uniqueid: String,
     pub mb: Mailbox,
+    /// The change notification, made when the session first IDLEs (inotify
+    /// instances are limited per user: only idling sessions need one).
     pub watch: Option<Watch>,
     pub readonly: bool,
     pub rights: Rights,
@@ -83,7 +85,6 @@ impl Selected {
                 recent.0.push((prev + 1, last));
             }
         }
-        let watch = Watch::new(&mb.paths().meta).ok();
         let mut uids = Vec::with_capacity(mb.header().exists as usize);
         let mut pos = Vec::with_capacity(mb.header().exists as usize);
         for i in 0..mb.len() {
@@ -99,7 +100,7 @@ impl Selected {
             name: name.clone(),
             uniqueid: entry.uniqueid,
             mb,
-            watch,
+            watch: None,
             readonly,
             rights,
             uids,
@@ -111,6 +112,18 @@ impl Selected {
             seen_db,
             userid: userid.to_string(),
         })
+    }
+
+    /// Starts watching the mailbox for changes (for IDLE); false if inotify is not
+    /// available (the caller then polls).
+    pub fn watch(&mut self) -> bool {
+        if self.watch.is_none() {
+            match Watch::new(&self.mb.paths().meta) {
+                Ok(w) => self.watch = Some(w),
+                Err(e) => log::warn!("{}: no change notification ({e}); IDLE polls every 5 s", self.name.0),
+            }
+        }
+        self.watch.is_some()
     }
 
     pub fn exists(&self) -> u32 {

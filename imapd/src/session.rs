@@ -601,6 +601,14 @@ impl<'a> Session<'a> {
         if conn.flush().is_err() {
             return Flow::Close;
         }
+        if let Some(sel) = self.sel.as_mut() {
+            sel.watch();
+            // Anything that happened before the watch began is reported now.
+            self.updates(conn, true);
+            if conn.flush().is_err() {
+                return Flow::Close;
+            }
+        }
         let timeout = self.w.config.get_duration("timeout").max(Duration::from_secs(30 * 60));
         let started = Instant::now();
         let mut last_poll = Instant::now();
