@@ -290,6 +290,15 @@ pub fn write_items(out: &mut Vec<u8>, items: &[Item], src: &mut Source, flags: &
                     _ => (b"BODYSTRUCTURE ", |m| m.bodystructure()),
                 };
                 out.extend_from_slice(label);
+                // Borrowed from the cache when it is sound; else built (parsed).
+                if let Some(w) = src.payload().and_then(mailbox::cache::wire_forms) {
+                    out.extend_from_slice(match it {
+                        Item::Envelope => w.envelope,
+                        Item::BodyNoExt => w.body,
+                        _ => w.bodystructure,
+                    });
+                    continue;
+                }
                 match src.parsed() {
                     Some(m) => out.extend_from_slice(pick(m)),
                     None => {

@@ -57,6 +57,12 @@ pub fn structure(payload: &[u8]) -> Option<message::Cached> {
     message::Cached::from_cache(&payload[5 + hb.len()..]).ok()
 }
 
+/// ENVELOPE, BODY and BODYSTRUCTURE as stored in a cache payload, borrowed.
+pub fn wire_forms(payload: &[u8]) -> Option<message::cache::WireForms<'_>> {
+    let hb = header_block(payload)?;
+    message::cache::wire_forms(&payload[5 + hb.len()..]).ok()
+}
+
 /// The header block stored in a cache payload.
 pub fn header_block(payload: &[u8]) -> Option<&[u8]> {
     if payload.first() != Some(&PAYLOAD_VERSION) || payload.len() < 5 {

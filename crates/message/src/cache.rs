@@ -147,6 +147,31 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Message, CacheError> {
     Ok(Message { envelope, body, bodystructure, sections, fields })
 }
 
+/// The IMAP wire forms in a cache record, borrowed (for FETCH ENVELOPE, BODY and
+/// BODYSTRUCTURE, which need nothing else): checked as [`decode`] checks the record's
+/// head and checksum, without building the rest.
+#[derive(Debug, PartialEq, Eq)]
+pub struct WireForms<'a> {
+    pub envelope: &'a [u8],
+    pub body: &'a [u8],
+    pub bodystructure: &'a [u8],
+}
+
+pub fn wire_forms(bytes: &[u8]) -> Result<WireForms<'_>, CacheError> {
+    if bytes.len() < MAGIC.len() + 1 || &bytes[..4] != MAGIC {
+        return Err(CacheError::BadMagic);
+    }
+    if bytes[4] != VERSION {
+        return Err(CacheError::Version(bytes[4]));
+    }
+    let (data, crc) = bytes.split_at(bytes.len().checked_sub(4).ok_or(CacheError::Truncated)?);
+    if data.len() < 5 || crc32(data).to_le_bytes() != crc {
+        return Err(CacheError::Checksum);
+    }
+    let mut r = Reader { b: data, pos: 5 };
+    Ok(WireForms { envelope: r.blob()?, body: r.blob()?, bodystructure: r.blob()? })
+}
+
 fn kind_code(k: NodeKind) -> u8 {
     match k {
         NodeKind::Leaf => 0,
@@ -289,6 +314,17 @@ mod tests {
             d(&mut m.sections);
             assert!(decode(&encode(&m)).is_err(), "damage {i} accepted");
         }
+    }
+
+    #[test]
+    fn wire_forms_borrow_what_decode_builds() {
+        let m = crate::parse(b"Subject: x\r\n\r\nhi\r\n");
+        let rec = encode(&m);
+        let w = wire_forms(&rec).unwrap();
+        assert_eq!((w.envelope, w.body, w.bodystructure), (m.envelope(), m.body(), m.bodystructure()));
+        let mut bad = rec.clone();
+        bad[7] ^= 1;
+        assert_eq!(wire_forms(&bad), Err(CacheError::Checksum));
     }
 
     #[test]
