@@ -187,3 +187,65 @@ def test_idle_wakes_on_delivery_within_a_second(imap):
     assert m.readline().startswith(b"i1 OK")
     sock.settimeout(10)
     m.logout()
+
+
+def test_unbounded_commands_are_cut_off_before_login(imap):
+    s = socket.create_connection(("127.0.0.1", imap.port("imap")), timeout=10)
+    assert read_line(s).startswith(b"* OK")
+    # An endless chain of empty non-synchronising literals: refused after 1000.
+    s.sendall(b"a NOOP {0+}\r\n" + b"x {0+}\r\n" * 1100 + b"\r\nb NOOP\r\n")
+    assert read_line(s) == b"a NO [TOOBIG] Literal too large\r\n"
+    line = read_line(s)
+    while line.startswith(b"b BAD") or line.startswith(b"* BAD"):  # the tail of the chain, if any
+        line = read_line(s)
+    assert line == b"b OK Completed\r\n", line
+    # Before login, APPEND is held to maxword too (no 256 MiB message buffer).
+    s.sendall(b"c APPEND INBOX {100000}\r\n")
+    assert read_line(s) == b"c NO [TOOBIG] Literal too large\r\n"
+    s.close()
+
+
+def test_acl_holes_found_in_review_stay_closed(imap):
+    deliver(imap, "barney", 1, tag="b")
+    a = connect(imap, "admin", "secret")
+    b = connect(imap, "barney")
+    assert b.create("secret")[0] == "OK"
+    # fred may delete (x) barney's folder but not read it: he cannot take it over by
+    # renaming it into his own hierarchy.
+    assert b.setacl("secret", "fred", "lx")[0] == "OK"
+    f = connect(imap, "fred")
+    typ, data = f.rename('"Other Users/barney/secret"', "mine")
+    assert typ == "NO" and b"NOPERM" in data[0], data
+    # Internal, domain-qualified names are for admins only.
+    assert f.create("example.org!user.fred")[0] == "NO"
+    # An identifier that would break the stored ACL is refused.
+    assert b.setacl("secret", '"bad id"', "lr")[0] == "NO"
+    assert b.getacl("secret")[1][0].count(b"fred") == 1
+    # APPEND with only i: flags the user may not set are dropped; \Seen of a
+    # non-owner never reaches the owner's index.
+    assert b.setacl("secret", "fred", "li")[0] == "OK"
+    typ, data = f.append('"Other Users/barney/secret"', "(\\Seen \\Deleted \\Flagged $Junk)", None, b"Subject: x\r\n\r\nhi\r\n")
+    assert typ == "OK", data
+    b.select("secret")
+    typ, data = b.fetch("1", "(FLAGS)")
+    assert data[0] == b"1 (FLAGS (\\Recent))", data
+    # The selected mailbox deleted by another session: BYE, and the session ends.
+    b.create("doomed")
+    b.select("doomed")
+    assert a.delete("user/barney/doomed")[0] == "OK"
+    with pytest.raises((imaplib.IMAP4.abort, imaplib.IMAP4.error)):
+        b.noop()
+        b.noop()
+
+
+def test_hostile_date_header_does_not_kill_search(imap):
+    lm = smtplib.LMTP(f"{imap.dir}/lmtp.sock", timeout=10)
+    lm.ehlo("x")
+    msg = "Message-ID: <d@x>\r\nDate: Fri (a\u00e9) Jan 1 00:00:00 2021\r\nSubject: d\r\n\r\nx\r\n".encode()
+    assert lmtp_send(lm, "a@b", ["fred"], msg, mail_options=("SMTPUTF8",))["fred"][0] == 250
+    lm.quit()
+    m = connect(imap)
+    m.select("INBOX")
+    for key in ("SENTON", "SENTBEFORE", "SENTSINCE"):
+        assert m.search(None, key, "1-Jan-2021")[0] == "OK"
+    m.logout()

@@ -135,7 +135,9 @@ fn parse_section(p: &mut Parser) -> PResult<(Vec<u32>, Sect)> {
             let mut names = Vec::new();
             loop {
                 let n = p.astring_text()?;
-                if n.is_empty() || n.bytes().any(|c| c <= b' ' || c == b':' || c >= 0x7f) {
+                // Field names as RFC 5322 allows them, less the IMAP specials, so
+                // that the echoed section is an atom list.
+                if n.is_empty() || n.bytes().any(|c| c <= b' ' || c == b':' || c >= 0x7f || b"\"()\\]{%*".contains(&c)) {
                     return Err("Invalid header field name".into());
                 }
                 names.push(n);

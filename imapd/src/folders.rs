@@ -223,16 +223,29 @@ fn rename(s: &mut Session, conn: &mut Conn, tag: &str, from: &str, to: &str) {
         Err(e) => return store_no(conn, tag, &e),
     };
     if !rights.has('x') {
-        return no(conn, tag, "[NOPERM] Permission denied");
+        return if rights.has('l') { no(conn, tag, "[NOPERM] Permission denied") } else { no(conn, tag, "[NONEXISTENT] Mailbox does not exist") };
     }
     if !may_create(s, &tint) {
         return no(conn, tag, "[NOPERM] Permission denied");
+    }
+    if !s.admin {
+        // A rename never changes whose a mailbox is (the owner's implicit rights would
+        // follow it), and every mailbox moved must be one the user may delete.
+        if store.ns.owner(&fint) != store.ns.owner(&tint) {
+            return no(conn, tag, "[NOPERM] Only administrators may move a mailbox to another owner");
+        }
+        for (n, e) in store.list.subtree(&fint.0).unwrap_or_default() {
+            let int = InternalName(n);
+            if !store.rights(s.userid(), &int, &e).has('x') {
+                return no(conn, tag, "[NOPERM] Permission denied on a mailbox below");
+            }
+        }
     }
     if store.list.lookup(&tint.0).ok().flatten().is_some() {
         return no(conn, tag, "[ALREADYEXISTS] Mailbox already exists");
     }
     let inbox = store.ns.inbox(s.userid());
-    if fint == inbox && from == "INBOX" {
+    if fint == inbox {
         // RFC 3501: renaming INBOX moves its messages to the new name; INBOX stays,
         // empty, and its children stay where they are.
         return rename_inbox(s, conn, tag, &fint, &tint);
@@ -624,7 +637,15 @@ fn acl(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &mut Parser) 
         no(conn, tag, if mine.has('l') { "[NOPERM] Permission denied" } else { "[NONEXISTENT] Mailbox does not exist" });
         return Ok(());
     }
-    let mut acl = Acl::parse(&entry.acl).unwrap_or_default();
+    let mut acl = match Acl::parse(&entry.acl) {
+        Ok(a) => a,
+        Err(e) => {
+            // Never rewrite an ACL we cannot read whole: entries would be lost.
+            log::error!("{}: stored ACL unreadable ({e}); ACL commands refused", int.0);
+            no(conn, tag, "[SERVERBUG] The stored ACL cannot be read; see the log");
+            return Ok(());
+        }
+    };
     match name {
         "GETACL" => {
             let mut line = format!("* ACL {shown}");
@@ -651,7 +672,7 @@ fn acl(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &mut Parser) 
         }
         _ => {
             let id = id.unwrap_or_default();
-            if id.is_empty() {
+            if id.is_empty() || id.chars().any(|c| c.is_control() || c.is_whitespace()) {
                 no(conn, tag, "Invalid identifier");
                 return Ok(());
             }

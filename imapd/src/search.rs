@@ -277,7 +277,7 @@ fn date_day(v: &str) -> Option<i64> {
     let toks: Vec<&str> = v.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()).collect();
     let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
     for w in toks.windows(3) {
-        let (Ok(d), Some(m), Ok(y)) = (w[0].parse::<u32>(), months.iter().position(|m| w[1].len() >= 3 && w[1][..3].eq_ignore_ascii_case(m)), w[2].parse::<i64>()) else {
+        let (Ok(d), Some(m), Ok(y)) = (w[0].parse::<u32>(), months.iter().position(|m| w[1].as_bytes().get(..3).is_some_and(|b| b.eq_ignore_ascii_case(m.as_bytes()))), w[2].parse::<i64>()) else {
             continue;
         };
         let y = match y {
@@ -393,5 +393,8 @@ mod tests {
         assert_eq!(date_day("Sat, 05 Jul 2003 23:30:00 -0700"), Some(crate::parse::days_from_civil(2003, 7, 5)));
         assert_eq!(date_day("1 Jan 2020"), Some(crate::parse::days_from_civil(2020, 1, 1)));
         assert_eq!(date_day("garbage"), None);
+        // A multi-byte character where a month name could start is no panic.
+        let _ = date_day("Fri (a\u{e9}) Jan 1 00:00:00 2021");
+        let _ = date_day("1 \u{e9}\u{e9} 2021");
     }
 }

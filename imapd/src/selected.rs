@@ -35,7 +35,7 @@ pub struct Selected {
     /// Highest modseq whose changes the client has been told about.
     known_modseq: u64,
     /// UIDs expunged by others and not yet reported (held back).
-    pending_expunge: Vec<u32>,
+    pending_expunge: std::collections::HashSet<u32>,
     /// Number of keywords announced in FLAGS.
     known_keywords: usize,
     /// The user's \Seen set when it is not kept in the index.
@@ -107,7 +107,7 @@ impl Selected {
             pos,
             recent,
             known_modseq,
-            pending_expunge: Vec::new(),
+            pending_expunge: std::collections::HashSet::new(),
             known_keywords,
             seen_db,
             userid: userid.to_string(),
@@ -266,8 +266,8 @@ impl Selected {
                         new.push((r.uid.0, i as u32));
                     }
                 } else if r.is_expunged() {
-                    if self.msn_of(r.uid.0).is_some() && !self.pending_expunge.contains(&r.uid.0) {
-                        self.pending_expunge.push(r.uid.0);
+                    if self.msn_of(r.uid.0).is_some() {
+                        self.pending_expunge.insert(r.uid.0);
                     }
                 } else if let Some(msn) = self.msn_of(r.uid.0) {
                     changed.push((msn, r));
@@ -305,12 +305,17 @@ impl Selected {
     fn flush_expunges(&mut self, conn: &mut Conn) {
         let mut msns: Vec<u32> = self.pending_expunge.iter().filter_map(|&u| self.msn_of(u)).collect();
         msns.sort_unstable_by(|a, b| b.cmp(a));
-        for msn in msns {
-            let i = msn as usize - 1;
-            self.uids.remove(i);
-            self.pos.remove(i);
-            conn.write_fmt(format_args!("* {msn} EXPUNGE\r\n"));
+        let mut out = String::with_capacity(msns.len() * 16);
+        for msn in &msns {
+            out.push_str(&format!("* {msn} EXPUNGE\r\n"));
         }
+        conn.write(out.as_bytes());
+        // One pass over the map, however many went.
+        let keep: Vec<bool> = self.uids.iter().map(|u| !self.pending_expunge.contains(u)).collect();
+        let mut k = keep.iter();
+        self.pos.retain(|_| *k.next().unwrap_or(&true));
+        let mut k = keep.iter();
+        self.uids.retain(|_| *k.next().unwrap_or(&true));
         self.pending_expunge.clear();
     }
 

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 /// Longest command line accepted, literals excluded.
 const MAX_LINE: usize = 64 * 1024;
 const MAX_SASL_LINE: usize = 64 * 1024;
+/// Most literals one command may carry.
+const MAX_LITERALS: u32 = 1000;
 /// Failed logins are answered after a delay that grows with each failure.
 const FAIL_DELAY: Duration = Duration::from_millis(500);
 
@@ -32,6 +34,8 @@ pub struct Session<'a> {
     /// (`maxmessagesize`, 0: our own bound).
     max_word: u64,
     max_message: u64,
+    /// A BYE was sent: the session ends after this command.
+    closing: bool,
 }
 
 /// What a command asks of the loop.
@@ -63,11 +67,14 @@ pub fn serve(w: &Worker, store: Option<&Store>, conn: &mut Conn) {
         return;
     }
     loop {
-        let flow = match s.read_command(conn) {
+        let mut flow = match s.read_command(conn) {
             Read::Command(cmd) => s.command(conn, &cmd),
             Read::Answered => Flow::Go,
             Read::Gone => break,
         };
+        if s.closing {
+            flow = Flow::Close;
+        }
         // Pipelined commands are answered together: flush when no more input waits.
         if (flow == Flow::Close || conn.buffered() == 0) && conn.flush().is_err() {
             break;
@@ -119,7 +126,7 @@ impl<'a> Session<'a> {
             _ => 256 * 1024 * 1024,
         };
         let ns = store.map(|s| s.ns.clone()).unwrap_or_default();
-        Session { w, store, ns, user: None, admin: false, sel: None, failures: 0, max_word, max_message }
+        Session { w, store, ns, user: None, admin: false, sel: None, failures: 0, max_word, max_message, closing: false }
     }
 
     pub fn capabilities(&self, conn: &Conn) -> String {
@@ -183,14 +190,19 @@ impl<'a> Session<'a> {
             it.next();
             it.next().is_some_and(|c| c.eq_ignore_ascii_case(b"APPEND"))
         };
-        let limit = if is_append { self.max_message } else { self.max_word };
+        // Before login no literal may be larger than maxword (APPEND needs a login).
+        let limit = if is_append && self.user.is_some() { self.max_message } else { self.max_word };
+        // The whole command (lines and literals) is bounded too, and so is the number
+        // of its literals: an endless `{0+}` chain cannot grow it.
+        let max_total = limit.saturating_add(self.max_word).saturating_add(4 * MAX_LINE as u64);
         let mut cmd = Vec::with_capacity(line.len());
-        let mut total: u64 = 0;
+        let mut literals = 0u32;
         loop {
             cmd.extend_from_slice(&line);
             let Some((n, plus)) = trailing_literal(&line) else { return Read::Command(cmd) };
-            total = total.saturating_add(n);
-            if n > limit || total > limit.saturating_mul(2).max(self.max_word) {
+            literals += 1;
+            let total = (cmd.len() as u64).saturating_add(n);
+            if n > limit || total > max_total || literals > MAX_LITERALS {
                 // Refused: a synchronising one is never sent; a non-synchronising one is
                 // read and dropped, with the rest of its command.
                 if plus && conn.skip(n as usize).is_err() {
@@ -501,6 +513,11 @@ impl<'a> Session<'a> {
             no(conn, tag, "[UNAVAILABLE] The mail store is not available");
             return;
         };
+        // user@defaultdomain is user (virtdomains), as the mailbox names have it.
+        let user = match (store.ns.virtdomains, store.ns.defaultdomain.as_deref(), user.rsplit_once('@')) {
+            (true, Some(dd), Some((local, d))) if d.eq_ignore_ascii_case(dd) => local,
+            _ => user,
+        };
         self.admin = store.is_admin(user);
         self.ns = store.ns.clone();
         if self.admin {
@@ -525,6 +542,10 @@ impl<'a> Session<'a> {
     pub fn internal(&self, ext: &str) -> Result<InternalName, String> {
         let sep = self.ns.sep();
         let ext = ext.strip_suffix(sep).unwrap_or(ext);
+        // `domain!name` is the internal form of another domain: admins only.
+        if ext.contains('!') && !self.admin {
+            return Err("Invalid mailbox name".into());
+        }
         self.ns.to_internal(self.userid(), ext).map_err(|e| e.to_string())
     }
 
@@ -544,11 +565,22 @@ impl<'a> Session<'a> {
 
     /// Untagged updates for the selected mailbox.
     pub fn updates(&mut self, conn: &mut Conn, allow_expunge: bool) {
+        let store = self.store;
         if let Some(sel) = self.sel.as_mut() {
+            // Deleted or renamed by another session: the mailbox is gone for this one
+            // (as Cyrus, the session ends).
+            let still = store.and_then(|st| st.list.lookup(&sel.name.0).ok().flatten()).is_some_and(|e| e.uniqueid == sel.uniqueid);
+            if !still {
+                conn.write(b"* BYE [NONEXISTENT] The selected mailbox has been deleted or renamed\r\n");
+                self.sel = None;
+                self.closing = true;
+                return;
+            }
             if let Err(e) = sel.update(conn, allow_expunge) {
                 log::error!("{}: {e}", sel.name.0);
                 conn.write_fmt(format_args!("* BYE [SERVERBUG] Mailbox damaged: {e}\r\n"));
                 self.sel = None;
+                self.closing = true;
             }
         }
     }
@@ -998,8 +1030,13 @@ impl<'a> Session<'a> {
         };
         match self.rights(&name) {
             Ok((e, r)) if r.has('i') => Some((name, e)),
-            Ok(_) => {
+            Ok((_, r)) if r.has('l') => {
                 no(conn, tag, "[NOPERM] Permission denied");
+                None
+            }
+            Ok(_) => {
+                // Not even visible: as if it did not exist.
+                no(conn, tag, "[TRYCREATE] Mailbox does not exist");
                 None
             }
             Err(StoreError::NotFound(_)) => {
@@ -1032,7 +1069,8 @@ impl<'a> Session<'a> {
             return Err("MULTIAPPEND is not supported".into());
         }
         p.end()?;
-        let Some((name, _)) = self.insert_target(conn, tag, &mbox) else { return Ok(()) };
+        let Some((name, entry)) = self.insert_target(conn, tag, &mbox) else { return Ok(()) };
+        let rights = self.store().rights(self.userid(), &name, &entry);
         if msg.is_empty() {
             no(conn, tag, "Message has no header or body");
             return Ok(());
@@ -1050,9 +1088,18 @@ impl<'a> Session<'a> {
                 None => kws.push(f.as_str()),
             }
         }
+        let keep_kws = rights.has('w');
+        sys = allowed_flags(sys, rights);
+        if !keep_kws {
+            kws.clear();
+        }
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         let store = self.store();
+        // \Seen of someone who is not the owner is theirs alone (the seen database).
         let seen_elsewhere = store.ns.owner(&name).as_deref() != Some(self.userid()) && sys & flag::SEEN != 0;
+        if seen_elsewhere {
+            sys &= !flag::SEEN;
+        }
         let (entry, mut mb) = match store.open_mailbox(&name) {
             Ok(x) => x,
             Err(e) => {
@@ -1087,6 +1134,7 @@ impl<'a> Session<'a> {
         p.end()?;
         let Some(msns) = self.msns(conn, tag, &set, uid) else { return Ok(()) };
         let Some((name, dentry)) = self.insert_target(conn, tag, &mbox) else { return Ok(()) };
+        let drights = self.store().rights(self.userid(), &name, &dentry);
         let store = self.store();
         let userid = self.userid().to_string();
         let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
@@ -1130,8 +1178,8 @@ impl<'a> Session<'a> {
             .zip(&kw_refs)
             .map(|((m, raw), kws)| NewMessage {
                 raw,
-                flags: if dest_owner_is_user { m.1 } else { m.1 & !flag::SEEN },
-                keywords: kws,
+                flags: if dest_owner_is_user { allowed_flags(m.1, drights) } else { allowed_flags(m.1, drights) & !flag::SEEN },
+                keywords: if drights.has('w') { kws } else { &[] },
                 internaldate: m.3,
                 parsed: m.4.as_ref(),
                 link_from: Some(m.5.as_path()),
@@ -1158,7 +1206,7 @@ impl<'a> Session<'a> {
             }
         };
         // \Seen for a non-owner destination lives in the seen database.
-        let seen_uids: Vec<u32> = metas.iter().zip(&new_uids).filter(|(m, _)| m.1 & flag::SEEN != 0).map(|(_, u)| u.0).collect();
+        let seen_uids: Vec<u32> = metas.iter().zip(&new_uids).filter(|(m, _)| m.1 & flag::SEEN != 0 && drights.has('s')).map(|(_, u)| u.0).collect();
         if !dest_owner_is_user && !seen_uids.is_empty() {
             let mut s = store.list.seen(&userid, &dentry.uniqueid).unwrap_or_default();
             for u in seen_uids {
@@ -1188,8 +1236,30 @@ impl<'a> Session<'a> {
     }
 }
 
+/// The system flags of `sys` that `rights` allow setting (RFC 4314 4): \Seen needs
+/// `s`, \Deleted `t`, the others `w`.
+fn allowed_flags(sys: u32, rights: mboxlist::Rights) -> u32 {
+    let mut f = sys & flag::IMAP;
+    if !rights.has('s') {
+        f &= !flag::SEEN;
+    }
+    if !rights.has('t') {
+        f &= !flag::DELETED;
+    }
+    if !rights.has('w') {
+        f &= flag::SEEN | flag::DELETED;
+    }
+    f
+}
+
 /// Adds or removes \Seen for `uids` as this user keeps it.
 fn set_seen(store: &Store, sel: &mut Selected, uids: &[mailbox::Uid], op: FlagOp) {
+    if sel.seen_db.is_some() {
+        // Another session of this user may have changed the set: start from the stored one.
+        if let Ok(fresh) = store.list.seen(&sel.userid, &sel.uniqueid) {
+            sel.seen_db = Some(fresh);
+        }
+    }
     if let Some(s) = sel.seen_db.as_mut() {
         for u in uids {
             if op == FlagOp::Remove {
