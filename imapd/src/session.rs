@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 /// Longest command line accepted, literals excluded.
 const MAX_LINE: usize = 64 * 1024;
 const MAX_SASL_LINE: usize = 64 * 1024;
+/// Messages COPY and MOVE read into memory at a time.
+const COPY_BATCH: usize = 256;
 /// Most literals one command may carry.
 const MAX_LITERALS: u32 = 1000;
 /// Failed logins are answered after a delay that grows with each failure.
@@ -1146,65 +1148,91 @@ impl<'a> Session<'a> {
             ok(conn, tag, "Completed");
             return Ok(());
         }
-        // Gather the messages: bytes (for the new cache entries and the checksum),
-        // flags, keywords, and the source file to link.
-        let mut raws = Vec::with_capacity(msns.len());
-        let mut metas = Vec::with_capacity(msns.len());
-        for &m in &msns {
-            let rec = match sel.record(m) {
-                Ok(r) => r,
-                Err(e) => {
-                    no(conn, tag, &format!("[SERVERBUG] {e}"));
-                    return Ok(());
-                }
-            };
-            let raw = match sel.mb.read_message(rec.uid) {
-                Ok(r) => r,
-                Err(e) => {
-                    no(conn, tag, &format!("[SERVERBUG] {e}"));
-                    return Ok(());
-                }
-            };
-            let kws: Vec<String> = sel.mb.user_flags().iter().enumerate().filter(|(i, _)| rec.has_user_flag(*i)).map(|(_, n)| n.clone()).collect();
-            let parsed = sel.mb.cache_entry(&rec).ok().and_then(mailbox::cache::structure);
-            metas.push((rec.uid, sel.sys_flags(&rec), kws, rec.internaldate, parsed, sel.mb.paths().message(rec.uid)));
-            raws.push(raw);
-        }
-        let kw_refs: Vec<Vec<&str>> = metas.iter().map(|m| m.2.iter().map(String::as_str).collect()).collect();
         let dest_owner_is_user = store.ns.owner(&name).as_deref() == Some(userid.as_str());
-        let msgs: Vec<NewMessage> = metas
-            .iter()
-            .zip(&raws)
-            .zip(&kw_refs)
-            .map(|((m, raw), kws)| NewMessage {
-                raw,
-                flags: if dest_owner_is_user { allowed_flags(m.1, drights) } else { allowed_flags(m.1, drights) & !flag::SEEN },
-                keywords: if drights.has('w') { kws } else { &[] },
-                internaldate: m.3,
-                parsed: m.4.as_ref(),
-                link_from: Some(m.5.as_path()),
-            })
-            .collect();
         // A move within one quota root does not grow its usage: never refused for quota.
         let src_root = store.list.quota_root_of(&sel.name.0).ok().flatten();
         let dst_root = store.list.quota_root_of(&name.0).ok().flatten();
-        let same_root = src_root == dst_root;
+        let force = mv && src_root == dst_root;
         let same_mailbox = name == sel.name;
-        let result = if same_mailbox {
-            store.append(&name, &mut sel.mb, &msgs, mv && same_root)
+        // The quota is checked for the whole set before anything is copied, so that a
+        // COPY is refused whole; the batches below are then charged as they go.
+        if !force {
+            if let Some(q) = dst_root.as_deref().and_then(|r| store.list.quota(r).ok().flatten()) {
+                let mut bytes = 0i64;
+                for &m in &msns {
+                    bytes += sel.record(m).map(|r| i64::from(r.size)).unwrap_or(0);
+                }
+                if q.would_exceed(bytes, msns.len() as i64) {
+                    no(conn, tag, "[OVERQUOTA] Over quota");
+                    return Ok(());
+                }
+            }
+        }
+        let mut dest = if same_mailbox {
+            None
         } else {
             match store.open_mailbox(&name) {
-                Ok((_, mut dmb)) => store.append(&name, &mut dmb, &msgs, mv && same_root),
-                Err(e) => Err(e),
+                Ok((_, mb)) => Some(mb),
+                Err(e) => {
+                    store_no(conn, tag, &e);
+                    return Ok(());
+                }
             }
         };
-        let new_uids = match result {
-            Ok(u) => u,
-            Err(e) => {
-                store_no(conn, tag, &e);
-                return Ok(());
+        // In batches, so that memory stays bounded whatever the set: each batch's
+        // bytes are read (for the new cache entries and checksums), its files linked.
+        let mut metas = Vec::with_capacity(msns.len());
+        let mut new_uids = Vec::with_capacity(msns.len());
+        for chunk in msns.chunks(COPY_BATCH) {
+            let mut raws = Vec::with_capacity(chunk.len());
+            let first = metas.len();
+            for &m in chunk {
+                let rec = match sel.record(m) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        no(conn, tag, &format!("[SERVERBUG] {e}"));
+                        return Ok(());
+                    }
+                };
+                let raw = match sel.mb.read_message(rec.uid) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        no(conn, tag, &format!("[SERVERBUG] {e}"));
+                        return Ok(());
+                    }
+                };
+                let kws: Vec<String> = sel.mb.user_flags().iter().enumerate().filter(|(i, _)| rec.has_user_flag(*i)).map(|(_, n)| n.clone()).collect();
+                let parsed = sel.mb.cache_entry(&rec).ok().and_then(mailbox::cache::structure);
+                metas.push((rec.uid, sel.sys_flags(&rec), kws, rec.internaldate, parsed, sel.mb.paths().message(rec.uid)));
+                raws.push(raw);
             }
-        };
+            let batch = &metas[first..];
+            let kw_refs: Vec<Vec<&str>> = batch.iter().map(|m| m.2.iter().map(String::as_str).collect()).collect();
+            let msgs: Vec<NewMessage> = batch
+                .iter()
+                .zip(&raws)
+                .zip(&kw_refs)
+                .map(|((m, raw), kws)| NewMessage {
+                    raw,
+                    flags: if dest_owner_is_user { allowed_flags(m.1, drights) } else { allowed_flags(m.1, drights) & !flag::SEEN },
+                    keywords: if drights.has('w') { kws } else { &[] },
+                    internaldate: m.3,
+                    parsed: m.4.as_ref(),
+                    link_from: Some(m.5.as_path()),
+                })
+                .collect();
+            let result = match dest.as_mut() {
+                Some(dmb) => store.append(&name, dmb, &msgs, true),
+                None => store.append(&name, &mut sel.mb, &msgs, true),
+            };
+            match result {
+                Ok(u) => new_uids.extend(u),
+                Err(e) => {
+                    store_no(conn, tag, &e);
+                    return Ok(());
+                }
+            }
+        }
         // \Seen for a non-owner destination lives in the seen database.
         let seen_uids: Vec<u32> = metas.iter().zip(&new_uids).filter(|(m, _)| m.1 & flag::SEEN != 0 && drights.has('s')).map(|(_, u)| u.0).collect();
         if !dest_owner_is_user && !seen_uids.is_empty() {
