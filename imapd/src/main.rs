@@ -1,15 +1,5 @@
-//! imapd: the IMAP worker started by master. Modules: [`parse`] (the grammar),
-//! [`session`] (command loop, authentication, messages), [`selected`] (the selected
-//! mailbox and its untagged updates), [`fetch`], [`search`], [`folders`] (mailbox
-//! commands, ACL, QUOTA), [`telemetry`]. See imapd(8).
-
-mod fetch;
-mod folders;
-mod parse;
-mod search;
-mod selected;
-mod session;
-mod telemetry;
+//! imapd: the IMAP worker started by master. The protocol lives in the library
+//! (`lib.rs`); see imapd(8).
 
 use clap::Parser;
 
@@ -32,6 +22,6 @@ fn main() {
         if args.tls && !w.implicit_tls(&mut conn) {
             return;
         }
-        session::serve(w, store.as_ref(), &mut conn)
+        imapd::session::serve(w, store.as_ref(), &mut conn)
     });
 }

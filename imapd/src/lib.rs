@@ -1,0 +1,96 @@
+//! imapd as a library: the binary (`main.rs`) serves sessions; the parsers are public
+//! so that the fuzz targets (`fuzz/`) and tests reach them. Modules: [`parse`] (the
+//! grammar), [`session`] (command loop, authentication, messages), [`selected`] (the
+//! selected mailbox and its untagged updates), [`fetch`], [`search`], [`folders`]
+//! (mailbox commands, ACL, QUOTA), [`telemetry`]. See imapd(8).
+
+pub mod fetch;
+pub mod folders;
+pub mod parse;
+pub mod search;
+pub mod selected;
+pub mod session;
+pub mod telemetry;
+
+/// Parses one command as the session would (tag, name, arguments) without running
+/// it: for fuzzing the grammar. Returns the command name, or the BAD text.
+pub fn parse_command(cmd: &[u8]) -> Result<String, String> {
+    use parse::Parser;
+    let tag_end = cmd.iter().position(|&c| c == b' ').unwrap_or(cmd.len());
+    if !parse::valid_tag(&cmd[..tag_end]) {
+        return Err("Invalid tag".into());
+    }
+    let mut p = Parser::new(cmd);
+    p.pos = tag_end;
+    p.sp()?;
+    let mut name = p.keyword()?;
+    if name == "UID" {
+        p.sp()?;
+        name = p.keyword()?;
+    }
+    match name.as_str() {
+        "FETCH" => {
+            p.sp()?;
+            p.seqset()?;
+            p.sp()?;
+            fetch::parse_items(&mut p)?;
+        }
+        "SEARCH" => {
+            p.sp()?;
+            search::parse_return(&mut p)?;
+            if p.word("CHARSET") {
+                p.sp()?;
+                p.astring()?;
+                p.sp()?;
+            }
+            search::parse_program(&mut p)?;
+        }
+        "STORE" => {
+            p.sp()?;
+            p.seqset()?;
+            p.sp()?;
+            p.keyword()?;
+            p.sp()?;
+            p.flag_list(true)?;
+        }
+        "COPY" | "MOVE" => {
+            p.sp()?;
+            p.seqset()?;
+            p.sp()?;
+            p.mailbox()?;
+        }
+        "APPEND" => {
+            p.sp()?;
+            p.mailbox()?;
+            p.sp()?;
+            if p.peek() == Some(b'(') {
+                p.flag_list(false)?;
+                p.sp()?;
+            }
+            if p.peek() == Some(b'"') {
+                p.date_time()?;
+                p.sp()?;
+            }
+            p.string()?;
+        }
+        "LIST" | "LSUB" => {
+            p.sp()?;
+            p.astring()?;
+            p.sp()?;
+            p.list_mailbox()?;
+        }
+        "LOGIN" | "RENAME" | "SETACL" => {
+            p.sp()?;
+            p.astring()?;
+            p.sp()?;
+            p.astring()?;
+        }
+        "SELECT" | "EXAMINE" | "CREATE" | "DELETE" | "SUBSCRIBE" | "UNSUBSCRIBE" | "GETACL" | "MYRIGHTS" | "GETQUOTAROOT" => {
+            p.sp()?;
+            p.mailbox()?;
+        }
+        _ => return Ok(name),
+    }
+    p.end()?;
+    Ok(name)
+}
