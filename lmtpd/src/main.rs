@@ -1,15 +1,8 @@
-//! lmtpd: the LMTP worker started by master, where mail enters the store.
-//!
-//! Modules: [`address`] (MAIL/RCPT arguments), [`data`] (DATA and BDAT, trace headers,
-//! 8-bit policy), [`deliver`] (recipients to mailboxes, storing, duplicates, quota),
-//! [`session`] (the protocol). See lmtpd(8).
-
-mod address;
-mod data;
-mod deliver;
-mod session;
+//! lmtpd: the LMTP worker started by master, where mail enters the store. The
+//! protocol lives in the library (`lib.rs`); see lmtpd(8).
 
 use clap::Parser;
+use lmtpd::{deliver, session};
 
 /// LMTP server worker (started by master from cyrus.conf).
 #[derive(Parser, Debug)]

@@ -1,8 +1,7 @@
-//! pop3d: the POP3 worker started by master. Modules: [`session`] (the protocol),
-//! [`maildrop`] (the locked snapshot of a mailbox). See pop3d(8).
+//! pop3d: the POP3 worker started by master. The protocol lives in the library
+//! (`lib.rs`); see pop3d(8).
 
-mod maildrop;
-mod session;
+use pop3d::session;
 
 use clap::Parser;
 

@@ -92,9 +92,7 @@ impl<'a> Session<'a> {
             let pass = line[5..].to_string();
             return self.pass(conn, &pass);
         }
-        let mut parts = line.split(' ');
-        let cmd = parts.next().unwrap_or("").to_ascii_uppercase();
-        let args: Vec<&str> = parts.filter(|a| !a.is_empty()).collect();
+        let (cmd, args) = split_command(line);
         if self.drop.is_none() {
             return self.authorization(conn, &cmd, &args);
         }
@@ -421,6 +419,14 @@ impl<'a> Session<'a> {
         }
         Flow::Go
     }
+}
+
+/// A command line as the session reads it: the keyword upper-cased and the
+/// arguments between single or repeated spaces (PASS is taken whole before this).
+pub fn split_command(line: &str) -> (String, Vec<&str>) {
+    let mut parts = line.split(' ');
+    let cmd = parts.next().unwrap_or("").to_ascii_uppercase();
+    (cmd, parts.filter(|a| !a.is_empty()).collect())
 }
 
 /// Writes a message byte-stuffed (a line starting with '.' gets another), with only
