@@ -249,3 +249,58 @@ def test_hostile_date_header_does_not_kill_search(imap):
     for key in ("SENTON", "SENTBEFORE", "SENTSINCE"):
         assert m.search(None, key, "1-Jan-2021")[0] == "OK"
     m.logout()
+
+
+def test_maxlogins_per_user_and_per_host(make_instance):
+    inst = make_instance(extra_conf="sasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: sasldb\nallowplaintext: yes\n"
+                                    "maxlogins_per_user: 2\nmaxlogins_per_host: 3\n")
+    with open(inst.conf, "a") as f:
+        f.write(f"sasl_sasldb_path: {inst.dir}/config/sasldb2\n")
+    for u in ("fred", "barney"):
+        inst.create_mailbox(f"user.{u}")
+        subprocess.run(["saslpasswd2", "-p", "-c", "-f", f"{inst.dir}/config/sasldb2", "-u", "suite.test", u], input=b"pw", check=True)
+    inst._own()
+    inst.write_cyrus_conf(SERVICES=f'  imap cmd="imapd" listen="127.0.0.1:{inst.port("imap")}" prefork=0\n'
+                                   f'  pop3 cmd="pop3d" listen="127.0.0.1:{inst.port("pop3")}" prefork=0\n')
+    inst.start()
+
+    def imap(user):
+        m = imaplib.IMAP4("127.0.0.1", inst.port("imap"))
+        m.login(user, "pw")
+        return m
+    a, b = imap("fred"), imap("fred")
+    with pytest.raises(imaplib.IMAP4.error, match=r"\[LIMIT\]"):
+        imap("fred")
+    inst.log.wait(r"imapd\[\d+\]: login refused: \[127\.0\.0\.1\] fred: User\(2\)")
+    # POP3 counts too.
+    import poplib
+    p = poplib.POP3("127.0.0.1", inst.port("pop3"), timeout=10)
+    p.user("fred")
+    with pytest.raises(poplib.error_proto, match="Too many open connections"):
+        p.pass_("pw")
+    p.quit()
+    # Per host: fred has 2, barney's first makes 3, his second is one too many.
+    c = imap("barney")
+    with pytest.raises(imaplib.IMAP4.error, match=r"\[LIMIT\]"):
+        imap("barney")
+    # A session that ends frees its place, also when its worker is killed.
+    a.logout()
+    d = imap("fred")
+    # Kill the worker of one logged-in session (its proc file names it).
+    procdir = os.path.join(inst.dir, "config", "proc")
+    busy = sorted(int(n) for n in os.listdir(procdir))
+    assert len(busy) == 3, busy
+    os.kill(busy[0], 9)
+    wait_for_ok = [None]
+    for _ in range(50):
+        try:
+            wait_for_ok[0] = imap("barney")
+            break
+        except imaplib.IMAP4.error:
+            time.sleep(0.1)
+    assert wait_for_ok[0] is not None
+    for m in (b, c, d, wait_for_ok[0]):
+        try:
+            m.logout()
+        except Exception:
+            pass

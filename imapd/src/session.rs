@@ -38,6 +38,8 @@ pub struct Session<'a> {
     max_message: u64,
     /// A BYE was sent: the session ends after this command.
     closing: bool,
+    /// This login, counted for maxlogins_per_host/user while the session lasts.
+    proc_login: Option<service::procs::Login>,
 }
 
 /// What a command asks of the loop.
@@ -128,7 +130,7 @@ impl<'a> Session<'a> {
             _ => 256 * 1024 * 1024,
         };
         let ns = store.map(|s| s.ns.clone()).unwrap_or_default();
-        Session { w, store, ns, user: None, admin: false, sel: None, failures: 0, max_word, max_message, closing: false }
+        Session { w, store, ns, user: None, admin: false, sel: None, failures: 0, max_word, max_message, closing: false, proc_login: None }
     }
 
     pub fn capabilities(&self, conn: &Conn) -> String {
@@ -520,6 +522,15 @@ impl<'a> Session<'a> {
             (true, Some(dd), Some((local, d))) if d.eq_ignore_ascii_case(dd) => local,
             _ => user,
         };
+        let login = match service::procs::login(self.w, conn, user) {
+            Ok(l) => l,
+            Err(lim) => {
+                log::info!("login refused: {} {user}: {lim:?} sessions at once", conn.peer);
+                no(conn, tag, "[LIMIT] Too many open connections");
+                return;
+            }
+        };
+        self.proc_login = Some(login);
         self.admin = store.is_admin(user);
         self.ns = store.ns.clone();
         if self.admin {

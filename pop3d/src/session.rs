@@ -29,6 +29,8 @@ pub struct Session<'a> {
     retrieved: u32,
     /// The APOP challenge of the greeting, when APOP is offered.
     apop: Option<String>,
+    /// This login, counted for maxlogins_per_host/user while the session lasts.
+    proc_login: Option<service::procs::Login>,
 }
 
 enum Flow {
@@ -38,7 +40,7 @@ enum Flow {
 
 impl<'a> Session<'a> {
     pub fn new(w: &'a Worker, store: Option<&'a Store>) -> Session<'a> {
-        Session { w, store, host: w.servername(), user: None, drop: None, failures: 0, retrieved: 0, apop: None }
+        Session { w, store, host: w.servername(), user: None, drop: None, failures: 0, retrieved: 0, apop: None, proc_login: None }
     }
 
     fn plaintext_ok(&self, conn: &Conn) -> bool {
@@ -262,6 +264,14 @@ impl<'a> Session<'a> {
             return;
         };
         let userid = self.strip_folder(user);
+        match service::procs::login(self.w, conn, &userid) {
+            Ok(l) => self.proc_login = Some(l),
+            Err(lim) => {
+                log::info!("login refused: {} {userid}: {lim:?} sessions at once", conn.peer);
+                conn.write(b"-ERR [SYS/TEMP] Too many open connections\r\n");
+                return;
+            }
+        }
         let folder = if self.w.config.get_bool("popsubfolders") {
             user.rsplit_once('@').map_or(user, |(l, _)| l).split_once('+').map(|(_, f)| f.to_string())
         } else {

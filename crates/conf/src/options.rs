@@ -142,6 +142,18 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Refuse a delivery that would pass the quota; by default only a mailbox already over quota refuses.",
     },
     OptDef {
+        name: "maxlogins_per_host",
+        kind: Kind::Int,
+        default: Some("0"),
+        desc: "Most logged-in IMAP and POP3 sessions at once from one client address (0: no limit); one more is refused.",
+    },
+    OptDef {
+        name: "maxlogins_per_user",
+        kind: Kind::Int,
+        default: Some("0"),
+        desc: "Most logged-in IMAP and POP3 sessions at once of one user (0: no limit); one more is refused.",
+    },
+    OptDef {
         name: "maxmessagesize",
         kind: Kind::Int,
         default: Some("0"),

@@ -6,6 +6,7 @@
 //! - [`status`]: the fixed descriptors and the status-pipe messages.
 //! - [`conn`]: a connection with bounded line and literal reads and buffered writes.
 //! - [`log`]: syslog set-up (ident, facility, the `syslog_socket` a test can own).
+//! - [`procs`]: logged-in sessions across workers, for `maxlogins_per_host/user`.
 //!
 //! ```no_run
 //! use clap::Parser;
@@ -19,6 +20,7 @@
 pub mod auth;
 pub mod conn;
 pub mod log;
+pub mod procs;
 pub mod session;
 pub mod status;
 pub mod worker;
