@@ -285,7 +285,11 @@ impl Selected {
                     let prev = self.mb.lock().and_then(|mut w| w.claim_recent())?;
                     let last = self.mb.header().last_uid;
                     if last > prev {
-                        self.recent.0.push((prev + 1, last));
+                        // Claims come in order: extend the last range when they touch.
+                        match self.recent.0.last_mut() {
+                            Some(r) if r.1 + 1 >= prev + 1 => r.1 = r.1.max(last),
+                            _ => self.recent.0.push((prev + 1, last)),
+                        }
                     }
                 }
                 conn.write_fmt(format_args!("* {} EXISTS\r\n", self.uids.len()));
