@@ -19,6 +19,7 @@
 
 pub mod cache;
 pub mod format;
+pub mod guard;
 pub mod header;
 mod mailbox;
 pub mod notify;

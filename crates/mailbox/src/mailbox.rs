@@ -98,15 +98,18 @@ pub struct Mailbox {
     /// whole on change).
     names_ino: (u64, u64, i64),
     ino: u64,
+    /// guard::SHRUNK as last seen: a page replaced since means a file shrank.
+    shrunk_seen: u64,
 }
 
 fn map(f: &File) -> Result<Option<Mmap>, std::io::Error> {
     if f.metadata()?.len() == 0 {
         return Ok(None);
     }
-    // SAFETY: the files only grow while mapped (writers append or overwrite in place,
-    // never truncate below what a header counts), and every read is bounds-checked
-    // against the map's length.
+    // SAFETY: our writers only grow the files while mapped (append or overwrite in
+    // place), every read is bounds-checked against the map's length, and a file shrunk
+    // by anything else is survived by the SIGBUS guard (crate::guard) and remapped at
+    // the next refresh.
     unsafe { Mmap::map(f) }.map(Some)
 }
 
@@ -148,6 +151,7 @@ impl Mailbox {
     }
 
     fn open_once(paths: &Paths) -> Result<Mailbox, Error> {
+        crate::guard::install();
         let index = open_rw(&paths.index())?;
         let cache = open_rw(&paths.cache())?;
         let names_ino = header_stamp(paths);
@@ -163,6 +167,7 @@ impl Mailbox {
             names,
             names_ino,
             ino,
+            shrunk_seen: crate::guard::SHRUNK.load(std::sync::atomic::Ordering::Relaxed),
         };
         mb.refresh()?;
         Ok(mb)
@@ -250,8 +255,13 @@ impl Mailbox {
     }
 
     fn remap_if_grown(&mut self) -> Result<(), Error> {
+        // Either file may have changed size: grown (appends) or, when damaged by
+        // something else, shrunk — a map longer than its file must never be read.
         let len = self.index.metadata().map_err(|e| io(&self.paths.index(), e))?.len() as usize;
-        if self.index_map.as_ref().map_or(0, |m| m.len()) != len {
+        let clen = self.cache.metadata().map_err(|e| io(&self.paths.cache(), e))?.len() as usize;
+        let shrunk = crate::guard::SHRUNK.load(std::sync::atomic::Ordering::Relaxed);
+        if self.index_map.as_ref().map_or(0, |m| m.len()) != len || self.cache_map.as_ref().map_or(0, |m| m.len()) > clen || shrunk != self.shrunk_seen {
+            self.shrunk_seen = shrunk;
             self.remap()?;
         }
         Ok(())

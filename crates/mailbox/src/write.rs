@@ -201,11 +201,23 @@ impl Writer<'_> {
             let _ = std::fs::remove_file(&tmp);
             let linked = m.link_from.is_some_and(|src| std::fs::hard_link(src, &tmp).is_ok());
             if !linked {
-                let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).map_err(|e| io(&tmp, e))?;
-                f.write_all(m.raw).map_err(|e| io(&tmp, e))?;
-                fdatasync(&f, &tmp)?;
+                let written = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&tmp)
+                    .map_err(|e| io(&tmp, e))
+                    .and_then(|mut f| f.write_all(m.raw).map_err(|e| io(&tmp, e)).and_then(|()| fdatasync(&f, &tmp)));
+                if let Err(e) = written {
+                    // A full disk or an I/O error: no half-written file is left behind.
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
+                }
             }
-            std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+            if let Err(e) = std::fs::rename(&tmp, &path) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(io(&path, e));
+            }
         }
         crate::fsync_dir(&paths.data).map_err(|e| io(&paths.data, e))?;
         // 2. cache entries and records.
