@@ -105,7 +105,9 @@ pub(crate) fn encode(m: &Message) -> Vec<u8> {
     w
 }
 
-pub(crate) fn decode(bytes: &[u8]) -> Result<Message, CacheError> {
+/// The record's bytes before its checksum, once magic, version and checksum are
+/// checked.
+fn checked(bytes: &[u8]) -> Result<&[u8], CacheError> {
     if bytes.len() < MAGIC.len() + 1 || &bytes[..4] != MAGIC {
         return Err(CacheError::BadMagic);
     }
@@ -116,6 +118,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Message, CacheError> {
     if data.len() < 5 || crc32(data).to_le_bytes() != crc {
         return Err(CacheError::Checksum);
     }
+    Ok(data)
+}
+
+pub(crate) fn decode(bytes: &[u8]) -> Result<Message, CacheError> {
+    let data = checked(bytes)?;
     let mut r = Reader { b: data, pos: 5 };
     let envelope = r.blob()?.to_vec();
     let body = r.blob()?.to_vec();
@@ -158,16 +165,7 @@ pub struct WireForms<'a> {
 }
 
 pub fn wire_forms(bytes: &[u8]) -> Result<WireForms<'_>, CacheError> {
-    if bytes.len() < MAGIC.len() + 1 || &bytes[..4] != MAGIC {
-        return Err(CacheError::BadMagic);
-    }
-    if bytes[4] != VERSION {
-        return Err(CacheError::Version(bytes[4]));
-    }
-    let (data, crc) = bytes.split_at(bytes.len().checked_sub(4).ok_or(CacheError::Truncated)?);
-    if data.len() < 5 || crc32(data).to_le_bytes() != crc {
-        return Err(CacheError::Checksum);
-    }
+    let data = checked(bytes)?;
     let mut r = Reader { b: data, pos: 5 };
     Ok(WireForms { envelope: r.blob()?, body: r.blob()?, bodystructure: r.blob()? })
 }
