@@ -467,6 +467,11 @@ impl Conn {
         }
         let r = self.stream.write_all(&self.wbuf).and_then(|()| self.stream.flush());
         self.wbuf.clear();
+        // A large response (a big message) must not leave its buffer behind for the
+        // rest of a long session.
+        if self.wbuf.capacity() > 2 * MAX_QUEUED {
+            self.wbuf.shrink_to(16 * 1024);
+        }
         r
     }
 }
