@@ -1,10 +1,13 @@
 //! imapd as a library: the binary (`main.rs`) serves sessions; the parsers are public
 //! so that the fuzz targets (`fuzz/`) and tests reach them. Modules: [`parse`] (the
-//! grammar), [`session`] (command loop, authentication, messages), [`selected`] (the
-//! selected mailbox and its untagged updates), [`fetch`], [`search`], [`folders`]
-//! (mailbox commands, ACL, QUOTA), [`telemetry`]. See imapd(8).
+//! grammar), [`session`] (command loop, authentication, states), [`messages`] (FETCH,
+//! STORE, SEARCH, EXPUNGE, APPEND, COPY, MOVE), [`selected`] (the selected mailbox and
+//! its untagged updates), [`fetch`], [`search`], [`folders`] (mailbox commands),
+//! [`access`] (ACL, QUOTA), [`telemetry`]. See imapd(8).
 
+pub mod access;
 pub mod fetch;
+pub mod messages;
 pub mod folders;
 pub mod parse;
 pub mod search;

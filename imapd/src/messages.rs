@@ -1,0 +1,634 @@
+//! The commands on the messages of the selected mailbox: FETCH, STORE, SEARCH,
+//! EXPUNGE (and CLOSE's silent expunge), APPEND, COPY and MOVE. The session, its
+//! states and the mailbox commands are in [`crate::session`] and [`crate::folders`].
+
+use crate::fetch::{self, Item};
+use crate::parse::{self, PResult, Parser, compact};
+use crate::search;
+use crate::selected::{Selected, system_flag};
+use crate::session::{Session, no, ok, store_no};
+use mailbox::{FlagOp, NewMessage, flag};
+use mboxlist::{InternalName, Store, StoreError};
+use service::Conn;
+
+/// Messages COPY and MOVE read into memory at a time.
+const COPY_BATCH: usize = 256;
+
+impl Session<'_> {
+    /// Message numbers of a set; a message number past the last message is refused
+    /// with NO (as Cyrus answers), except as the far end of a range (1:4294967295 is
+    /// every message). Returns None when the NO was sent.
+    pub(crate) fn msns(&self, conn: &mut Conn, tag: &str, set: &parse::SeqSet, uid: bool) -> Option<Vec<u32>> {
+        let sel = self.sel.as_ref()?;
+        if !uid {
+            let n = u64::from(sel.exists());
+            let end = |x: u64| if x == parse::STAR { n } else { x };
+            if set.0.iter().any(|&(a, b)| end(a).min(end(b)) > n || (n == 0 && (a == parse::STAR || b == parse::STAR))) {
+                no(conn, tag, "Invalid message sequence number");
+                return None;
+            }
+        }
+        Some(sel.resolve(set, uid))
+    }
+
+    pub(crate) fn fetch(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser, uid: bool) -> PResult<()> {
+        p.sp()?;
+        let set = p.seqset()?;
+        p.sp()?;
+        let mut items = fetch::parse_items(p)?;
+        if p.eat(b' ') {
+            return Err("FETCH modifiers are not supported".into());
+        }
+        p.end()?;
+        if uid && !items.contains(&Item::Uid) {
+            items.insert(0, Item::Uid);
+        }
+        let Some(msns) = self.msns(conn, tag, &set, uid) else { return Ok(()) };
+        let store = self.store();
+        let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
+        // \Seen first, in one write, for the messages a non-PEEK item reads.
+        let sets_seen = items.iter().any(Item::sets_seen) && !sel.readonly && sel.rights.has('s');
+        let mut newly_seen = std::collections::HashSet::new();
+        if sets_seen {
+            let mut unseen = Vec::new();
+            for &m in &msns {
+                if let Ok(r) = sel.record(m) {
+                    if !sel.is_seen(&r) {
+                        unseen.push(r.uid);
+                    }
+                }
+            }
+            if !unseen.is_empty() {
+                newly_seen.extend(unseen.iter().map(|u| u.0));
+                set_seen(store, sel, &unseen, FlagOp::Add);
+            }
+        }
+        let wants_flags = items.contains(&Item::Flags);
+        let mut out = Vec::with_capacity(4096);
+        let mut failed = false;
+        for &msn in &msns {
+            let rec = match sel.record(msn) {
+                Ok(r) => r,
+                Err(e) => {
+                    log::error!("{}: {e}", sel.name.0);
+                    failed = true;
+                    continue;
+                }
+            };
+            let mb = &sel.mb;
+            let read_payload = || mb.cache_entry(&rec).ok();
+            let read_raw = || mb.read_message(rec.uid).ok();
+            let mut src = fetch::Source { rec: &rec, payload: None, read_payload: &read_payload, parsed: None, raw: None, read_raw: &read_raw };
+            let flags = sel.flags_text(&rec);
+            out.clear();
+            out.extend_from_slice(format!("* {msn} FETCH (").as_bytes());
+            let mut first = true;
+            if !fetch::write_items(&mut out, &items, &mut src, &flags, &mut first) {
+                failed = true;
+            }
+            if !wants_flags && newly_seen.contains(&rec.uid.0) {
+                out.extend_from_slice(format!(" FLAGS {flags}").as_bytes());
+            }
+            out.extend_from_slice(b")\r\n");
+            conn.write(&out);
+        }
+        // Expunges wait (RFC 3501 7.4.1) unless this is UID FETCH.
+        self.updates(conn, false);
+        if failed {
+            no(conn, tag, "[SERVERBUG] Some messages could not be read");
+        } else {
+            ok(conn, tag, "Completed");
+        }
+        Ok(())
+    }
+
+    pub(crate) fn store_flags(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser, uid: bool) -> PResult<()> {
+        p.sp()?;
+        let set = p.seqset()?;
+        p.sp()?;
+        let op_word = p.keyword()?;
+        let (op, silent) = match op_word.as_str() {
+            "FLAGS" => (FlagOp::Replace, false),
+            "FLAGS.SILENT" => (FlagOp::Replace, true),
+            "+FLAGS" => (FlagOp::Add, false),
+            "+FLAGS.SILENT" => (FlagOp::Add, true),
+            "-FLAGS" => (FlagOp::Remove, false),
+            "-FLAGS.SILENT" => (FlagOp::Remove, true),
+            _ => return Err("Invalid STORE data item".into()),
+        };
+        p.sp()?;
+        let flags = p.flag_list(true)?;
+        p.end()?;
+        let Some(msns) = self.msns(conn, tag, &set, uid) else { return Ok(()) };
+        let store = self.store();
+        let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
+        if sel.readonly {
+            no(conn, tag, "[READ-ONLY] Mailbox is read-only");
+            return Ok(());
+        }
+        let mut sys = 0u32;
+        let mut kws: Vec<String> = Vec::new();
+        for f in &flags {
+            if f.starts_with('\\') {
+                match system_flag(f) {
+                    Some(b) => sys |= b,
+                    None if f.eq_ignore_ascii_case("\\Recent") => return Err("\\Recent cannot be stored".into()),
+                    None => return Err(format!("Invalid system flag {f}")),
+                }
+            } else {
+                kws.push(f.clone());
+            }
+        }
+        // Rights (RFC 4314): flags the user may not change are left alone.
+        let r = sel.rights;
+        if !r.has('s') {
+            sys &= !flag::SEEN;
+        }
+        if !r.has('t') {
+            sys &= !flag::DELETED;
+        }
+        if !r.has('w') {
+            sys &= flag::SEEN | flag::DELETED;
+            kws.clear();
+        }
+        let mut uids = Vec::with_capacity(msns.len());
+        for &m in &msns {
+            match sel.record(m) {
+                Ok(r) => uids.push(r.uid),
+                Err(e) => log::error!("{}: {e}", sel.name.0),
+            }
+        }
+        let kw_refs: Vec<&str> = kws.iter().map(String::as_str).collect();
+        let index_sys = if sel.seen_db.is_some() { sys & !flag::SEEN } else { sys };
+        // The seen database for non-owners.
+        if sel.seen_db.is_some() && r.has('s') {
+            let seen_op = match op {
+                FlagOp::Replace => Some(if sys & flag::SEEN != 0 { FlagOp::Add } else { FlagOp::Remove }),
+                _ if sys & flag::SEEN != 0 => Some(op),
+                _ => None,
+            };
+            if let Some(o) = seen_op {
+                set_seen(store, sel, &uids, o);
+            }
+        }
+        let result = (|| {
+            let mut w = sel.mb.lock()?;
+            let before = w.mailbox().header().highestmodseq;
+            let changed = if op == FlagOp::Replace && (!r.has('s') || !r.has('t') || !r.has('w') || sel.seen_db.is_some()) {
+                // Replace only what the user may change: remove the rest of the
+                // changeable flags, then add.
+                let mut removable = 0;
+                if r.has('w') {
+                    removable |= flag::ANSWERED | flag::FLAGGED | flag::DRAFT;
+                }
+                if r.has('t') {
+                    removable |= flag::DELETED;
+                }
+                if r.has('s') && sel.seen_db.is_none() {
+                    removable |= flag::SEEN;
+                }
+                let all_kw: Vec<String> = if r.has('w') { w.mailbox().user_flags().to_vec() } else { vec![] };
+                let all_kw: Vec<&str> = all_kw.iter().map(String::as_str).filter(|k| !kw_refs.iter().any(|x| x.eq_ignore_ascii_case(k))).collect();
+                let mut c = w.store(&uids, FlagOp::Remove, removable & !index_sys, &all_kw)?;
+                c.extend(w.store(&uids, FlagOp::Add, index_sys, &kw_refs)?);
+                c
+            } else {
+                w.store(&uids, op, index_sys, &kw_refs)?
+            };
+            let after = w.mailbox().header().highestmodseq;
+            Ok::<_, mailbox::Error>((before, after, changed.len()))
+        })();
+        match result {
+            Ok((before, after, _)) => sel.own_write(before, after),
+            Err(e) => {
+                no(conn, tag, &format!("[SERVERBUG] {e}"));
+                return Ok(());
+            }
+        }
+        // Updates first: new keywords must be announced before the FETCHes use them.
+        self.updates(conn, false);
+        if !silent {
+            let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
+            for &m in &msns {
+                if let Ok(rec) = sel.record(m) {
+                    let f = sel.flags_text(&rec);
+                    if uid {
+                        conn.write_fmt(format_args!("* {m} FETCH (UID {} FLAGS {f})\r\n", rec.uid.0));
+                    } else {
+                        conn.write_fmt(format_args!("* {m} FETCH (FLAGS {f})\r\n"));
+                    }
+                }
+            }
+        }
+        self.updates(conn, false);
+        ok(conn, tag, "Completed");
+        Ok(())
+    }
+
+    pub(crate) fn search(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser, uid: bool) -> PResult<()> {
+        p.sp()?;
+        let ret = search::parse_return(p)?;
+        if p.word("CHARSET") {
+            p.sp()?;
+            let cs = p.astring_text()?;
+            if !(cs.eq_ignore_ascii_case("UTF-8") || cs.eq_ignore_ascii_case("US-ASCII")) {
+                no(conn, tag, "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
+                return Ok(());
+            }
+            p.sp()?;
+        }
+        let prog = search::parse_program(p)?;
+        p.end()?;
+        let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
+        let n = sel.exists();
+        let max_uid = sel.max_uid();
+        let keywords = sel.mb.user_flags().to_vec();
+        let mut hits: Vec<(u32, u32)> = Vec::new();
+        for msn in 1..=n {
+            let Ok(rec) = sel.record(msn) else { continue };
+            let mb = &sel.mb;
+            let read_payload = || mb.cache_entry(&rec).ok();
+            let read_raw = || mb.read_message(rec.uid).ok();
+            let mut c = search::Candidate::new(msn, &rec, sel.sys_flags(&rec), sel.recent.contains(rec.uid.0), n, max_uid, &keywords, &read_payload, &read_raw);
+            if search::matches(&prog, &mut c) {
+                hits.push((msn, rec.uid.0));
+            }
+        }
+        let nums: Vec<u32> = hits.iter().map(|&(m, u)| if uid { u } else { m }).collect();
+        match ret {
+            None => {
+                let mut line = String::from("* SEARCH");
+                for x in &nums {
+                    line.push(' ');
+                    line.push_str(&x.to_string());
+                }
+                line.push_str("\r\n");
+                conn.write(line.as_bytes());
+            }
+            Some(r) => {
+                let mut line = format!("* ESEARCH (TAG {})", parse::quoted(tag));
+                if uid {
+                    line.push_str(" UID");
+                }
+                if !nums.is_empty() {
+                    if r.min {
+                        line.push_str(&format!(" MIN {}", nums[0]));
+                    }
+                    if r.max {
+                        line.push_str(&format!(" MAX {}", nums[nums.len() - 1]));
+                    }
+                    if r.all {
+                        line.push_str(&format!(" ALL {}", compact(&nums)));
+                    }
+                }
+                if r.count {
+                    line.push_str(&format!(" COUNT {}", nums.len()));
+                }
+                line.push_str("\r\n");
+                conn.write(line.as_bytes());
+            }
+        }
+        self.updates(conn, false);
+        ok(conn, tag, "Completed");
+        Ok(())
+    }
+
+    /// Expunges the \Deleted messages of the selected mailbox (only those in `only`
+    /// when given). Returns the UIDs expunged.
+    pub(crate) fn expunge_deleted(&mut self, only: Option<&[u32]>) -> Result<Vec<mailbox::Uid>, StoreError> {
+        let store = self.store();
+        let Some(sel) = self.sel.as_mut() else { return Ok(vec![]) };
+        if sel.readonly || !sel.rights.has('e') {
+            return Err(StoreError::Denied(sel.name.0.clone()));
+        }
+        let mut uids = Vec::new();
+        for i in 0..sel.mb.len() {
+            let r = sel.mb.record(i)?;
+            if !r.is_expunged() && r.has(flag::DELETED) && only.is_none_or(|o| o.binary_search(&r.uid.0).is_ok()) {
+                uids.push(r.uid);
+            }
+        }
+        if uids.is_empty() {
+            return Ok(uids);
+        }
+        store.expunge(&sel.name, &mut sel.mb, &uids)
+    }
+
+    pub(crate) fn expunge(&mut self, conn: &mut Conn, tag: &str, set: Option<&parse::SeqSet>) {
+        let only = match set {
+            Some(s) => {
+                let sel = self.sel.as_ref();
+                let max = sel.map_or(0, |x| x.max_uid());
+                let ranges = s.resolve(max);
+                let mut v: Vec<u32> = sel.map(|x| x.uids.iter().copied().filter(|&u| ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&u))).collect()).unwrap_or_default();
+                v.sort_unstable();
+                Some(v)
+            }
+            None => None,
+        };
+        match self.expunge_deleted(only.as_deref()) {
+            Ok(_) => {
+                self.updates(conn, true);
+                ok(conn, tag, "Completed");
+            }
+            Err(StoreError::Denied(_)) => {
+                let ro = self.sel.as_ref().is_some_and(|s| s.readonly);
+                no(conn, tag, if ro { "[READ-ONLY] Mailbox is read-only" } else { "[NOPERM] Permission denied" });
+            }
+            Err(e) => store_no(conn, tag, &e),
+        }
+    }
+
+    // ---- APPEND, COPY, MOVE ----
+
+    /// The mailbox an APPEND, COPY or MOVE puts messages into, if it exists and the
+    /// user has `i` there; otherwise the NO is sent (`[TRYCREATE]` when it is missing).
+    fn insert_target(&self, conn: &mut Conn, tag: &str, mbox: &str) -> Option<(InternalName, mboxlist::Entry)> {
+        let name = match self.internal(mbox) {
+            Ok(n) => n,
+            Err(e) => {
+                no(conn, tag, &format!("[CANNOT] {e}"));
+                return None;
+            }
+        };
+        match self.rights(&name) {
+            Ok((e, r)) if r.has('i') => Some((name, e)),
+            Ok((_, r)) if r.has('l') => {
+                no(conn, tag, "[NOPERM] Permission denied");
+                None
+            }
+            Ok(_) => {
+                // Not even visible: as if it did not exist.
+                no(conn, tag, "[TRYCREATE] Mailbox does not exist");
+                None
+            }
+            Err(StoreError::NotFound(_)) => {
+                no(conn, tag, "[TRYCREATE] Mailbox does not exist");
+                None
+            }
+            Err(e) => {
+                store_no(conn, tag, &e);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn append(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser) -> PResult<()> {
+        p.sp()?;
+        let mbox = p.mailbox()?;
+        p.sp()?;
+        let mut flags = Vec::new();
+        if p.peek() == Some(b'(') {
+            flags = p.flag_list(false)?;
+            p.sp()?;
+        }
+        let mut date = None;
+        if p.peek() == Some(b'"') {
+            date = Some(p.date_time()?);
+            p.sp()?;
+        }
+        let msg = p.string()?.into_owned();
+        if p.eat(b' ') {
+            return Err("MULTIAPPEND is not supported".into());
+        }
+        p.end()?;
+        let Some((name, entry)) = self.insert_target(conn, tag, &mbox) else { return Ok(()) };
+        let rights = self.store().rights(self.userid(), &name, &entry);
+        if msg.is_empty() {
+            no(conn, tag, "Message has no header or body");
+            return Ok(());
+        }
+        if msg.contains(&0) {
+            no(conn, tag, "Message contains NUL characters");
+            return Ok(());
+        }
+        let mut sys = 0u32;
+        let mut kws = Vec::new();
+        for f in &flags {
+            match system_flag(f) {
+                Some(b) => sys |= b,
+                None if f.starts_with('\\') => {}
+                None => kws.push(f.as_str()),
+            }
+        }
+        let keep_kws = rights.has('w');
+        sys = allowed_flags(sys, rights);
+        if !keep_kws {
+            kws.clear();
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let store = self.store();
+        // \Seen of someone who is not the owner is theirs alone (the seen database).
+        let seen_elsewhere = store.ns.owner(&name).as_deref() != Some(self.userid()) && sys & flag::SEEN != 0;
+        if seen_elsewhere {
+            sys &= !flag::SEEN;
+        }
+        let (entry, mut mb) = match store.open_mailbox(&name) {
+            Ok(x) => x,
+            Err(e) => {
+                store_no(conn, tag, &e);
+                return Ok(());
+            }
+        };
+        let nm = NewMessage { raw: &msg, flags: sys, keywords: &kws, internaldate: date.unwrap_or(now), parsed: None, link_from: None };
+        match store.append(&name, &mut mb, &[nm], false) {
+            Ok(uids) => {
+                if seen_elsewhere {
+                    let mut s = store.list.seen(self.userid(), &entry.uniqueid).unwrap_or_default();
+                    for u in &uids {
+                        s.insert(u.0);
+                    }
+                    let _ = store.list.set_seen(self.userid(), &entry.uniqueid, &s);
+                }
+                self.updates(conn, true);
+                let u = uids.first().map_or(0, |u| u.0);
+                ok(conn, tag, &format!("[APPENDUID {} {u}] Completed", mb.header().uidvalidity));
+            }
+            Err(e) => store_no(conn, tag, &e),
+        }
+        Ok(())
+    }
+
+    pub(crate) fn copy(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser, uid: bool, mv: bool) -> PResult<()> {
+        p.sp()?;
+        let set = p.seqset()?;
+        p.sp()?;
+        let mbox = p.mailbox()?;
+        p.end()?;
+        let Some(msns) = self.msns(conn, tag, &set, uid) else { return Ok(()) };
+        let Some((name, dentry)) = self.insert_target(conn, tag, &mbox) else { return Ok(()) };
+        let drights = self.store().rights(self.userid(), &name, &dentry);
+        let store = self.store();
+        let userid = self.userid().to_string();
+        let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
+        if mv && (sel.readonly || !sel.rights.has('e') || !sel.rights.has('t')) {
+            no(conn, tag, "[NOPERM] Permission denied: cannot expunge from this mailbox");
+            return Ok(());
+        }
+        if msns.is_empty() {
+            ok(conn, tag, "Completed");
+            return Ok(());
+        }
+        let dest_owner_is_user = store.ns.owner(&name).as_deref() == Some(userid.as_str());
+        // A move within one quota root does not grow its usage: never refused for quota.
+        let src_root = store.list.quota_root_of(&sel.name.0).ok().flatten();
+        let dst_root = store.list.quota_root_of(&name.0).ok().flatten();
+        let force = mv && src_root == dst_root;
+        let same_mailbox = name == sel.name;
+        // The quota is checked for the whole set before anything is copied, so that a
+        // COPY is refused whole; the batches below are then charged as they go.
+        if !force {
+            if let Some(q) = dst_root.as_deref().and_then(|r| store.list.quota(r).ok().flatten()) {
+                let mut bytes = 0i64;
+                for &m in &msns {
+                    bytes += sel.record(m).map(|r| i64::from(r.size)).unwrap_or(0);
+                }
+                if q.would_exceed(bytes, msns.len() as i64) {
+                    no(conn, tag, "[OVERQUOTA] Over quota");
+                    return Ok(());
+                }
+            }
+        }
+        let mut dest = if same_mailbox {
+            None
+        } else {
+            match store.open_mailbox(&name) {
+                Ok((_, mb)) => Some(mb),
+                Err(e) => {
+                    store_no(conn, tag, &e);
+                    return Ok(());
+                }
+            }
+        };
+        // In batches, so that memory stays bounded whatever the set: each batch's
+        // bytes are read (for the new cache entries and checksums), its files linked.
+        let mut metas = Vec::with_capacity(msns.len());
+        let mut new_uids = Vec::with_capacity(msns.len());
+        for chunk in msns.chunks(COPY_BATCH) {
+            let mut raws = Vec::with_capacity(chunk.len());
+            let first = metas.len();
+            for &m in chunk {
+                let rec = match sel.record(m) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        no(conn, tag, &format!("[SERVERBUG] {e}"));
+                        return Ok(());
+                    }
+                };
+                let raw = match sel.mb.read_message(rec.uid) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        no(conn, tag, &format!("[SERVERBUG] {e}"));
+                        return Ok(());
+                    }
+                };
+                let kws: Vec<String> = sel.mb.user_flags().iter().enumerate().filter(|(i, _)| rec.has_user_flag(*i)).map(|(_, n)| n.clone()).collect();
+                let parsed = sel.mb.cache_entry(&rec).ok().and_then(mailbox::cache::structure);
+                metas.push((rec.uid, sel.sys_flags(&rec), kws, rec.internaldate, parsed, sel.mb.paths().message(rec.uid)));
+                raws.push(raw);
+            }
+            let batch = &metas[first..];
+            let kw_refs: Vec<Vec<&str>> = batch.iter().map(|m| m.2.iter().map(String::as_str).collect()).collect();
+            let msgs: Vec<NewMessage> = batch
+                .iter()
+                .zip(&raws)
+                .zip(&kw_refs)
+                .map(|((m, raw), kws)| NewMessage {
+                    raw,
+                    flags: if dest_owner_is_user { allowed_flags(m.1, drights) } else { allowed_flags(m.1, drights) & !flag::SEEN },
+                    keywords: if drights.has('w') { kws } else { &[] },
+                    internaldate: m.3,
+                    parsed: m.4.as_ref(),
+                    link_from: Some(m.5.as_path()),
+                })
+                .collect();
+            let result = match dest.as_mut() {
+                Some(dmb) => store.append(&name, dmb, &msgs, true),
+                None => store.append(&name, &mut sel.mb, &msgs, true),
+            };
+            match result {
+                Ok(u) => new_uids.extend(u),
+                Err(e) => {
+                    store_no(conn, tag, &e);
+                    return Ok(());
+                }
+            }
+        }
+        // \Seen for a non-owner destination lives in the seen database.
+        let seen_uids: Vec<u32> = metas.iter().zip(&new_uids).filter(|(m, _)| m.1 & flag::SEEN != 0 && drights.has('s')).map(|(_, u)| u.0).collect();
+        if !dest_owner_is_user && !seen_uids.is_empty() {
+            let mut s = store.list.seen(&userid, &dentry.uniqueid).unwrap_or_default();
+            for u in seen_uids {
+                s.insert(u);
+            }
+            let _ = store.list.set_seen(&userid, &dentry.uniqueid, &s);
+        }
+        let src: Vec<u32> = metas.iter().map(|m| m.0.0).collect();
+        let dst: Vec<u32> = new_uids.iter().map(|u| u.0).collect();
+        let uidvalidity = dentry.uidvalidity;
+        let code = format!("[COPYUID {uidvalidity} {} {}]", compact(&src), compact(&dst));
+        if mv {
+            let uids: Vec<mailbox::Uid> = metas.iter().map(|m| m.0).collect();
+            if let Err(e) = store.expunge(&sel.name.clone(), &mut sel.mb, &uids) {
+                log::error!("MOVE: copied to {} but not expunged from {}: {e}", name.0, sel.name.0);
+                no(conn, tag, "[SERVERBUG] Messages were copied but could not be removed");
+                return Ok(());
+            }
+            conn.write_fmt(format_args!("* OK {code} Moved\r\n"));
+            self.updates(conn, true);
+            ok(conn, tag, "Completed");
+        } else {
+            self.updates(conn, uid);
+            ok(conn, tag, &format!("{code} Completed"));
+        }
+        Ok(())
+    }
+}
+
+/// The system flags of `sys` that `rights` allow setting (RFC 4314 4): \Seen needs
+/// `s`, \Deleted `t`, the others `w`.
+fn allowed_flags(sys: u32, rights: mboxlist::Rights) -> u32 {
+    let mut f = sys & flag::IMAP;
+    if !rights.has('s') {
+        f &= !flag::SEEN;
+    }
+    if !rights.has('t') {
+        f &= !flag::DELETED;
+    }
+    if !rights.has('w') {
+        f &= flag::SEEN | flag::DELETED;
+    }
+    f
+}
+
+/// Adds or removes \Seen for `uids` as this user keeps it.
+fn set_seen(store: &Store, sel: &mut Selected, uids: &[mailbox::Uid], op: FlagOp) {
+    if sel.seen_db.is_some() {
+        // Another session of this user may have changed the set: start from the stored one.
+        if let Ok(fresh) = store.list.seen(&sel.userid, &sel.uniqueid) {
+            sel.seen_db = Some(fresh);
+        }
+    }
+    if let Some(s) = sel.seen_db.as_mut() {
+        for u in uids {
+            if op == FlagOp::Remove {
+                s.remove(u.0);
+            } else {
+                s.insert(u.0);
+            }
+        }
+        if let Err(e) = sel.save_seen(store) {
+            log::error!("seen database: {e}");
+        }
+        return;
+    }
+    let r = sel.mb.lock().and_then(|mut w| {
+        let before = w.mailbox().header().highestmodseq;
+        w.store(uids, op, flag::SEEN, &[])?;
+        Ok((before, w.mailbox().header().highestmodseq))
+    });
+    match r {
+        Ok((b, a)) => sel.own_write(b, a),
+        Err(e) => log::error!("{}: setting \\Seen failed: {e}", sel.name.0),
+    }
+}
