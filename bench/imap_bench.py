@@ -70,7 +70,7 @@ os.environ.setdefault("SUITE_BIN", os.path.join(ROOT, "target", "release"))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 import cyrus36  # noqa: E402
-from suite import BIN, Instance, free_port, wait_for  # noqa: E402
+from suite import BIN, Instance, descendants, free_port, smaps, wait_for  # noqa: E402
 
 USER, PASSWORD = "fred", "pw"
 HEADER_WORD = "xylophonic"   # in the Subject of ~1% of the messages, nowhere else
@@ -357,32 +357,6 @@ class Lmtp:
 
 # --------------------------------------------------------------------------- processes
 
-def proc_stat(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        s = f.read()
-    rest = s[s.rindex(")") + 2:].split()
-    return rest[0], int(rest[1]), s[s.index("(") + 1:s.rindex(")")]
-
-
-def descendants(root):
-    """Live descendants of root: {pid: comm}."""
-    kids = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                state, ppid, comm = proc_stat(int(d))
-            except (OSError, ValueError):
-                continue
-            if state != "Z":
-                kids.setdefault(ppid, []).append((int(d), comm))
-    out, todo = {}, [root]
-    while todo:
-        for pid, comm in kids.get(todo.pop(), []):
-            out[pid] = comm
-            todo.append(pid)
-    return out
-
-
 def procs_mentioning(path):
     """Pids whose command line contains path (our own temp dir: never a broad match)."""
     out = []
@@ -394,16 +368,6 @@ def procs_mentioning(path):
                         out.append(int(d))
             except OSError:
                 pass
-    return out
-
-
-def smaps(pid):
-    out = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if v.strip().endswith("kB"):
-                out[k] = int(v.split()[0])
     return out
 
 

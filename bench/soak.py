@@ -64,6 +64,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 import suite  # noqa: E402
+from suite import descendants, smaps  # noqa: E402
 
 PASSWORD = "soak-pw"
 ADMIN, ADMIN_PW = "admin", "soak-admin-pw"
@@ -532,42 +533,6 @@ class Lmtp:
 
 
 # --------------------------------------------------------------------------- processes
-
-
-def proc_stat(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        s = f.read()
-    rest = s[s.rindex(")") + 2:].split()
-    return rest[0], int(rest[1]), s[s.index("(") + 1:s.rindex(")")]
-
-
-def descendants(root):
-    kids = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                state, ppid, comm = proc_stat(int(d))
-            except (OSError, ValueError, IndexError):
-                continue
-            if state != "Z":
-                kids.setdefault(ppid, []).append((int(d), comm))
-    out, todo = {}, [root]
-    while todo:
-        for pid, comm in kids.get(todo.pop(), []):
-            out[pid] = comm
-            todo.append(pid)
-    return out
-
-
-def smaps(pid):
-    out = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if v.strip().endswith("kB"):
-                out[k] = int(v.split()[0])
-    return out
-
 
 def memory_sample(master_pid, t0):
     s = {"t": round(time.monotonic() - t0, 1)}

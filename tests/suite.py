@@ -88,32 +88,58 @@ class SyslogSink:
         self.sock.close()
 
 
+def proc_stat(pid):
+    """(state, ppid, comm) of a process, from /proc/PID/stat (comm may hold spaces)."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    rest = stat[stat.rindex(")") + 2:].split()
+    return rest[0], int(rest[1]), stat[stat.index("(") + 1:stat.rindex(")")]
+
+
+def _live_by_parent():
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                state, ppid, comm = proc_stat(int(d))
+            except (OSError, ValueError, IndexError):
+                continue
+            if state != "Z":
+                kids.setdefault(ppid, []).append((int(d), comm))
+    return kids
+
+
 def children_of(pid):
     """Live (not zombie) child pids of pid, with their command names."""
+    return dict(_live_by_parent().get(pid, []))
+
+
+def descendants(root):
+    """Live descendants of root, at any depth: {pid: comm}."""
+    kids, out, todo = _live_by_parent(), {}, [root]
+    while todo:
+        for pid, comm in kids.get(todo.pop(), []):
+            out[pid] = comm
+            todo.append(pid)
+    return out
+
+
+def smaps(pid):
+    """/proc/PID/smaps_rollup in kB: {"Rss": ..., "Pss": ..., ...}."""
     out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # comm may contain spaces: fields after the last ')'.
-        rest = stat[stat.rindex(")") + 2:].split()
-        state, ppid = rest[0], int(rest[1])
-        if ppid == pid and state != "Z":
-            out[int(d)] = stat[stat.index("(") + 1:stat.rindex(")")]
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if v.strip().endswith("kB"):
+                out[k] = int(v.split()[0])
     return out
 
 
 def pid_alive(pid):
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
+        return proc_stat(pid)[0] != "Z"
+    except (OSError, ValueError, IndexError):
         return False
-    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
 
 
 class Instance:
