@@ -389,7 +389,7 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
     } else {
         patterns.push(p.list_mailbox()?);
     }
-    let (mut ret_subscribed, mut ret_special, mut ret_status) = (false, false, None);
+    let (mut ret_subscribed, mut ret_status) = (false, None);
     if !lsub && p.eat(b' ') {
         if !p.word("RETURN") {
             return Err("Expected RETURN".into());
@@ -399,8 +399,8 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
         while !p.eat(b')') {
             match p.keyword()?.as_str() {
                 "SUBSCRIBED" => ret_subscribed = true,
-                "SPECIAL-USE" => ret_special = true,
-                "CHILDREN" => {}
+                // Special-use and children attributes are always shown.
+                "SPECIAL-USE" | "CHILDREN" => {}
                 "STATUS" => {
                     p.sp()?;
                     ret_status = Some(status_items(p)?);
@@ -504,8 +504,7 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
             }
         }
         let uses: Vec<&str> = info.uses.split_whitespace().collect();
-        if !lsub && (!uses.is_empty()) {
-            let _ = ret_special;
+        if !lsub {
             attrs.extend(uses.iter().copied());
         }
         out.push_str(&format!("* {cmd} ({}) \"{sep}\" {}\r\n", attrs.join(" "), astring_out(ext)));
