@@ -453,10 +453,11 @@ def test_full_partition_temporary_failures_no_torn_files_and_recovery(make_insta
     print(f"{layout}: {len(acked)} stored before full; LMTP answers {lmtp_fail[:1]}, APPEND answers {append_fail[:1]}")
     df = os.statvfs(f"{inst.dir}/fs")
     assert lmtp_fail and append_fail, (len(acked), lmtp_fail[:2], append_fail[:2], df.f_bavail)
-    # LMTP: temporary (4xx) only, so the MTA keeps the mail.
-    assert all(c in (451, 452) and t[:2] == b"4." for c, t in lmtp_fail), lmtp_fail[:3]
-    # IMAP: NO (not BAD, not a dropped connection).
-    assert all(t.split()[1] == b"NO" for t in append_fail), append_fail[:3]
+    # LMTP: temporary, and saying why (RFC 3463 4.3.1 "mail system full"), so the MTA
+    # keeps the mail.
+    assert all(c == 452 and t.startswith(b"4.3.1 ") for c, t in lmtp_fail), lmtp_fail[:3]
+    # IMAP: NO [OVERQUOTA] (not BAD, not [SERVERBUG], not a dropped connection).
+    assert all(t.split()[1:3] == [b"NO", b"[OVERQUOTA]"] for t in append_fail), append_fail[:3]
     # The sessions still work while the disk is full.
     assert im.cmd("NOOP").ok
     assert lm.noop()[0] == 250

@@ -201,7 +201,7 @@ impl Session<'_> {
         match result {
             Ok((before, after, _)) => sel.own_write(before, after),
             Err(e) => {
-                no(conn, tag, &format!("[SERVERBUG] {e}"));
+                store_no(conn, tag, &StoreError::from(e));
                 return Ok(());
             }
         }

@@ -112,6 +112,12 @@ pub fn store_no(conn: &mut Conn, tag: &str, e: &StoreError) {
             log::error!("{m}");
             no(conn, tag, "[SERVERBUG] Internal error")
         }
+        // RFC 5530 has no code for a full disk; [OVERQUOTA] is what clients show as
+        // "no room" (Dovecot answers the same), and the text says it is temporary.
+        StoreError::NoSpace(m) => {
+            log::error!("{m}");
+            no(conn, tag, "[OVERQUOTA] Not enough disk space, try again later")
+        }
     }
 }
 

@@ -13,7 +13,7 @@
 
 use crate::address::split_recipient;
 use mailbox::{Mailbox, NewMessage};
-use mboxlist::{InternalName, Store};
+use mboxlist::{InternalName, Store, StoreError};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -264,7 +264,7 @@ impl Deliverer {
                 }
                 Err(e) => {
                     log::error!("cannot stage a message on partition {}: {e}", entry.partition);
-                    return Reply::new(451, "4.3.0 Temporary failure: the message was not stored");
+                    return store_failure(&e);
                 }
             }
         }
@@ -284,8 +284,17 @@ impl Deliverer {
             }
             Err(e) => {
                 log::error!("delivery of {} to {} failed: {e}", msgid.unwrap_or("<nomsgid>"), name.0);
-                Reply::new(451, "4.3.0 Temporary failure: the message was not stored")
+                store_failure(&e)
             }
         }
+    }
+}
+
+/// The reply when a message could not be stored: always temporary, so the MTA keeps
+/// it; a full partition says so (RFC 3463 4.3.1, "mail system full").
+fn store_failure(e: &StoreError) -> Reply {
+    match e {
+        StoreError::NoSpace(_) => Reply::new(452, "4.3.1 Insufficient system storage, the message was not stored"),
+        _ => Reply::new(451, "4.3.0 Temporary failure: the message was not stored"),
     }
 }

@@ -27,7 +27,7 @@ pub mod reconstruct;
 mod write;
 
 pub use format::{IndexHeader, Modseq, Record, Uid, flag};
-pub use mailbox::{Error, Mailbox, Paths};
+pub use mailbox::{Error, Mailbox, Paths, is_no_space};
 pub use notify::Watch;
 pub use reconstruct::{Report, reconstruct};
 pub use write::{FlagOp, NewMessage, Writer, create};

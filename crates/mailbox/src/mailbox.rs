@@ -62,6 +62,9 @@ pub enum Error {
     NotFound(String),
     /// A limit (user flags, UIDs) is reached.
     Limit(String),
+    /// The partition is full (ENOSPC) or the filesystem quota is reached (EDQUOT):
+    /// temporary, nothing was changed (LMTP 452 4.3.1, IMAP `[OVERQUOTA]`).
+    NoSpace(String),
 }
 
 impl std::fmt::Display for Error {
@@ -71,15 +74,23 @@ impl std::fmt::Display for Error {
             Error::Corrupt(m) => write!(f, "mailbox is damaged (run reconstruct): {m}"),
             Error::NotFound(m) => write!(f, "no such mailbox: {m}"),
             Error::Limit(m) => write!(f, "{m}"),
+            Error::NoSpace(m) => write!(f, "no space left on the partition: {m}"),
         }
     }
 }
 
 impl std::error::Error for Error {}
 
+/// Whether an I/O error means the filesystem is full (or its quota reached).
+pub fn is_no_space(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+}
+
 pub(crate) fn io(path: &Path, e: std::io::Error) -> Error {
     if e.kind() == std::io::ErrorKind::NotFound {
         Error::NotFound(path.display().to_string())
+    } else if is_no_space(&e) {
+        Error::NoSpace(format!("{}: {e}", path.display()))
     } else {
         Error::Io(format!("{}: {e}", path.display()))
     }

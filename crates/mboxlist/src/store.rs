@@ -25,6 +25,8 @@ pub enum StoreError {
     Denied(String),
     /// Configuration, I/O or damaged files (LMTP 451 4.3.0).
     Internal(String),
+    /// The partition is full: temporary (LMTP 452 4.3.1, IMAP `[OVERQUOTA]`).
+    NoSpace(String),
 }
 
 impl std::fmt::Display for StoreError {
@@ -36,6 +38,7 @@ impl std::fmt::Display for StoreError {
             StoreError::OverQuota(m) => write!(f, "Over quota: {m}"),
             StoreError::Denied(m) => write!(f, "Permission denied: {m}"),
             StoreError::Internal(m) => write!(f, "{m}"),
+            StoreError::NoSpace(m) => write!(f, "{m}"),
         }
     }
 }
@@ -44,6 +47,7 @@ impl From<mailbox::Error> for StoreError {
     fn from(e: mailbox::Error) -> Self {
         match e {
             mailbox::Error::NotFound(m) => StoreError::NotFound(m),
+            e @ mailbox::Error::NoSpace(_) => StoreError::NoSpace(e.to_string()),
             other => StoreError::Internal(other.to_string()),
         }
     }
@@ -51,6 +55,12 @@ impl From<mailbox::Error> for StoreError {
 
 fn internal(e: String) -> StoreError {
     StoreError::Internal(e)
+}
+
+/// An I/O error on `path`: NoSpace when the filesystem is full, else Internal.
+fn io_error(path: &Path, e: std::io::Error) -> StoreError {
+    let m = format!("{}: {e}", path.display());
+    if mailbox::is_no_space(&e) { StoreError::NoSpace(m) } else { internal(m) }
 }
 
 /// The namespace imapd.conf describes.
@@ -138,7 +148,7 @@ impl Store {
             .partition_dir("partition-", partition)
             .ok_or_else(|| internal(format!("partition-{partition} is not configured")))?
             .join("stage.");
-        std::fs::create_dir_all(&dir).map_err(|e| internal(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
         // A name no earlier process can have left behind (a pid is reused after a
         // reboot), created exclusively: an old stage file may be linked into a mailbox.
         let path = dir.join(format!("{}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed), new_uniqueid()));
@@ -146,9 +156,9 @@ impl Store {
             .write(true)
             .create_new(true)
             .open(&path)
-            .map_err(|e| internal(format!("{}: {e}", path.display())))?;
+            .map_err(|e| io_error(&path, e))?;
         let staged = Staged { path };
-        f.write_all(raw).and_then(|()| f.sync_data()).map_err(|e| internal(format!("{}: {e}", staged.path.display())))?;
+        f.write_all(raw).and_then(|()| f.sync_data()).map_err(|e| io_error(&staged.path, e))?;
         Ok(staged)
     }
 

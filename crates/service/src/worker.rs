@@ -238,6 +238,11 @@ impl Worker {
             log::debug!("accepted connection from {}", conn.peer);
             serve(&self, conn);
             served += 1;
+            // A session's high-water mark (a large FETCH, a big literal) would
+            // otherwise stay with the process while it waits for the next connection:
+            // give freed heap pages back. Costs microseconds on a heap of this size.
+            // SAFETY: malloc_trim only releases free memory of the allocator.
+            unsafe { libc::malloc_trim(0) };
             if GOT_HUP.load(Ordering::SeqCst) || served >= self.uses {
                 std::process::exit(0);
             }
