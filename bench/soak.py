@@ -28,6 +28,12 @@ Message-ID is in its user's INBOX exactly once (and nowhere else), every appende
 that was not deleted is in its folder exactly once, every deleted one is gone, and
 nothing unknown is there.
 
+With --kill-per-min N and/or --kill-master K (fault injection), a random imapd, pop3d
+or lmtpd worker is SIGKILLed N times a minute and master K times (started again at
+once on the same pidfile); connections cut by a kill are counted apart, not as errors,
+failed deliveries are retried as an MTA would (--lmtp-retries), and the same
+exactly-once check must hold: nothing acknowledged lost, nothing stored twice.
+
 Recorded and printed: errors by kind (any unexpected NO/BAD/BYE, timeout, disconnect,
 POP3 -ERR, LMTP reply other than 250, a worker that died or logged a panic/IOERROR),
 latency percentiles per command, the PSS of the imapd/pop3d/lmtpd workers and the
@@ -36,7 +42,8 @@ exactly-once check. Exit status 1 if there was any error or the check failed (th
 instance directory is then kept, with syslog.txt and soak/deliveries.log).
 
     python3 bench/soak.py [--minutes 10] [--imap-conns 300] [--idle-fraction 0.333]
-        [--pop-per-min 20] [--lmtp-rate 50] [--users 100] [--json FILE] [--keep] ...
+        [--pop-per-min 20] [--lmtp-rate 50] [--users 100] [--kill-per-min 0]
+        [--kill-master 0] [--json FILE] [--keep] ...
 
 Run as root (master drops to `cyrus`) with the suite built; binaries from --bin, else
 $SUITE_BIN, else target/release. A soak, not a timed test: tests/test_soak.py runs a
@@ -86,6 +93,10 @@ class Stats:
         self.errors = collections.Counter()
         self.samples = []
         self.counts = collections.Counter()
+        # Under fault injection (--kill-per-min, --kill-master), a connection cut by a
+        # kill is expected: counted apart, not as an error.
+        self.tolerate = ()
+        self.tolerated = collections.Counter()
 
     def ok(self, name, secs):
         with self.lock:
@@ -97,6 +108,9 @@ class Stats:
 
     def error(self, kind, detail=""):
         with self.lock:
+            if self.tolerate and kind.startswith(self.tolerate):
+                self.tolerated[kind] += 1
+                return
             self.errors[kind] += 1
             if len(self.samples) < 200:
                 self.samples.append({"time": time.strftime("%H:%M:%S"), "kind": kind, "detail": str(detail)[:400]})
@@ -233,7 +247,7 @@ class Imap:
         stats.ok("CONNECT", time.monotonic() - t)
         if tls_ctx:
             self.cmd("STARTTLS", b"STARTTLS")
-            self.sock = tls_ctx.wrap_socket(self.sock)
+            self.sock = self._guard("TLS handshake", tls_ctx.wrap_socket, self.sock)
 
     def _fill(self):
         d = self.sock.recv(1 << 18)
@@ -631,6 +645,19 @@ class Server:
     def master_pid(self):
         return self.inst.proc.pid
 
+    def restart_master(self, timeout=30):
+        """After master was killed: starts it again with the same command (its pidfile
+        and unix sockets are left behind) and waits until it says it is ready; returns
+        the seconds that took."""
+        t = time.monotonic()
+        self.inst.proc.wait(10)
+        self.inst.stderr.close()
+        self.inst.start(wait_ready=False)
+        pid = self.inst.proc.pid
+        suite.wait_for(lambda: f"master[{pid}]: process started; ready for work" in self.log_text(),
+                       timeout=timeout, what=f"the restarted master ({pid}) to be ready")
+        return time.monotonic() - t
+
     def log_text(self):
         try:
             with open(self.syslog, errors="replace") as f:
@@ -708,20 +735,24 @@ class Soak:
 
     # ---- LMTP
 
-    def deliver_one(self, conn, rnd, n, user):
-        mid = f"<soak-d.{n}.{self.runid}@soak.test>"
-        msg = make_message(rnd, user, mid)
+    def deliver_one(self, conn, user, mid, msg, previous):
+        """One attempt; `previous` is the state an earlier attempt left (None, refused,
+        uncertain): a retry after an uncertain one stays uncertain if it fails too."""
         t = time.monotonic()
         try:
             conn.deliver(user, msg)
         except SoakError as e:
             self.stats.error(e.kind, f"{user} {mid}: {e.detail}")
-            self.reg.delivery(user, mid, "uncertain" if conn.sent else "refused", e.kind)
+            state = "uncertain" if conn.sent or previous == "uncertain" else "refused"
+            self.reg.delivery(user, mid, state, e.kind)
             raise
         self.stats.ok("LMTP delivery", time.monotonic() - t)
-        self.reg.delivery(user, mid, "ok")
+        self.reg.delivery(user, mid, "ok", "retry" if previous else "")
 
     def lmtp_worker(self, k, jobs):
+        """Delivers jobs over one connection at a time; a failed delivery is tried again
+        (the same message, on a new connection) up to --lmtp-retries times, as an MTA
+        would: duplicate suppression must then keep it to one copy."""
         rnd = random.Random(self.a.seed * 1000 + k)
         conn, used, limit = None, 0, rnd.randint(100, 300)
         while True:
@@ -733,23 +764,32 @@ class Soak:
                 lag = time.monotonic() - due
                 with self.lock:
                     self.lmtp_lag.append(lag)
-            if conn is None:
+            mid = f"<soak-d.{n}.{self.runid}@soak.test>"
+            msg = make_message(rnd, user, mid)
+            state = None
+            for attempt in range(1 + self.a.lmtp_retries):
+                if attempt:
+                    self.stats.count("LMTP retries")
+                    time.sleep(0.2 * attempt)
+                if conn is None:
+                    try:
+                        conn = Lmtp(self.srv.lmtp, self.a.timeout)
+                    except SoakError as e:
+                        self.stats.error(e.kind, e.detail)
+                        state = state or "refused"
+                        self.reg.delivery(user, mid, state, e.kind)
+                        continue
                 try:
-                    conn = Lmtp(self.srv.lmtp, self.a.timeout)
-                except SoakError as e:
-                    self.stats.error(e.kind, e.detail)
-                    self.reg.delivery(user, f"<soak-d.{n}.{self.runid}@soak.test>", "refused", e.kind)
-                    time.sleep(0.5)
-                    continue
-            try:
-                self.deliver_one(conn, rnd, n, user)
-                used += 1
-                if used >= limit:
+                    self.deliver_one(conn, user, mid, msg, state)
+                    used += 1
+                    if used >= limit:
+                        conn.close()
+                        conn, used, limit = None, 0, rnd.randint(100, 300)
+                    break
+                except SoakError:
+                    state = self.reg.delivered[mid][1]
                     conn.close()
-                    conn, used, limit = None, 0, rnd.randint(100, 300)
-            except SoakError:
-                conn.close()
-                conn = None
+                    conn = None
         if conn:
             conn.close()
 
@@ -1100,8 +1140,76 @@ class Soak:
 # --------------------------------------------------------------------------- running it
 
 
-def server_log_findings(text):
-    """Lines of the instance's syslog that show a server fault, by kind."""
+class Killer:
+    """Fault injection during the soak: SIGKILL of a random imapd/pop3d/lmtpd worker
+    --kill-per-min times a minute, and of master itself --kill-master times (spread over
+    the measured period; master is started again at once, as an init system would)."""
+
+    def __init__(self, a, srv, t_meas, stop):
+        self.a, self.srv, self.t_meas, self.stop = a, srv, t_meas, stop
+        self.rnd = random.Random(a.seed + 4242)
+        self.killed = {}            # pid -> comm
+        self.kills = collections.Counter()
+        self.restart_seconds = []
+        self.errors = []
+
+    def run(self):
+        a = self.a
+        span = a.minutes * 60
+        master_at = [self.t_meas + span * (i + 1) / (a.kill_master + 1) for i in range(a.kill_master)]
+        next_worker = time.monotonic() + (60 / a.kill_per_min if a.kill_per_min > 0 else 1e12)
+        while not self.stop.is_set():
+            now = time.monotonic()
+            due = min([next_worker] + master_at)
+            if due > now:
+                if self.stop.wait(min(due - now, 1.0)):
+                    break
+                continue
+            if master_at and now >= master_at[0]:
+                master_at.pop(0)
+                self.kill_master()
+            else:
+                next_worker += 60 / a.kill_per_min
+                self.kill_worker()
+
+    def kill_worker(self):
+        try:
+            kids = [(p, c) for p, c in suite.children_of(self.srv.master_pid).items() if c in ("imapd", "pop3d", "lmtpd")]
+        except OSError:
+            return
+        if not kids:
+            return
+        pid, comm = self.rnd.choice(sorted(kids))
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            return
+        self.killed[pid] = comm
+        self.kills[comm] += 1
+
+    def kill_master(self):
+        pid = self.srv.master_pid
+        workers = descendants(pid)
+        os.kill(pid, signal.SIGKILL)
+        self.kills["master"] += 1
+        self.killed.update(workers)
+        try:
+            self.restart_seconds.append(self.srv.restart_master())
+        except AssertionError as e:
+            self.errors.append(str(e))
+            return
+        # Every worker of the killed master goes with it (none keeps serving, holding
+        # an old listener or a lock).
+        try:
+            suite.wait_for(lambda: not [p for p in workers if suite.pid_alive(p)], timeout=15,
+                           what="the killed master's workers to exit")
+        except AssertionError:
+            self.errors.append(f"workers of the killed master still alive: {[p for p in workers if suite.pid_alive(p)]}")
+
+
+def server_log_findings(text, killed=()):
+    """Lines of the instance's syslog that show a server fault, by kind; the deaths of
+    processes the soak killed itself (pids in `killed`) are `killed_by_soak`."""
     kinds = {
         "worker_signaled": re.compile(r"signaled to death"),
         "worker_exit_nonzero": re.compile(r"exited, status [1-9]"),
@@ -1111,6 +1219,10 @@ def server_log_findings(text):
     }
     out = collections.defaultdict(list)
     for line in text.splitlines():
+        m = re.search(r" pid:(\d+) (?:exited|signaled)", line)
+        if m and int(m.group(1)) in killed and "signal 9" in line:
+            out["killed_by_soak"].append(line)
+            continue
         for k, rx in kinds.items():
             if rx.search(line):
                 out[k].append(line)
@@ -1170,6 +1282,13 @@ def run(a):
         end = t_meas + a.minutes * 60
         log(f"warm-up done: {mem_start['imapd_n']} imapd, workers' PSS {mem_start['workers_pss_kb'] / 1024:.1f} MiB, "
             f"master RSS {mem_start.get('master_rss_kb', 0) / 1024:.1f} MiB; running {a.minutes} min", a)
+        killer = None
+        if a.kill_per_min > 0 or a.kill_master > 0:
+            soak.stats.tolerate = ("disconnect:", "connect:")
+            killer_stop = threading.Event()
+            killer = Killer(a, srv, t_meas, killer_stop)
+            killer_thread = threading.Thread(target=killer.run, daemon=True)
+            killer_thread.start()
         next_sample = t_meas + a.sample_seconds
         while time.monotonic() < end:
             time.sleep(max(0.05, min(end, next_sample) - time.monotonic()))
@@ -1183,6 +1302,9 @@ def run(a):
                 log(f"t={s['t']:.0f}s {s['imapd_n']} imapd, workers' PSS {s['workers_pss_kb'] / 1024:.1f} MiB, "
                     f"anon {s['workers_anon_kb'] / 1024:.1f} MiB, master RSS {s.get('master_rss_kb', 0) / 1024:.1f} MiB, "
                     f"{nd} delivered, {nerr} errors", a)
+        if killer:
+            killer_stop.set()
+            killer_thread.join(60)
         mem_end = memory_sample(srv.master_pid, t0)
         mem_end["label"] = "end"
         samples.append(mem_end)
@@ -1208,7 +1330,11 @@ def run(a):
 
         chk = soak.check()
         soak.reg.close()
-        findings = server_log_findings(srv.log_text())
+        findings = server_log_findings(srv.log_text(), killer.killed if killer else ())
+        killed_lines = findings.pop("killed_by_soak", [])
+        if killer:
+            for e in killer.errors:
+                soak.stats.error("fault:" + e.split(":")[0], e)
         for k, lines in findings.items():
             soak.stats.errors[f"server_log:{k}"] += len(lines)
             for line in lines[:5]:
@@ -1241,6 +1367,10 @@ def run(a):
             "memory": {"start": mem_start, "end": mem_end, "samples": samples},
             "client_cpu_seconds": round((cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime), 1),
             "check": chk,
+            "tolerated": dict(st.tolerated),
+            "faults": ({"kills": dict(killer.kills), "master_restart_seconds": [round(x, 2) for x in killer.restart_seconds],
+                        "deaths_logged": len(killed_lines), "lmtp_retries": st.counts.get("LMTP retries", 0)}
+                       if killer else None),
         })
         result["passed"] = result["error_total"] == 0 and chk["ok"]
         keep = keep or not result["passed"]
@@ -1305,6 +1435,12 @@ def summary(r):
                f"{len(ch['appended_lost'])}, deleted-but-present {len(ch['deleted_present'])}, "
                f"{ch['messages_read']} messages read; syslog 'Delivered:' lines {r['syslog_delivered_lines']}"
                f" -> {'OK' if ch['ok'] else 'FAILED'}")
+    if r.get("faults"):
+        f = r["faults"]
+        out.append(f"Faults: killed {f['kills']} (master restarted in {f['master_restart_seconds']} s); "
+                   f"{f['deaths_logged']} deaths of killed workers logged by master; {f['lmtp_retries']} LMTP "
+                   f"retries; connections cut by the kills (not errors): {sum(r['tolerated'].values())} "
+                   f"({', '.join(f'{k} {v}' for k, v in sorted(r['tolerated'].items()))})")
     out.append(f"Errors: {r['error_total']}" + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(r["errors"].items())) + ")"
                                                 if r["errors"] else ""))
     for s in r["error_samples"][:20]:
@@ -1340,6 +1476,12 @@ def parser():
     ap.add_argument("--prefork", type=int, default=10, help="prefork= of the imap service")
     ap.add_argument("--timeout", type=float, default=60, help="seconds before a command counts as timed out")
     ap.add_argument("--sample-seconds", type=float, default=60, help="memory sample period")
+    ap.add_argument("--lmtp-retries", type=int, default=8,
+                    help="times a failed delivery is tried again, the same message (as an MTA would)")
+    ap.add_argument("--kill-per-min", type=float, default=0,
+                    help="fault injection: SIGKILL a random imapd/pop3d/lmtpd worker this often a minute")
+    ap.add_argument("--kill-master", type=int, default=0,
+                    help="fault injection: SIGKILL master this many times (spread over the run) and start it again")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--bin", help="binary directory (default $SUITE_BIN, else target/release)")
     ap.add_argument("--json", help="also write the results to this file")

@@ -129,6 +129,15 @@ impl Worker {
             libc::sigaction(libc::SIGHUP, &sa, std::ptr::null_mut());
             libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         }
+        // glibc raises its mmap threshold each time a large block is freed, after which
+        // large transient buffers (a big FETCH response, a literal) come from the heap
+        // and leave it fragmented for the life of the process. A fixed threshold keeps
+        // them in their own mappings, returned to the kernel when freed.
+        // SAFETY: mallopt only tunes the allocator.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 256 * 1024);
+        }
         Worker {
             config,
             service,
