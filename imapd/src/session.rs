@@ -656,6 +656,8 @@ impl<'a> Session<'a> {
                 return Flow::Close;
             }
         }
+        // Minutes of waiting: what the session's earlier commands freed goes back.
+        service::release_free_memory();
         let timeout = self.w.config.get_duration("timeout").max(Duration::from_secs(30 * 60));
         let started = Instant::now();
         let mut last_poll = Instant::now();

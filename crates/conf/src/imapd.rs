@@ -188,7 +188,10 @@ impl Config {
                     warning: false,
                 }),
                 Known::No => {
-                    let msg = match suggest(&key) {
+                    // A suggestion costs an edit distance against every known name:
+                    // a few are helpful, thousands (a hostile or wrong file) are not.
+                    let unknown = self.diags.iter().filter(|d| d.warning).count();
+                    let msg = match (unknown < MAX_SUGGESTIONS).then(|| suggest(&key)).flatten() {
                         Some(s) => format!("unknown option '{key}' (did you mean '{s}'?)"),
                         None => format!("unknown option '{key}'"),
                     };
@@ -345,7 +348,8 @@ fn classify(name: &str) -> Known {
     for (i, _) in name.match_indices('_') {
         let (svc, rest) = (&name[..i], &name[i + 1..]);
         if svc.is_empty() || !svc.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            continue;
+            // Every longer prefix holds this '_' too: none is a service name.
+            break;
         }
         if let Some(d) = options::lookup(rest) {
             return Known::Ours(d);
@@ -360,40 +364,59 @@ fn classify(name: &str) -> Known {
 /// The closest known name to `key` (ours first, then Cyrus's), if close enough to be a
 /// likely typing mistake.
 pub fn suggest(key: &str) -> Option<String> {
+    let limit = (key.len() / 3).clamp(1, 4);
+    // No option name is near this long: a mistyped one is not (and the edit distance
+    // against every name would cost len x names, for each line of a hostile file).
+    if key.len() > MAX_SUGGEST_LEN {
+        return None;
+    }
     let ours = OPTIONS.iter().map(|d| d.name);
     let theirs = CYRUS_OPTION_NAMES.iter().copied();
     let mut best: Option<(usize, &str)> = None;
     for cand in ours.chain(theirs) {
-        let d = if cand.ends_with('-') {
-            // Compare a prefix option with the same length of the key.
-            let n = cand.len().min(key.len());
-            edit_distance(&key[..n], cand)
-        } else {
-            edit_distance(key, cand)
-        };
-        if best.is_none_or(|(bd, _)| d < bd) {
+        if !cand.ends_with('-') && cand.len().abs_diff(key.len()) > limit {
+            continue; // the distance is at least the difference in length
+        }
+        // Compare a prefix option with the same length of the key.
+        let k = if cand.ends_with('-') { &key[..cand.len().min(key.len())] } else { key };
+        let bound = best.map_or(limit, |(bd, _)| bd.saturating_sub(1));
+        if let Some(d) = edit_distance_within(k, cand, bound) {
             best = Some((d, cand));
+            if d == 0 {
+                break;
+            }
         }
     }
-    let (d, name) = best?;
-    let limit = (key.len() / 3).clamp(1, 4);
-    (d <= limit).then(|| name.to_string())
+    best.map(|(_, name)| name.to_string())
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Unknown options past this many in one configuration get no "did you mean".
+const MAX_SUGGESTIONS: usize = 16;
+
+/// Longer keys get no "did you mean" (the longest option name is under 50 bytes).
+const MAX_SUGGEST_LEN: usize = 64;
+
+/// The edit distance of a and b if it is at most `limit`, else None (found without
+/// finishing the table: a row whose every cell is past the limit ends it).
+fn edit_distance_within(a: &str, b: &str, limit: usize) -> Option<usize> {
     let a = a.as_bytes();
     let b = b.as_bytes();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
     for i in 1..=a.len() {
         cur[0] = i;
+        let mut row_min = i;
         for j in 1..=b.len() {
             let sub = prev[j - 1] + usize::from(a[i - 1] != b[j - 1]);
             cur[j] = sub.min(prev[j] + 1).min(cur[j - 1] + 1);
+            row_min = row_min.min(cur[j]);
+        }
+        if row_min > limit {
+            return None;
         }
         std::mem::swap(&mut prev, &mut cur);
     }
-    prev[b.len()]
+    (prev[b.len()] <= limit).then_some(prev[b.len()])
 }
 
 fn shorten(s: &str) -> String {

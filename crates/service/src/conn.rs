@@ -471,6 +471,7 @@ impl Conn {
         // rest of a long session.
         if self.wbuf.capacity() > 2 * MAX_QUEUED {
             self.wbuf.shrink_to(16 * 1024);
+            crate::release_free_memory();
         }
         r
     }

@@ -129,15 +129,6 @@ impl Worker {
             libc::sigaction(libc::SIGHUP, &sa, std::ptr::null_mut());
             libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         }
-        // glibc raises its mmap threshold each time a large block is freed, after which
-        // large transient buffers (a big FETCH response, a literal) come from the heap
-        // and leave it fragmented for the life of the process. A fixed threshold keeps
-        // them in their own mappings, returned to the kernel when freed.
-        // SAFETY: mallopt only tunes the allocator.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, 256 * 1024);
-        }
         Worker {
             config,
             service,
@@ -247,11 +238,9 @@ impl Worker {
             log::debug!("accepted connection from {}", conn.peer);
             serve(&self, conn);
             served += 1;
-            // A session's high-water mark (a large FETCH, a big literal) would
-            // otherwise stay with the process while it waits for the next connection:
-            // give freed heap pages back. Costs microseconds on a heap of this size.
-            // SAFETY: malloc_trim only releases free memory of the allocator.
-            unsafe { libc::malloc_trim(0) };
+            // The session's high-water mark would otherwise stay with the process
+            // while it waits for the next connection.
+            crate::release_free_memory();
             if GOT_HUP.load(Ordering::SeqCst) || served >= self.uses {
                 std::process::exit(0);
             }
