@@ -845,7 +845,9 @@ class Soak:
                     self.idle_session(im, user, rnd)
                 else:
                     self.active_session(im, user, rnd)
-                im.cmd("LOGOUT", b"LOGOUT", bye_ok=True)
+                # At the end every session logs out in the same instant, and this
+                # client's threads then wait on each other: timed apart.
+                im.cmd("LOGOUT at stop" if self.stop.is_set() else "LOGOUT", b"LOGOUT", bye_ok=True)
             except SoakError as e:
                 self.stats.error(e.kind, f"{user}: {e.detail}")
                 self.stop.wait(1)
