@@ -30,6 +30,9 @@ const DAEMON_MAXFORKRATE: u32 = 10;
 
 /// Seconds between attempts to bind a service whose listener could not be bound.
 const REBIND_INTERVAL: Duration = Duration::from_secs(5);
+/// How long start-up waits, in all, for addresses still held by a killed master's
+/// workers (they exit within milliseconds of noticing).
+const STARTUP_BIND_PATIENCE: Duration = Duration::from_secs(3);
 
 /// How long shutdown waits for children after SIGTERM before SIGKILL.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -128,8 +131,19 @@ impl Master {
     /// Binds the listeners of `cc` (a service that cannot bind is logged and left out;
     /// the others still start). Done before dropping privileges.
     pub fn bind_services(&mut self, cc: &CyrusConf) {
+        // After a master is killed, its workers hold its listeners for the moment they
+        // take to notice and exit: a master started again at once (by an init system,
+        // by hand) waits for them rather than leaving the service unbound until the
+        // next retry (and, started as root, for good on ports below 1024, which later
+        // binds no longer have the privilege for).
+        let patience = Instant::now() + STARTUP_BIND_PATIENCE;
         for e in &cc.services {
-            let listener = match listen::bind(&e.listen, e.proto, self.s.backlog) {
+            let mut bound = listen::bind(&e.listen, e.proto, self.s.backlog);
+            while matches!(&bound, Err(err) if listen::address_in_use(err)) && Instant::now() < patience {
+                std::thread::sleep(Duration::from_millis(50));
+                bound = listen::bind(&e.listen, e.proto, self.s.backlog);
+            }
+            let listener = match bound {
                 Ok(fd) => Some(fd),
                 Err(err) => {
                     log::error!("service {}: cannot listen on {}: {err}; will try again every {}s", e.name, e.listen, REBIND_INTERVAL.as_secs());

@@ -26,6 +26,8 @@ pub mod status;
 pub mod worker;
 
 pub use conn::{Addr, Conn, ReadError};
+pub use session::{Flow, LineProtocol, run_lines, serve};
+pub use worker::{ServiceArgs, StartTls, Worker, exit};
 
 /// Gives the heap pages the allocator holds free back to the kernel. glibc keeps freed
 /// memory for reuse, so without this a long-lived worker's heap stays at the highest
@@ -36,5 +38,3 @@ pub fn release_free_memory() {
     // SAFETY: malloc_trim only releases free memory of the allocator.
     unsafe { libc::malloc_trim(0) };
 }
-pub use session::{Flow, LineProtocol, run_lines, serve};
-pub use worker::{ServiceArgs, StartTls, Worker, exit};
