@@ -340,7 +340,7 @@ def test_full_partition_gives_temporary_failure_and_recovers(make_instance):
             else:
                 failures.append(r)
         assert acked and failures, (len(acked), failures[:2])
-        assert all(c == 451 and t.startswith(b"4.3.0") for c, t in failures), failures[:3]
+        assert all(c == 452 and t.startswith(b"4.3.1") for c, t in failures), failures[:3]
         # Everything acknowledged is there and whole; nothing half-written is counted.
         stored = {int(re.search(rb"Message-ID: <full\.(\d+)@", m).group(1)): m for m in
                   (open(os.path.join(part, "user", "fred", f), "rb").read()

@@ -139,7 +139,7 @@ impl<'a> Session<'a> {
         let mut c = vec!["IMAP4rev1", "LITERAL+", "ID", "ENABLE"];
         let mut owned = Vec::new();
         if self.user.is_none() {
-            if !conn.is_tls() && self.w.tls().is_some() {
+            if !conn.is_tls() && self.w.tls_configured() {
                 c.push("STARTTLS");
             }
             if !service::auth::plaintext_ok(self.w, conn) {

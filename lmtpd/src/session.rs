@@ -118,7 +118,7 @@ impl<'a> Session<'a> {
             "SMTPUTF8".into(),
             "IGNOREQUOTA".into(),
         ];
-        if conn.peer != Addr::Unix && !conn.is_tls() && self.w.tls().is_some() {
+        if conn.peer != Addr::Unix && !conn.is_tls() && self.w.tls_configured() {
             caps.push("STARTTLS".into());
         }
         if self.authenticated.is_none() && !self.trusted {

@@ -111,7 +111,7 @@ impl<'a> Session<'a> {
         let exp = self.w.config.get_int("popexpiretime");
         caps.push(if exp < 0 { "EXPIRE NEVER".into() } else { format!("EXPIRE {exp}") });
         if self.drop.is_none() {
-            if !conn.is_tls() && self.w.tls().is_some() {
+            if !conn.is_tls() && self.w.tls_configured() {
                 caps.push("STLS".into());
             }
             if self.plaintext_ok(conn) {

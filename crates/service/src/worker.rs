@@ -147,6 +147,21 @@ impl Worker {
         self.config.get_str("servername").map(str::to_string).unwrap_or_else(hostname)
     }
 
+    /// Whether this service has TLS set up (`tls_server_cert` set, not `disabled`, and
+    /// readable): what STARTTLS/STLS are advertised on. The context itself is built
+    /// only when a client asks for TLS: OpenSSL 3's SSL_CTX costs a worker ~300 KiB of
+    /// heap, which a worker whose clients never use TLS need not carry.
+    pub fn tls_configured(&self) -> bool {
+        match self.tls.get() {
+            Some(built) => built.is_some(),
+            None => self
+                .config
+                .get_str("tls_server_cert")
+                .filter(|c| !c.is_empty() && *c != "disabled")
+                .is_some_and(|c| std::fs::File::open(c).is_ok()),
+        }
+    }
+
     /// The TLS context of this service (`tls_*` options, service prefixes honoured),
     /// built once; `None` when TLS is not configured. A broken TLS setup is logged
     /// once and treated as no TLS.
