@@ -141,14 +141,8 @@ impl Session<'_> {
         }
         // Rights (RFC 4314): flags the user may not change are left alone.
         let r = sel.rights;
-        if !r.has('s') {
-            sys &= !flag::SEEN;
-        }
-        if !r.has('t') {
-            sys &= !flag::DELETED;
-        }
+        sys = allowed_flags(sys, r);
         if !r.has('w') {
-            sys &= flag::SEEN | flag::DELETED;
             kws.clear();
         }
         let mut uids = Vec::with_capacity(msns.len());

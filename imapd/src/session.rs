@@ -1,7 +1,8 @@
 //! One IMAP session (RFC 3501 with the extensions in [`capabilities`]): reading whole
 //! commands with their literals, authentication and the three states.
 //! Commands on messages (FETCH ... MOVE) are in [`crate::messages`], mailbox-level
-//! commands (CREATE ... LIST, ACL, QUOTA) in [`crate::folders`].
+//! commands (CREATE ... LIST, STATUS) in [`crate::folders`], ACL and QUOTA in
+//! [`crate::access`].
 
 use crate::parse::{PResult, Parser, trailing_literal, valid_tag};
 use crate::selected::Selected;

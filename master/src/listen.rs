@@ -63,12 +63,12 @@ fn service_port(name: &str, proto: Proto) -> Option<u16> {
     Some(u16::from_be(unsafe { (*ent).s_port } as u16))
 }
 
-/// Binds and listens (or, for UDP, just binds).
 /// Whether a bind error (from [`bind`]) says the address is in use.
 pub fn address_in_use(err: &str) -> bool {
     err.contains(&io::Error::from_raw_os_error(libc::EADDRINUSE).to_string())
 }
 
+/// Binds and listens (or, for UDP, just binds).
 pub fn bind(listen: &str, proto: Proto, backlog: i32) -> Result<OwnedFd, String> {
     let ty = if proto.is_udp() { Type::DGRAM } else { Type::STREAM };
     let sock = match parse(listen, proto)? {

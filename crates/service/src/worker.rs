@@ -73,6 +73,8 @@ pub struct Worker {
     uses: u32,
     reuse_timeout: Option<Duration>,
     tls: std::cell::OnceCell<Option<openssl::ssl::SslAcceptor>>,
+    /// Whether the certificate of `tls` is configured and readable, before it is built.
+    tls_readable: std::cell::OnceCell<bool>,
 }
 
 /// Reads the configuration the way every binary of the suite does: `-C`, else the
@@ -139,6 +141,7 @@ impl Worker {
                 t => Some(Duration::from_millis(t * 1000 + jitter_ms(t * 1000))),
             },
             tls: std::cell::OnceCell::new(),
+            tls_readable: std::cell::OnceCell::new(),
         }
     }
 
@@ -151,14 +154,13 @@ impl Worker {
     /// readable): what STARTTLS/STLS are advertised on. The context itself is built
     /// only when a client asks for TLS: OpenSSL 3's SSL_CTX costs a worker ~300 KiB of
     /// heap, which a worker whose clients never use TLS need not carry.
+    /// Looked at once (not at every greeting).
     pub fn tls_configured(&self) -> bool {
         match self.tls.get() {
             Some(built) => built.is_some(),
-            None => self
-                .config
-                .get_str("tls_server_cert")
-                .filter(|c| !c.is_empty() && *c != "disabled")
-                .is_some_and(|c| std::fs::File::open(c).is_ok()),
+            None => *self
+                .tls_readable
+                .get_or_init(|| tls::server_cert(&self.config).is_some_and(|c| std::fs::File::open(c).is_ok())),
         }
     }
 

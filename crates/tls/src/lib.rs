@@ -25,10 +25,16 @@ const VERSIONS: [(&str, SslVersion, SslOptions); 4] = [
     ("tls1_3", SslVersion::TLS1_3, SslOptions::NO_TLSV1_3),
 ];
 
+/// The certificate file of the configuration's service, or `None` when TLS is not
+/// configured (or `disabled`) for it.
+pub fn server_cert(cfg: &Config) -> Option<&str> {
+    cfg.get_str("tls_server_cert").filter(|c| !c.is_empty() && *c != "disabled")
+}
+
 /// The server context of the configuration's service, or `None` when TLS is not
 /// configured (or `disabled`) for it.
 pub fn server_acceptor(cfg: &Config) -> Result<Option<SslAcceptor>, String> {
-    let Some(cert) = cfg.get_str("tls_server_cert").filter(|c| !c.is_empty() && *c != "disabled") else {
+    let Some(cert) = server_cert(cfg) else {
         return Ok(None);
     };
     let key = cfg.get_str("tls_server_key").filter(|k| !k.is_empty() && *k != "disabled").unwrap_or(cert);
