@@ -88,6 +88,32 @@ pub struct SearchFields {
     pub date: Option<i64>,
 }
 
+/// The fields of a header block in order, as (name, raw value) with the value's folds
+/// kept; for readers that need every field (Sieve), not only the ones IMAP keeps.
+pub fn header_fields(block: &[u8]) -> Vec<(&[u8], &[u8])> {
+    header::fields(block).into_iter().map(|f| (f.name, f.value)).collect()
+}
+
+/// A header value unfolded: leading blanks and the line ends of folds removed.
+pub fn unfold_value(value: &[u8]) -> Vec<u8> {
+    unfold(value)
+}
+
+/// The mailboxes of an address-list header value (RFC 5322), as (local part, domain)
+/// in order; group names are left out, and a mailbox written without a domain has an
+/// empty one.
+pub fn address_list(value: &[u8]) -> Vec<(String, String)> {
+    address::parse_list(&unfold(value))
+        .into_iter()
+        .filter_map(|a| {
+            let host = a.host?;
+            let local = String::from_utf8_lossy(a.mailbox.as_deref()?).into_owned();
+            let host = if host == b"unspecified-domain" && !value.windows(b"unspecified-domain".len()).any(|w| w.eq_ignore_ascii_case(b"unspecified-domain")) { Vec::new() } else { host };
+            Some((local, String::from_utf8_lossy(&host).into_owned()))
+        })
+        .collect()
+}
+
 /// Parses a stored message (see the crate doc).
 pub fn parse(raw: &[u8]) -> Message {
     let root = structure::parse(raw);

@@ -4,12 +4,31 @@
 //! sends mail or touches a mailbox: lmtpd carries the actions out, timsieved stores
 //! and checks scripts ([`store`]).
 //!
-//! ```ignore
+//! ```
 //! let exts = sieve::Extensions::all();
-//! let script = sieve::compile(b"require \"fileinto\"; fileinto \"Junk\";", &exts)?;
+//! let script = sieve::compile(b"require \"fileinto\";\nif header :contains \"subject\" \"spam\" { fileinto \"Junk\"; }", &exts)?;
+//! assert_eq!(script.requires(), ["fileinto"]);
+//! let e = sieve::compile(b"keep", &exts).unwrap_err();
+//! assert_eq!((e.line, e.column), (1, 5));
+//! # Ok::<(), sieve::CompileError>(())
 //! ```
 
+mod address;
+mod ast;
+mod compile;
+mod date;
+mod grammar;
+pub mod headers;
+mod interp;
+mod lexer;
+mod matching;
+pub mod notify;
 pub mod store;
+pub mod vacation;
+mod variables;
+
+pub use compile::{Script, compile};
+pub use interp::{Action, Envelope, FileInto, Host, Input, Limits, NotifyAction, Outcome, RuntimeError, VacationReply, execute};
 
 /// Every extension the engine implements, as named on ManageSieve's SIEVE line.
 pub const EXTENSIONS: &[&str] = &[
@@ -102,3 +121,15 @@ impl std::fmt::Display for CompileError {
 }
 
 impl std::error::Error for CompileError {}
+
+/// Longest script name (ManageSieve names and `include` arguments).
+pub const MAX_SCRIPT_NAME: usize = 128;
+
+/// Whether `name` may name a script: RFC 5804 §1.6 (no control characters, not
+/// empty, bounded), and no `/` or leading `.`, since it becomes a file name.
+pub fn valid_script_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_SCRIPT_NAME
+        && !name.starts_with('.')
+        && !name.chars().any(|c| c.is_control() || c == '/' || c == '\u{2028}' || c == '\u{2029}')
+}
