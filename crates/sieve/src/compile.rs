@@ -37,6 +37,10 @@ pub fn compile(src: &[u8], exts: &Extensions) -> Result<Script, CompileError> {
             if !exts.allows(&lower) {
                 return Err(cmd.pos.error(format!("unsupported extension \"{name}\"")));
             }
+            // RFC 6131: vacation-seconds extends vacation and brings it along.
+            if lower == "vacation-seconds" {
+                c.required.insert("vacation".into());
+            }
             c.required.insert(lower.clone());
             requires.push(lower);
         }
