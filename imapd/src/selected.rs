@@ -57,17 +57,7 @@ pub fn flag_names(sys: u32) -> impl Iterator<Item = &'static str> {
     .map(|(_, n)| n)
 }
 
-/// The system flag bit of `\Name`, if it is one.
-pub fn system_flag(name: &str) -> Option<u32> {
-    match name.to_ascii_lowercase().as_str() {
-        "\\answered" => Some(flag::ANSWERED),
-        "\\flagged" => Some(flag::FLAGGED),
-        "\\deleted" => Some(flag::DELETED),
-        "\\seen" => Some(flag::SEEN),
-        "\\draft" => Some(flag::DRAFT),
-        _ => None,
-    }
-}
+pub use mailbox::flag::from_name as system_flag;
 
 impl Selected {
     /// Opens `name` for `userid`; `examine` opens it read-only. Claims \Recent when

@@ -47,6 +47,18 @@ pub mod flag {
     pub const EXPUNGED: u32 = 1 << 16;
     /// The message file has been removed.
     pub const UNLINKED: u32 = 1 << 17;
+
+    /// The system flag bit of `\Name` (any case), if it is one.
+    pub fn from_name(name: &str) -> Option<u32> {
+        match name.to_ascii_lowercase().as_str() {
+            "\\answered" => Some(ANSWERED),
+            "\\flagged" => Some(FLAGGED),
+            "\\deleted" => Some(DELETED),
+            "\\seen" => Some(SEEN),
+            "\\draft" => Some(DRAFT),
+            _ => None,
+        }
+    }
 }
 
 /// A message's UID (never 0 for a stored message).
