@@ -55,6 +55,19 @@ const META_FILES: &[&str] = &[
     "archivecache",
 ];
 
+/// The words `sieve_extensions` takes: Cyrus 3.6's (with its aliases), and the names of
+/// the extensions Cyrus enables along with another word (`reject` also gives
+/// `ereject`, `notify` also `enotify`).
+const SIEVE_EXTENSION_WORDS: &[&str] = &[
+    "fileinto", "reject", "ereject", "vacation", "vacation-seconds", "notify", "enotify",
+    "include", "envelope", "environment", "body", "relational", "regex", "subaddress",
+    "copy", "date", "index", "imap4flags", "imapflags", "mailbox", "mboxmetadata",
+    "servermetadata", "variables", "editheader", "extlists", "duplicate", "ihave", "fcc",
+    "special-use", "redirect-dsn", "redirect-deliverby", "mailboxid", "encoded-character",
+    "vnd.cyrus.log", "x-cyrus-log", "vnd.cyrus.jmapquery", "x-cyrus-jmapquery",
+    "vnd.cyrus.imip", "snooze", "vnd.cyrus.snooze", "x-cyrus-snooze",
+];
+
 /// Every option the suite reads, sorted by name.
 pub const OPTIONS: &[OptDef] = &[
     OptDef {
@@ -116,6 +129,12 @@ pub const OPTIONS: &[OptDef] = &[
         kind: Kind::Bool,
         default: Some("yes"),
         desc: "lmtpd stores a message with a Message-ID already delivered to a mailbox only once, and acknowledges the copies.",
+    },
+    OptDef {
+        name: "fulldirhash",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "Hash per-user directories under sievedir on the whole userid (23 directories A to W) instead of its first letter, as Cyrus does; the suite reads it only for sievedir. It cannot be changed on a live system.",
     },
     OptDef {
         name: "lmtp_downcase_rcpt",
@@ -268,6 +287,42 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Prefix of the shared folders in the alternate namespace.",
     },
     OptDef {
+        name: "sieve_extensions",
+        kind: Kind::List(SIEVE_EXTENSION_WORDS),
+        default: Some("fileinto reject vacation vacation-seconds notify include envelope environment body relational regex subaddress copy date index imap4flags mailbox mboxmetadata servermetadata variables editheader extlists duplicate ihave fcc special-use redirect-dsn redirect-deliverby mailboxid vnd.cyrus.log vnd.cyrus.jmapquery vnd.cyrus.imip snooze"),
+        desc: "Sieve extensions scripts may require; timsieved refuses a script that requires another, and its SIEVE capability lists these (of those the engine implements). Scripts already stored keep running.",
+    },
+    OptDef {
+        name: "sieve_maxredirects",
+        kind: Kind::Int,
+        default: Some("10"),
+        desc: "Most redirect actions a Sieve script may take for one message (the suite's own option; Cyrus has no limit); timsieved announces it as MAXREDIRECTS.",
+    },
+    OptDef {
+        name: "sieve_maxscripts",
+        kind: Kind::Int,
+        default: Some("5"),
+        desc: "Most Sieve scripts a user may keep; timsieved answers NO (QUOTA/MAXSCRIPTS) to a new one beyond it.",
+    },
+    OptDef {
+        name: "sieve_maxscriptsize",
+        kind: Kind::Int,
+        default: Some("32"),
+        desc: "Largest Sieve script, in kilobytes; timsieved answers NO (QUOTA/MAXSIZE) to a larger one.",
+    },
+    OptDef {
+        name: "sievedir",
+        kind: Kind::Str,
+        default: Some("/usr/sieve"),
+        desc: "Directory of users' Sieve scripts, laid out as Cyrus does: sievedir/H/USER/NAME.script (H the first letter, or see fulldirhash), sievedir/domain/H/DOMAIN/H/USER with virtdomains, sievedir/global for global scripts; the active script is the one the symlink defaultbc names (NAME.bc). Debian's imapd.conf sets /var/spool/sieve.",
+    },
+    OptDef {
+        name: "sieveusehomedir",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "lmtpd runs ~USER/.sieve (a script's source) of the user's Unix account instead of scripts in sievedir; timsieved then manages no scripts and refuses logins.",
+    },
+    OptDef {
         name: "singleinstancestore",
         kind: Kind::Bool,
         default: Some("yes"),
@@ -295,7 +350,7 @@ pub const OPTIONS: &[OptDef] = &[
         name: "timeout",
         kind: Kind::Duration('m'),
         default: Some("32m"),
-        desc: "IMAP inactivity autologout timer; a bare number is minutes.",
+        desc: "IMAP inactivity autologout timer; a bare number is minutes. timsieved uses it too, with at least 10 minutes.",
     },
     OptDef {
         name: "tls_ciphers",

@@ -326,12 +326,23 @@ impl ServerConn {
         if code == SASL_OK { Ok(()) } else { Err(self.err(code)) }
     }
 
-    /// The authenticated user (`user@realm` as libsasl2 canonicalises it).
-    pub fn username(&self) -> Option<String> {
+    fn string_prop(&self, prop: c_uint) -> Option<String> {
         let mut p: *const c_void = std::ptr::null();
         // SAFETY: getprop gives a string owned by the connection, copied at once.
-        let r = unsafe { sasl_getprop(self.conn, SASL_USERNAME as c_int, &mut p) };
+        let r = unsafe { sasl_getprop(self.conn, prop as c_int, &mut p) };
         (r == SASL_OK && !p.is_null()).then(|| unsafe { CStr::from_ptr(p as *const c_char) }.to_string_lossy().into_owned())
+    }
+
+    /// The authenticated user (`user@realm` as libsasl2 canonicalises it): the
+    /// authorisation identity, which differs from [`authuser`](Self::authuser) when an
+    /// admin or proxy server acts for someone else.
+    pub fn username(&self) -> Option<String> {
+        self.string_prop(SASL_USERNAME)
+    }
+
+    /// The identity whose credentials were checked (the authentication identity).
+    pub fn authuser(&self) -> Option<String> {
+        self.string_prop(SASL_AUTHUSER)
     }
 }
 

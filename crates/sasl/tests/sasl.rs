@@ -56,6 +56,7 @@ fn real_exchanges_against_a_sasldb() {
     assert!(c.mechanisms().unwrap().contains(&"PLAIN".to_string()));
     assert_eq!(c.start("PLAIN", Some(b"\0fred\0s3cret")).unwrap(), Step::Done(None));
     assert_eq!(c.username().as_deref(), Some("fred@suite.test"));
+    assert_eq!(c.authuser().as_deref(), Some("fred@suite.test"));
 
     let mut c = new();
     c.set_plaintext_allowed(true).unwrap();

@@ -1,6 +1,9 @@
-//! The SASL exchange on a line protocol: challenges sent base64-encoded after the
-//! protocol's prefix (`334 ` for LMTP, `+ ` for POP3 and IMAP), answers read as
-//! base64 lines, `*` cancels (RFC 4422 as RFC 4954, 5034 and 3501 frame it).
+//! The SASL exchange of every protocol, through libsasl2 ([`server_conn`]). On a line
+//! protocol, challenges go out base64-encoded after the protocol's prefix (`334 ` for
+//! LMTP, `+ ` for POP3 and IMAP), answers are read as base64 lines and `*` cancels
+//! (RFC 4422 as RFC 4954, 5034 and 3501 frame it): [`exchange`]. A protocol that frames
+//! the exchange otherwise (ManageSieve's strings) gives its own [`Framing`] to
+//! [`exchange_framed`].
 
 use crate::conn::Conn;
 use crate::worker::Worker;
@@ -38,47 +41,76 @@ pub enum AuthError {
     Lost,
 }
 
-/// Runs `mech` on `sc` from the client's optional initial response to the end.
-/// Returns the authenticated user name and any success data (for SCRAM).
+/// How a protocol carries a SASL exchange: how a challenge goes out and how the
+/// client's answer comes back. [`Lines`] is the base64-line framing of IMAP, POP3 and
+/// LMTP; ManageSieve sends strings instead.
+pub trait Framing {
+    /// Queues a challenge (the raw bytes; the framing encodes them) and flushes.
+    /// False when the connection broke.
+    fn send_challenge(&mut self, conn: &mut Conn, challenge: &[u8]) -> bool;
+    /// Reads the client's answer to a challenge, decoded.
+    fn read_response(&mut self, conn: &mut Conn) -> Result<Vec<u8>, AuthError>;
+    /// Whether the mechanism's final data (SCRAM's proof) goes out as one more
+    /// challenge answered by an empty response (RFC 4954, 5034, 3501), rather than in
+    /// the protocol's success response (RFC 5804 `OK (SASL ...)`), left to the caller.
+    fn final_data_as_challenge(&self) -> bool {
+        true
+    }
+}
+
+/// Challenges as `PREFIX base64` lines, answers as base64 lines, `*` cancels.
+pub struct Lines<'a> {
+    pub prefix: &'a str,
+    pub max_line: usize,
+}
+
+impl Framing for Lines<'_> {
+    fn send_challenge(&mut self, conn: &mut Conn, challenge: &[u8]) -> bool {
+        conn.write_fmt(format_args!("{}{}\r\n", self.prefix, openssl::base64::encode_block(challenge)));
+        conn.flush().is_ok()
+    }
+
+    fn read_response(&mut self, conn: &mut Conn) -> Result<Vec<u8>, AuthError> {
+        let mut line = Vec::new();
+        match conn.read_line(&mut line, self.max_line) {
+            Ok(()) => {}
+            Err(crate::conn::ReadError::TooLong) => return Err(AuthError::BadBase64),
+            Err(_) => return Err(AuthError::Lost),
+        }
+        if line == b"*" {
+            return Err(AuthError::Cancelled);
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim();
+        if text.is_empty() { Ok(Vec::new()) } else { openssl::base64::decode_block(text).map_err(|_| AuthError::BadBase64) }
+    }
+}
+
+/// Runs `mech` on `sc` from the client's optional initial response to the end, with
+/// base64 lines after `prefix` ([`Lines`]). Returns the authenticated user name and
+/// any success data (for SCRAM).
 pub fn exchange(conn: &mut Conn, sc: &mut sasl::ServerConn, mech: &str, initial: Option<&[u8]>, prefix: &str, max_line: usize) -> Result<(String, Option<Vec<u8>>), AuthError> {
+    exchange_framed(conn, sc, mech, initial, &mut Lines { prefix, max_line })
+}
+
+/// [`exchange`] with the protocol's own framing.
+pub fn exchange_framed(conn: &mut Conn, sc: &mut sasl::ServerConn, mech: &str, initial: Option<&[u8]>, framing: &mut dyn Framing) -> Result<(String, Option<Vec<u8>>), AuthError> {
     let mut step = sc.start(mech, initial);
-    let mut line = Vec::new();
     loop {
         match step {
             Ok(sasl::Step::Continue(ch)) => {
-                conn.write_fmt(format_args!("{prefix}{}\r\n", openssl::base64::encode_block(&ch)));
-                if conn.flush().is_err() {
+                if !framing.send_challenge(conn, &ch) {
                     return Err(AuthError::Lost);
                 }
-                match conn.read_line(&mut line, max_line) {
-                    Ok(()) => {}
-                    Err(crate::conn::ReadError::TooLong) => return Err(AuthError::BadBase64),
-                    Err(_) => return Err(AuthError::Lost),
-                }
-                if line == b"*" {
-                    return Err(AuthError::Cancelled);
-                }
-                let text = String::from_utf8_lossy(&line);
-                let text = text.trim();
-                let decoded = if text.is_empty() { Ok(Vec::new()) } else { openssl::base64::decode_block(text) };
-                match decoded {
-                    Ok(r) => step = sc.step(&r),
-                    Err(_) => return Err(AuthError::BadBase64),
-                }
+                let r = framing.read_response(conn)?;
+                step = sc.step(&r);
             }
-            Ok(sasl::Step::Done(Some(data))) if !data.is_empty() => {
-                // Final server data (SCRAM's proof) goes out as one more challenge,
-                // answered by an empty line (RFC 4954 4, RFC 5034 4).
-                conn.write_fmt(format_args!("{prefix}{}\r\n", openssl::base64::encode_block(&data)));
-                if conn.flush().is_err() {
+            Ok(sasl::Step::Done(Some(data))) if !data.is_empty() && framing.final_data_as_challenge() => {
+                if !framing.send_challenge(conn, &data) {
                     return Err(AuthError::Lost);
                 }
-                match conn.read_line(&mut line, max_line) {
-                    Ok(()) if line == b"*" => return Err(AuthError::Cancelled),
-                    Ok(()) => return Ok((sc.username().unwrap_or_default(), Some(data))),
-                    Err(crate::conn::ReadError::TooLong) => return Err(AuthError::BadBase64),
-                    Err(_) => return Err(AuthError::Lost),
-                }
+                framing.read_response(conn)?;
+                return Ok((sc.username().unwrap_or_default(), Some(data)));
             }
             Ok(sasl::Step::Done(data)) => return Ok((sc.username().unwrap_or_default(), data)),
             Err(e) => return Err(AuthError::Failed(e)),
