@@ -331,7 +331,7 @@ impl Checker<'_> {
                     }
                 }
                 let name = self.string(&mut a, "a script name")?;
-                if !name.vars && !crate::valid_script_name(&name.text) {
+                if !name.vars && !crate::store::valid_name(&name.text) {
                     return Err(pos.error(format!("include: bad script name \"{}\"", name.text)));
                 }
                 Cmd::Include { name, global, once, optional }

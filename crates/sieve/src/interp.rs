@@ -458,7 +458,7 @@ impl Run<'_, '_> {
         if self.stack.len() >= self.limits.max_include_depth {
             return err(format!("includes nested more than {} deep", self.limits.max_include_depth));
         }
-        if !crate::valid_script_name(name) {
+        if !crate::store::valid_name(name) {
             return err(format!("include: bad script name \"{name}\""));
         }
         let Some(src) = self.host.include(name, global) else {

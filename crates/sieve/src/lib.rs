@@ -122,14 +122,3 @@ impl std::fmt::Display for CompileError {
 
 impl std::error::Error for CompileError {}
 
-/// Longest script name (ManageSieve names and `include` arguments).
-pub const MAX_SCRIPT_NAME: usize = 128;
-
-/// Whether `name` may name a script: RFC 5804 §1.6 (no control characters, not
-/// empty, bounded), and no `/` or leading `.`, since it becomes a file name.
-pub fn valid_script_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_SCRIPT_NAME
-        && !name.starts_with('.')
-        && !name.chars().any(|c| c.is_control() || c == '/' || c == '\u{2028}' || c == '\u{2029}')
-}
