@@ -95,6 +95,18 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Show a user's folders at the top level beside INBOX, other users' under userprefix and shared ones under sharedprefix.",
     },
     OptDef {
+        name: "anysievefolder",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "A Sieve fileinto may create any folder of the user that does not exist (as if :create were given).",
+    },
+    OptDef {
+        name: "autocreate_sieve_folders",
+        kind: Kind::Str,
+        default: None,
+        desc: "Folders (names relative to INBOX, separated by |) that a Sieve fileinto creates when they do not exist.",
+    },
+    OptDef {
         name: "configdirectory",
         kind: Kind::Str,
         default: None,
@@ -245,6 +257,12 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "pop3d hides messages flagged Deleted and sets Seen on those retrieved.",
     },
     OptDef {
+        name: "postmaster",
+        kind: Kind::Str,
+        default: Some("postmaster"),
+        desc: "Address used as the sender of Sieve notifications (From: Mail Sieve Subsystem <postmaster>).",
+    },
+    OptDef {
         name: "postuser",
         kind: Kind::Str,
         default: Some(""),
@@ -269,6 +287,12 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Any libsasl2 option, without the prefix: sasl_pwcheck_method, sasl_mech_list, sasl_auxprop_plugin, sasl_sasldb_path ...",
     },
     OptDef {
+        name: "sendmail",
+        kind: Kind::Str,
+        default: Some("/usr/lib/sendmail"),
+        desc: "Program lmtpd runs to send Sieve redirects, vacation replies and notifications, as PROGRAM -i -f SENDER -- RECIPIENT with the message on its standard input (Cyrus 3.6 speaks SMTP to PROGRAM -bs instead).",
+    },
+    OptDef {
         name: "serverinfo",
         kind: Kind::Enum(&["off", "min", "on"]),
         default: Some("on"),
@@ -285,6 +309,12 @@ pub const OPTIONS: &[OptDef] = &[
         kind: Kind::Str,
         default: Some("Shared Folders"),
         desc: "Prefix of the shared folders in the alternate namespace.",
+    },
+    OptDef {
+        name: "sieve_duplicate_max_expiration",
+        kind: Kind::Duration('s'),
+        default: Some("90d"),
+        desc: "Longest tracking period of the Sieve duplicate test; a longer :seconds is cut to it (Cyrus 3.6 reads but does not apply it).",
     },
     OptDef {
         name: "sieve_extensions",
@@ -309,6 +339,24 @@ pub const OPTIONS: &[OptDef] = &[
         kind: Kind::Int,
         default: Some("32"),
         desc: "Largest Sieve script, in kilobytes; timsieved answers NO (QUOTA/MAXSIZE) to a larger one.",
+    },
+    OptDef {
+        name: "sieve_utf8fileinto",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "Mailbox names in Sieve fileinto are UTF-8 (converted to modified UTF-7); otherwise they must already be modified UTF-7.",
+    },
+    OptDef {
+        name: "sieve_vacation_max_response",
+        kind: Kind::Duration('s'),
+        default: Some("90d"),
+        desc: "Longest period a Sieve vacation may wait before answering a sender again; longer :days or :seconds are cut to it.",
+    },
+    OptDef {
+        name: "sieve_vacation_min_response",
+        kind: Kind::Duration('s'),
+        default: Some("3d"),
+        desc: "Shortest period a Sieve vacation waits before answering a sender again; shorter :days or :seconds are raised to it.",
     },
     OptDef {
         name: "sievedir",

@@ -65,7 +65,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_actions: 32, max_redirects: 5, max_include_depth: 5, vacation_min: 86_400, vacation_max: 90 * 86_400, duplicate_max: 90 * 86_400 }
+        Limits { max_actions: 32, max_redirects: 5, max_include_depth: 5, vacation_min: 3 * 86_400, vacation_max: 90 * 86_400, duplicate_max: 90 * 86_400 }
     }
 }
 
@@ -504,7 +504,7 @@ impl Run<'_, '_> {
                     self.push(Action::Vacation(VacationReply {
                         to,
                         from: reply_from,
-                        subject: subject.unwrap_or_else(|| format!("Auto: {orig_subject}")),
+                        subject: subject.unwrap_or_else(|| if orig_subject.is_empty() { "Automated reply".to_string() } else { format!("Auto: {orig_subject}") }),
                         reason,
                         mime: v.mime,
                         fcc,

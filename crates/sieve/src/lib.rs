@@ -79,8 +79,10 @@ impl Extensions {
         Extensions { allowed: EXTENSIONS.to_vec() }
     }
 
-    /// From the value of `sieve_extensions` (space-separated names); `None` allows all.
-    /// Comparators and encoded-character are part of the language and always allowed.
+    /// From the value of `sieve_extensions` (space-separated names, Cyrus's words:
+    /// `reject` also allows `ereject`, `notify` allows `enotify`, `imapflags` is
+    /// `imap4flags`); `None` allows all. Comparators and encoded-character are part of
+    /// the language and always allowed.
     pub fn from_config(list: Option<&str>) -> Extensions {
         let Some(list) = list else { return Extensions::all() };
         let words: Vec<String> = list.split_whitespace().map(|w| w.to_ascii_lowercase()).collect();
@@ -90,7 +92,9 @@ impl Extensions {
             .filter(|e| {
                 e.starts_with("comparator-")
                     || *e == "encoded-character"
-                    || words.iter().any(|w| w == e || (w == "notify" && *e == "enotify"))
+                    || words.iter().any(|w| {
+                        w == e || (w == "notify" && *e == "enotify") || (w == "reject" && *e == "ereject") || (w == "imapflags" && *e == "imap4flags")
+                    })
             })
             .collect();
         Extensions { allowed }

@@ -76,55 +76,51 @@ pub fn default_handle(reason: &str, subject: Option<&str>, from: Option<&str>, m
     format!("{h:016x}")
 }
 
-/// The reply as a message: `hostname` for the Message-ID, `date` an RFC 5322 date.
-pub fn build_reply(r: &VacationReply, input: &Input, headers: &Headers, hostname: &str, date: &str) -> Vec<u8> {
+/// The reply as a message, laid out as Cyrus 3.6's lmtpd writes it: `hostname` for
+/// the Message-ID, `date` an RFC 5322 date, `seq` tells replies of one process apart.
+pub fn build_reply(r: &VacationReply, input: &Input, headers: &Headers, hostname: &str, date: &str, seq: u64) -> Vec<u8> {
     let mut m = String::with_capacity(512 + r.reason.len());
-    let orig_id = headers.values("message-id").into_iter().next();
-    let refs = headers.values("references").into_iter().next();
-    m.push_str(&format!("Message-ID: <vacation.{:x}.{}@{hostname}>\r\n", input.now, default_handle(&r.to, Some(&r.subject), None, r.mime)));
+    m.push_str(&format!("Message-ID: <cmu-sieve-{}-{}-{seq}@{hostname}>\r\n", std::process::id(), input.now));
     m.push_str(&format!("Date: {date}\r\n"));
-    m.push_str(&format!("From: {}\r\n", encode_value(&r.from)));
+    m.push_str("X-Sieve: CMU Sieve 3.0\r\n");
+    m.push_str("X-Sieve-Action: vacation\r\n");
+    let from = encode_value(&r.from);
+    if from.contains('<') {
+        m.push_str(&format!("From: {from}\r\n"));
+    } else {
+        m.push_str(&format!("From: <{from}>\r\n"));
+    }
     m.push_str(&format!("To: <{}>\r\n", r.to));
-    m.push_str(&format!("Subject: {}\r\n", encode_value(&r.subject)));
-    if let Some(id) = &orig_id {
+    // Cut at the first control character, as Cyrus does.
+    let subject: String = r.subject.chars().take_while(|c| !c.is_control()).collect();
+    m.push_str(&format!("Subject: {}\r\n", encode_value(&subject)));
+    if let Some(id) = headers.values("message-id").into_iter().next() {
         m.push_str(&format!("In-Reply-To: {id}\r\n"));
-        match &refs {
-            Some(refs) => m.push_str(&format!("References: {refs} {id}\r\n")),
-            None => m.push_str(&format!("References: {id}\r\n")),
-        }
     }
     m.push_str("Auto-Submitted: auto-replied (vacation)\r\n");
-    m.push_str("X-Sieve: CMU Sieve 3.0 (Cyrus-compatible)\r\n");
     m.push_str("MIME-Version: 1.0\r\n");
-    if r.mime {
-        // The reason is a MIME entity of its own: headers, blank line, body.
-        let reason = r.reason.replace("\r\n", "\n").replace('\n', "\r\n");
-        m.push_str(&reason);
-        if !reason.ends_with("\r\n") {
-            m.push_str("\r\n");
-        }
-    } else {
-        m.push_str("Content-Type: text/plain; charset=utf-8\r\n");
-        let ascii = r.reason.is_ascii();
-        m.push_str(if ascii { "Content-Transfer-Encoding: 7bit\r\n" } else { "Content-Transfer-Encoding: 8bit\r\n" });
+    let reason = r.reason.replace("\r\n", "\n").replace('\n', "\r\n");
+    if !r.mime {
+        // With :mime the reason brings its own MIME headers.
+        m.push_str("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
+    }
+    m.push_str(&reason);
+    if !reason.ends_with("\r\n") {
         m.push_str("\r\n");
-        let body = r.reason.replace("\r\n", "\n").replace('\n', "\r\n");
-        m.push_str(&body);
-        if !body.ends_with("\r\n") {
-            m.push_str("\r\n");
-        }
     }
     m.into_bytes()
 }
 
 /// An enotify `mailto:` notification as a message.
-pub fn build_notification(n: &crate::interp::NotifyAction, to: &crate::notify::Mailto, from: &str, hostname: &str, date: &str, now: i64) -> Vec<u8> {
+/// Laid out as Cyrus's notifyd mailto method writes it, with the Auto-Submitted field
+/// RFC 5436 §2.7 requires.
+pub fn build_notification(n: &crate::interp::NotifyAction, to: &crate::notify::Mailto, from: &str, hostname: &str, date: &str, now: i64, seq: u64) -> Vec<u8> {
     let mut m = String::new();
-    m.push_str(&format!("Message-ID: <notify.{now:x}.{}@{hostname}>\r\n", default_handle(&n.message, None, Some(from), false)));
+    m.push_str(&format!("Message-ID: <cmu-sieve-{}-{now}-{seq}@{hostname}>\r\n", std::process::id()));
     m.push_str(&format!("Date: {date}\r\n"));
     m.push_str(&format!("From: {}\r\n", encode_value(from)));
     m.push_str(&format!("To: {}\r\n", to.to.join(", ")));
-    let subject = to.headers.iter().find(|(k, _)| k == "subject").map_or_else(|| n.message.clone(), |(_, v)| v.clone());
+    let subject = to.headers.iter().find(|(k, _)| k == "subject").map_or_else(|| "[SIEVE] New mail notification".to_string(), |(_, v)| v.clone());
     m.push_str(&format!("Subject: {}\r\n", if subject.is_ascii() { subject.replace(['\r', '\n'], " ") } else { rfc2047_encode(&subject) }));
     for (k, v) in to.headers.iter().filter(|(k, _)| k != "subject") {
         m.push_str(&format!("{k}: {}\r\n", encode_value(v)));
@@ -136,8 +132,8 @@ pub fn build_notification(n: &crate::interp::NotifyAction, to: &crate::notify::M
     };
     m.push_str(&format!("Importance: {importance}\r\n"));
     m.push_str("Auto-Submitted: auto-notified\r\n");
-    m.push_str("X-Sieve: CMU Sieve 3.0 (Cyrus-compatible)\r\n");
-    m.push_str("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
+    m.push_str("X-Sieve: CMU Sieve 3.0\r\n");
+    m.push_str("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
     let body = to.body.clone().unwrap_or_else(|| n.message.clone());
     m.push_str(&body.replace("\r\n", "\n").replace('\n', "\r\n"));
     m.push_str("\r\n");
