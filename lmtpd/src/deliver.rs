@@ -12,6 +12,7 @@
 //!   a shared folder, which must exist and allow posting.
 
 use crate::address::split_recipient;
+use crate::filter::{self, Plan};
 use mailbox::{Mailbox, NewMessage};
 use mboxlist::{InternalName, Store, StoreError};
 use std::collections::HashMap;
@@ -56,8 +57,16 @@ impl Reply {
         Reply { code, text: text.into() }
     }
 
+    /// The reply as sent; a text of several lines (`\n`-separated) becomes a
+    /// multi-line reply (`550-...` then `550 ...`).
     pub fn line(&self) -> String {
-        format!("{} {}\r\n", self.code, self.text)
+        let lines: Vec<&str> = self.text.split('\n').collect();
+        let mut out = String::new();
+        for (i, l) in lines.iter().enumerate() {
+            let sep = if i + 1 == lines.len() { ' ' } else { '-' };
+            out.push_str(&format!("{}{sep}{l}\r\n", self.code));
+        }
+        out
     }
 }
 
@@ -81,6 +90,30 @@ pub struct Deliverer {
     single_instance: bool,
     strict_quota: bool,
     quota_perm: bool,
+    filter: filter::Runner,
+}
+
+/// The message as one copy of it is stored: the delivered bytes, or a message made or
+/// changed by Sieve (which cannot be hard-linked from the staged file).
+struct Msg<'a> {
+    raw: &'a [u8],
+    parsed: &'a message::Message,
+    linkable: bool,
+}
+
+/// Sieve's flags as the index keeps them: system flag bits and keywords (IMAP atoms;
+/// anything else, and \Recent, is dropped).
+fn split_flags(flags: &[String]) -> (u32, Vec<&str>) {
+    let mut sys = 0;
+    let mut kws = Vec::new();
+    for f in flags {
+        match mailbox::flag::from_name(f) {
+            Some(b) => sys |= b,
+            None if !f.starts_with('\\') && !f.is_empty() && f.len() <= 200 && f.bytes().all(|b| b.is_ascii_graphic() && !b"(){%*\"]\\".contains(&b)) => kws.push(f.as_str()),
+            None => {}
+        }
+    }
+    (sys, kws)
 }
 
 fn now() -> u64 {
@@ -100,6 +133,7 @@ impl Deliverer {
             single_instance: cfg.get_bool("singleinstancestore"),
             strict_quota: cfg.get_bool("lmtp_strict_quota"),
             quota_perm: cfg.get_bool("lmtp_over_quota_perm_failure"),
+            filter: filter::Runner::new(cfg),
             store,
         }
     }
@@ -181,34 +215,100 @@ impl Deliverer {
         None
     }
 
-    /// The Sieve hook: where `user`'s script files a message bound for `mailbox`.
-    /// No Sieve interpreter exists yet, so the message is filed into `mailbox`.
-    pub fn sieve_target(&self, _user: Option<&str>, mailbox: &InternalName) -> InternalName {
-        mailbox.clone()
-    }
-
-    /// Stores `raw` (parsed once, as `parsed`) for every target; one reply per
-    /// target, in order.
-    pub fn deliver(&mut self, targets: &[Target], raw: &[u8], parsed: &message::Message) -> Vec<Reply> {
+    /// Stores `raw` (parsed once, as `parsed`) for every target, each user's Sieve
+    /// script deciding where; one reply per target, in order.
+    pub fn deliver(&mut self, targets: &[Target], raw: &[u8], parsed: &message::Message, ctx: &filter::Context) -> Vec<Reply> {
         let msgid = parsed.fields().message_id.as_deref();
         let mut staged: HashMap<String, mboxlist::store::Staged> = HashMap::new();
         let mut replies = Vec::with_capacity(targets.len());
+        let msg = Msg { raw, parsed, linkable: true };
         for t in targets {
-            let mailbox = self.sieve_target(t.user.as_deref(), &t.mailbox);
-            replies.push(self.deliver_one(t, &mailbox, raw, parsed, msgid, &mut staged));
+            replies.push(self.deliver_target(t, &msg, msgid, ctx, &mut staged));
         }
         replies
     }
 
+    /// One recipient: duplicate suppression, then the user's script (if any), then
+    /// the copies it asks for, then what it sends.
+    fn deliver_target(&mut self, t: &Target, msg: &Msg, msgid: Option<&str>, ctx: &filter::Context, staged: &mut HashMap<String, mboxlist::store::Staged>) -> Reply {
+        let Some(user) = t.user.as_deref() else { return self.deliver_one(t, &t.mailbox, msg, 0, &[], msgid, staged) };
+        let dup_key = format!("{user}:{}", t.mailbox.0);
+        if let (true, Some(id)) = (self.duplicates, msgid) {
+            if let Ok(Some(_)) = self.deliverdb.check(id, &dup_key) {
+                log::info!("dupelim: eliminated duplicate message to {} id {} (delivery)", t.mailbox.0, id);
+                return Reply::new(250, format!("2.1.5 Ok (duplicate of a message already delivered to {})", t.rcpt));
+            }
+        }
+        let plan = self.filter.plan(&self.store, &mut self.deliverdb, user, &t.rcpt, &t.mailbox, msg.raw, msg.parsed, ctx);
+        let (stores, sends, edited) = match plan {
+            Plan::NoScript => return self.deliver_one(t, &t.mailbox, msg, 0, &[], msgid, staged),
+            Plan::Reject(r) => return r,
+            Plan::Deliver { stores, sends, edited } => (stores, sends, edited),
+        };
+        let edited_parsed = edited.as_deref().map(message::parse);
+        let msg = match (&edited, &edited_parsed) {
+            (Some(raw), Some(parsed)) => Msg { raw, parsed, linkable: false },
+            _ => Msg { raw: msg.raw, parsed: msg.parsed, linkable: msg.linkable },
+        };
+        let mut reply = Reply::new(250, "2.1.5 Ok");
+        let mut stored = false;
+        for st in &stores {
+            let (sys, kws) = split_flags(&st.flags);
+            let r = self.deliver_one(t, &st.mailbox, &msg, sys, &kws, msgid, staged);
+            if r.code >= 400 {
+                if reply.code < 400 {
+                    reply = r;
+                }
+            } else {
+                stored = true;
+            }
+        }
+        if reply.code >= 400 {
+            // The MTA tries again; nothing is sent until every copy is stored.
+            return reply;
+        }
+        for o in &sends {
+            if self.filter.send(o) {
+                log::info!("sieve {}: {} to: {}", o.kind, msgid.unwrap_or("<nomsgid>"), o.recipients.join(","));
+                if let Some((id, rcpt)) = &o.track {
+                    let _ = self.deliverdb.mark(id, rcpt, now());
+                }
+                if let Some(fcc) = &o.fcc {
+                    let parsed = message::parse(&o.message);
+                    let copy = Msg { raw: &o.message, parsed: &parsed, linkable: false };
+                    let (sys, kws) = split_flags(&fcc.flags);
+                    let r = self.deliver_one(t, &fcc.mailbox, &copy, sys, &kws, parsed.fields().message_id.as_deref(), staged);
+                    if r.code >= 400 {
+                        log::error!("sieve fcc '{}' failed: {}", fcc.mailbox.0, r.text);
+                    }
+                }
+            } else if o.kind == "redirect" && !stored {
+                // The only copy would have been the one sent: keep the message.
+                let r = self.deliver_one(t, &t.mailbox, &msg, 0, &[filter::FAILED_FLAG], msgid, staged);
+                if r.code >= 400 {
+                    return r;
+                }
+                stored = true;
+            }
+        }
+        if let (true, Some(id)) = (self.duplicates, msgid) {
+            let _ = self.deliverdb.mark(id, &dup_key, now());
+        }
+        reply
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn deliver_one(
         &mut self,
         t: &Target,
         name: &InternalName,
-        raw: &[u8],
-        parsed: &message::Message,
+        msg: &Msg,
+        flags: u32,
+        keywords: &[&str],
         msgid: Option<&str>,
         staged: &mut HashMap<String, mboxlist::store::Staged>,
     ) -> Reply {
+        let (raw, parsed) = (msg.raw, msg.parsed);
         // The deliver databases are split by the recipient's first letter: key by
         // user (or "shared") and mailbox, so that users spread over the letters.
         let dup_key = format!("{}:{}", t.user.as_deref().unwrap_or("shared"), name.0);
@@ -257,7 +357,7 @@ impl Deliverer {
         }
         // Single-instance store: the message is written and fsynced once per partition
         // (outside any mailbox lock) and hard-linked into each mailbox.
-        if self.single_instance && !staged.contains_key(&entry.partition) {
+        if self.single_instance && msg.linkable && !staged.contains_key(&entry.partition) {
             match self.store.stage(&entry.partition, raw) {
                 Ok(s) => {
                     staged.insert(entry.partition.clone(), s);
@@ -268,8 +368,8 @@ impl Deliverer {
                 }
             }
         }
-        let link = staged.get(&entry.partition).map(|s| s.path.as_path());
-        let msg = NewMessage { raw, flags: 0, keywords: &[], internaldate: now() as i64, parsed: Some(parsed), link_from: link };
+        let link = if msg.linkable { staged.get(&entry.partition).map(|s| s.path.as_path()) } else { None };
+        let msg = NewMessage { raw, flags, keywords, internaldate: now() as i64, parsed: Some(parsed), link_from: link };
         // The quota was checked above as Cyrus does (lenient unless strict); the
         // charge itself must not refuse again.
         match self.store.append(name, &mut mb, &[msg], true) {

@@ -409,7 +409,16 @@ impl<'a> Session<'a> {
         let stored = data::with_trace(&raw, &sender, &received);
         let parsed = message::parse(&stored);
         let Some(d) = self.d.as_deref_mut() else { return };
-        let replies = d.deliver(&self.rcpts, &stored, &parsed);
+        let ctx = crate::filter::Context {
+            sender: &sender,
+            auth: self.authenticated.as_deref(),
+            remote_host: self.lhlo.clone().unwrap_or_default(),
+            remote_ip: match &conn.peer {
+                Addr::Inet(a) => a.ip().to_string(),
+                Addr::Unix => String::new(),
+            },
+        };
+        let replies = d.deliver(&self.rcpts, &stored, &parsed, &ctx);
         for r in replies {
             conn.write(r.line().as_bytes());
         }

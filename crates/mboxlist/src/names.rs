@@ -59,6 +59,43 @@ impl std::fmt::Display for BadName {
 
 /// Checks modified UTF-7 (RFC 3501 5.1.3): `&` starts a base64 run ended by `-`, `&-`
 /// is `&`, a run decodes to whole UTF-16 code units that are not printable ASCII.
+/// UTF-8 to IMAP's modified UTF-7 (RFC 3501 §5.1.3), for names given in UTF-8
+/// (Sieve fileinto with `sieve_utf8fileinto`).
+pub fn encode_mutf7(s: &str) -> String {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+    let mut out = String::with_capacity(s.len());
+    let mut run: Vec<u16> = Vec::new();
+    let flush = |run: &mut Vec<u16>, out: &mut String| {
+        if run.is_empty() {
+            return;
+        }
+        let bytes: Vec<u8> = run.iter().flat_map(|u| u.to_be_bytes()).collect();
+        out.push('&');
+        for c in bytes.chunks(3) {
+            let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+            for i in 0..=c.len() {
+                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            }
+        }
+        out.push('-');
+        run.clear();
+    };
+    for ch in s.chars() {
+        if (' '..='~').contains(&ch) {
+            flush(&mut run, &mut out);
+            if ch == '&' {
+                out.push_str("&-");
+            } else {
+                out.push(ch);
+            }
+        } else {
+            run.extend(ch.encode_utf16(&mut [0; 2]).iter());
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 pub fn valid_mutf7(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = 0;
@@ -290,6 +327,14 @@ mod tests {
 
     fn ns(unix: bool, alt: bool, virt: bool) -> Namespace {
         Namespace { unixhierarchysep: unix, altnamespace: alt, virtdomains: virt, ..Default::default() }
+    }
+
+    #[test]
+    fn mutf7_encoding() {
+        assert_eq!(encode_mutf7("Entwürfe"), "Entw&APw-rfe");
+        assert_eq!(encode_mutf7("A&B"), "A&-B");
+        assert_eq!(encode_mutf7("日本語"), "&ZeVnLIqe-");
+        assert!(valid_mutf7(&encode_mutf7("Ünïcødé ☺ 𝄞")));
     }
 
     #[test]

@@ -291,13 +291,19 @@ impl ScriptDir {
         }
     }
 
+    /// The file that holds the source of `name` (it may not exist); `None` when
+    /// there can be no such script. lmtpd stats it to reuse a compiled script.
+    pub fn file(&self, name: &str) -> Result<Option<PathBuf>, Error> {
+        Ok(match &self.place {
+            Place::Home(Some(f)) if name == HOME_SCRIPT_NAME => Some(f.clone()),
+            Place::Home(_) => None,
+            Place::Dir(_) => Some(self.script_path(name)?),
+        })
+    }
+
     /// The source of `name`, `None` when there is no such script.
     pub fn get(&self, name: &str) -> Result<Option<Vec<u8>>, Error> {
-        let path = match &self.place {
-            Place::Home(Some(f)) if name == HOME_SCRIPT_NAME => f.clone(),
-            Place::Home(_) => return Ok(None),
-            Place::Dir(_) => self.script_path(name)?,
-        };
+        let Some(path) = self.file(name)? else { return Ok(None) };
         match fs::read(&path) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
