@@ -318,6 +318,7 @@ fn compile_errors() {
     let exts = Extensions::all();
     let cases: &[(&str, u32, u32, &str)] = &[
         ("keep;\nfileinto \"x\";", 2, 1, "require \"fileinto\""),
+        ("require \"fileinto\";\nfileinto \"x\"\nkeep;", 3, 1, "expected ';' before 'keep'"),
         ("if true {\n  keep;\n", 3, 1, "'}'"),
         ("require \"nonesuch\";", 1, 1, "unsupported extension"),
         ("keep;\nrequire \"fileinto\";", 2, 1, "require is allowed only"),
