@@ -228,3 +228,28 @@ def test_hostile_scripts_are_bounded(site):
     assert sent(site) == [], "10 000 redirects: a run-time error, nothing sent"
     assert len(site.messages("user.fred")) == 1 and len(site.messages("user.barney")) == 1
     site.log.wait(r"sieve runtime error for fred .*too many redirects")
+
+
+def test_notify_list_redirect_dsn_and_fcc(site):
+    d = os.path.join(site.dir, "sieve", "f", "fred", "lists")
+    os.makedirs(d)
+    with open(os.path.join(d, "tag%3Afriends"), "w") as f:
+        f.write("# friends\nbarney@example.net\nbetty@example.net\n")
+    put_script(site, "fred", r'''require ["enotify", "extlists", "redirect-dsn", "copy", "vacation", "fcc", "envelope"];
+notify :importance "1" :message "mail from alice" "mailto:fred@pager.example?subject=New%20mail";
+if envelope :list "from" "tag:friends" { redirect :copy :notify "NEVER" "wilma@example.net"; }
+redirect :copy :list "tag:friends";
+vacation :fcc "INBOX/Lists" :addresses "fred@example.org" "Away.";
+''')
+    assert deliver(site, ["fred@example.org"], msg(), sender="barney@example.net")["fred@example.org"][0] == 250
+    out = {o["argv"][-1]: o for o in sent(site)}
+    assert out["fred@pager.example"]["argv"] == ["-i", "-f", "<>", "--", "fred@pager.example"]
+    note = out["fred@pager.example"]["input"]
+    assert "\r\nSubject: New mail\r\n" in note and "\r\nAuto-Submitted: auto-notified\r\n" in note
+    assert "From: Mail Sieve Subsystem <postmaster>" in note and note.endswith("\r\n\r\nmail from alice\r\n")
+    assert out["wilma@example.net"]["argv"] == ["-i", "-N", "NEVER", "-f", "barney@example.net", "--", "wilma@example.net"]
+    assert out["betty@example.net"]["argv"] == ["-i", "-f", "barney@example.net", "--", "barney@example.net", "betty@example.net"]
+    assert out["barney@example.net"]["argv"][:3] == ["-i", "-f", "<>"], "the vacation reply"
+    fcc = site.messages("user.fred.Lists")
+    assert list(fcc) == [1] and b"Auto-Submitted: auto-replied (vacation)" in fcc[1], "the reply's :fcc copy"
+    assert list(site.messages("user.fred")) == [1], ":copy keeps the message"
