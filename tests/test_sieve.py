@@ -253,3 +253,86 @@ vacation :fcc "INBOX/Lists" :addresses "fred@example.org" "Away.";
     fcc = site.messages("user.fred.Lists")
     assert list(fcc) == [1] and b"Auto-Submitted: auto-replied (vacation)" in fcc[1], "the reply's :fcc copy"
     assert list(site.messages("user.fred")) == [1], ":copy keeps the message"
+
+
+# ---------------------------------------------------------------------------
+# The same scripts against Debian's Cyrus 3.6, so that the expectations are Cyrus's.
+
+PARITY_SCRIPTS = {
+    "fred": 'require ["fileinto", "imap4flags"];\nfileinto :flags ["\\\\Flagged", "$Filed"] "INBOX.Lists";\n',
+    "barney": 'require "reject";\nreject text:\nNot here.\nTry elsewhere.\n.\n;\n',
+    "wilma": "discard;\n",
+    "betty": 'require "fileinto";\nfileinto "INBOX.NoSuchFolder";\n',
+    "dino": 'require ["imap4flags"];\nsetflag "\\\\Seen";\naddflag "$Kept";\n',
+}
+
+
+def parity_run(deliver_fn, read_fn):
+    """Delivers one message to every PARITY user; returns the replies and, per user,
+    the flags of what each mailbox holds."""
+    res = deliver_fn([f"{u}@example.org" for u in PARITY_SCRIPTS], msg(to="fred@example.org"))
+    # Success texts differ (Cyrus adds a session id); refusals are compared whole.
+    replies = {r.split("@")[0]: (c, t.decode()[:5] if c == 250 else t.decode()) for r, (c, t) in res.items()}
+    held = {u: read_fn(u) for u in PARITY_SCRIPTS}
+    return replies, held
+
+
+def flags_by_mailbox(port, user):
+    m = imaplib.IMAP4("127.0.0.1", port, timeout=15)
+    m.login(user, "pw")
+    out = {}
+    for box in ("INBOX", "INBOX.Lists"):
+        if m.select(box)[0] != "OK":
+            continue
+        typ, data = m.fetch("1:*", "(FLAGS)")
+        flags = []
+        for item in data or []:
+            if item:
+                mo = re.search(rb"FLAGS \(([^)]*)\)", item if isinstance(item, bytes) else item[0])
+                if mo:
+                    flags.append(sorted(f for f in mo.group(1).decode().split() if f != "\\Recent"))
+        out[box] = flags
+    m.logout()
+    return out
+
+
+def test_same_outcome_as_cyrus(make_instance):
+    import cyrus36
+    if not cyrus36.available():
+        pytest.skip("Cyrus 3.6 is not installed")
+    inst = make_instance(extra_conf="allowplaintext: yes\nsasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: sasldb\n"
+                                    "sasl_mech_list: PLAIN LOGIN\nunixhierarchysep: no\naltnamespace: no\n", name="sieve-parity")
+    with open(inst.conf, "a") as f:
+        f.write(f"sasl_sasldb_path: {inst.dir}/config/sasldb2\nsievedir: {inst.dir}/sieve\n")
+    for u in PARITY_SCRIPTS:
+        inst.create_mailbox(f"user.{u}")
+        subprocess.run(["saslpasswd2", "-p", "-c", "-f", f"{inst.dir}/config/sasldb2", "-u", "suite.test", u], input=b"pw", check=True)
+    inst.create_mailbox("user.fred.Lists")
+    for u, src in PARITY_SCRIPTS.items():
+        put_script(inst, u, src)
+    inst.write_cyrus_conf(SERVICES=(
+        f'  imap cmd="imapd" listen="127.0.0.1:{inst.port("imap")}" prefork=0\n'
+        f'  lmtpunix cmd="lmtpd" listen="{inst.dir}/lmtp.sock" prefork=1\n'))
+    inst.start()
+    ours = parity_run(lambda r, m: deliver(inst, r, m), lambda u: flags_by_mailbox(inst.port("imap"), u))
+
+    cy = cyrus36.CyrusInstance().start()
+    try:
+        cy.create_users(list(PARITY_SCRIPTS) + ["fred.Lists"])
+        for u, src in PARITY_SCRIPTS.items():
+            cy.add_password(u, "pw")
+            cy.install_sieve(u, src)
+
+        def cy_deliver(rcpts, m):
+            lm = smtplib.LMTP(cy.lmtp_socket, timeout=15)
+            lm.ehlo("mta.example.org")
+            r = lmtp_send(lm, "alice@example.org", rcpts, m)
+            lm.quit()
+            return r
+        theirs = parity_run(cy_deliver, lambda u: flags_by_mailbox(cy.port, u))
+    finally:
+        cy.stop()
+    assert ours == theirs
+    assert ours[0]["barney"] == (550, "5.7.1 Not here.\n5.7.1 Try elsewhere.")
+    assert ours[1]["fred"] == {"INBOX": [], "INBOX.Lists": [["$Filed", "\\Flagged"]]}
+    assert ours[1]["betty"] == {"INBOX": [["$SieveFailed"]]}
