@@ -101,3 +101,30 @@ def test_postfix_delivers_through_lmtp_and_defers_only_the_over_quota_recipient(
         assert "status=deferred" in pf.log() and "status=sent" in pf.log()
     finally:
         pf.stop()
+
+
+def test_postfix_with_sieve_fileinto_and_reject(make_instance):
+    from test_sieve import put_script
+    inst = make_instance(extra_conf="unixhierarchysep: no\naltnamespace: no\n")
+    with open(inst.conf, "a") as f:
+        f.write(f"sievedir: {inst.dir}/sieve\n")
+    for u in ("fred", "barney"):
+        inst.create_mailbox(f"user.{u}")
+    inst.create_mailbox("user.fred.Lists")
+    put_script(inst, "fred", 'require ["fileinto", "imap4flags"];\n'
+                             'if header :contains "subject" "list" { fileinto :flags "\\\\Flagged" "INBOX.Lists"; }\n')
+    put_script(inst, "barney", 'require "reject";\nreject "Barney does not take mail here.";\n')
+    sock = os.path.join(inst.dir, "lmtp.sock")
+    inst.write_cyrus_conf(SERVICES=f'  lmtpunix cmd="lmtpd" listen="{sock}" prefork=1\n')
+    inst.start()
+    pf = PrivatePostfix(inst.dir, sock)
+    try:
+        pf.sendmail("sender@example.test", ["fred@example.test", "barney@example.test"],
+                    b"Subject: a list message\r\nMessage-ID: <pf1@example.test>\r\n\r\nhello\r\n")
+        wait_for(lambda: inst.messages("user.fred.Lists"), timeout=30, what=f"fileinto through Postfix\n{pf.log()}")
+        assert inst.messages("user.fred") == {}
+        log = wait_for(lambda: "status=bounced" in pf.log() and pf.log(), timeout=30, what=f"barney's reject\n{pf.log()}")
+        assert "barney@example.test" in log and "5.7.1" in log and "Barney does not take mail here." in log, log
+        assert inst.messages("user.barney") == {}
+    finally:
+        pf.stop()
