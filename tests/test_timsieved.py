@@ -369,6 +369,9 @@ def test_cram_md5_without_tls_and_sasl_exchanges(suite):
     ir = base64.b64encode(b"\0fred\0pw")
     assert s.cmd(b'AUTHENTICATE "PLAIN" {%d+}\r\n' % len(ir) + ir)[1] == b"OK\r\n", "initial response as a literal"
     s.close()
+    s = Sieve(suite)
+    assert s.cmd(b'authenticate PLAIN "' + ir + b'"')[1] == b"OK\r\n", "an unquoted mechanism, any case"
+    s.close()
 
 
 def test_admin_proxy_and_global_scripts(suite):

@@ -138,10 +138,14 @@ impl<'a> Session<'a> {
                 conn.write(&out);
             }
             ("STARTTLS", []) => return self.starttls(conn),
+            // The mechanism is a string (RFC 5804); a bare word is taken too.
             ("AUTHENTICATE", [Token::Str(mech)]) => return self.authenticate(conn, &String::from_utf8_lossy(mech).to_ascii_uppercase(), None),
             ("AUTHENTICATE", [Token::Str(mech), Token::Str(ir)]) => {
                 return self.authenticate(conn, &String::from_utf8_lossy(mech).to_ascii_uppercase(), Some(ir));
             }
+            // RFC 5804 wants the mechanism as a string; a bare word is taken too.
+            ("AUTHENTICATE", [Token::Atom(mech)]) => return self.authenticate(conn, &mech.to_ascii_uppercase(), None),
+            ("AUTHENTICATE", [Token::Atom(mech), Token::Str(ir)]) => return self.authenticate(conn, &mech.to_ascii_uppercase(), Some(ir)),
             ("UNAUTHENTICATE", []) if self.user.is_none() => conn.write(&response("NO", None, Some("Authenticate first"))),
             ("UNAUTHENTICATE", []) => {
                 self.logout(conn);
@@ -299,10 +303,18 @@ impl<'a> Session<'a> {
             let domain = if store.ns.virtdomains { user.rsplit_once('@').map(|(_, d)| d) } else { None };
             ScriptDir::global(cfg, domain)
         } else {
-            if store.lookup(&store.ns.inbox(&user)).is_err() {
-                log::info!("badlogin: {} {mech} {user} has no mailbox on this server", conn.peer);
-                conn.write(&response("NO", None, Some("User has no mailbox on this server")));
-                return false;
+            match store.lookup(&store.ns.inbox(&user)) {
+                Ok(_) => {}
+                Err(mboxlist::StoreError::NotFound(_) | mboxlist::StoreError::BadName(_)) => {
+                    log::info!("badlogin: {} {mech} {user} has no mailbox on this server", conn.peer);
+                    conn.write(&response("NO", None, Some("User has no mailbox on this server")));
+                    return false;
+                }
+                Err(e) => {
+                    log::error!("login of {user}: {e}");
+                    conn.write(&response("NO", Some("TRYLATER"), Some("The mail store is not available")));
+                    return false;
+                }
             }
             ScriptDir::for_user(cfg, &user)
         };
