@@ -17,6 +17,7 @@ import os
 import pwd
 import re
 import shutil
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -24,7 +25,7 @@ import subprocess
 import pytest
 
 import cyrus36
-from suite import Instance, free_port, make_cert, saslpasswd
+from suite import Instance, free_port, lmtp_send, make_cert, saslpasswd
 
 SERVERS = [s.strip() for s in os.environ.get("SIEVE_SERVERS", "suite,cyrus").split(",") if s.strip()]
 USERS = {"fred": "pw", "barney": "pw", "admin": "secret"}
@@ -58,7 +59,9 @@ class SuiteSieve:
         for u, pw in USERS.items():
             saslpasswd(db, "suite.test", u, pw)
         self.port = inst.port("sieve")
-        inst.write_cyrus_conf(SERVICES=f'  sieve cmd="timsieved" listen="127.0.0.1:{self.port}" prefork=1\n')
+        self.lmtp_socket = os.path.join(inst.dir, "lmtp.sock")
+        inst.write_cyrus_conf(SERVICES=f'  sieve cmd="timsieved" listen="127.0.0.1:{self.port}" prefork=1\n'
+                                       f'  lmtpunix cmd="lmtpd" listen="{self.lmtp_socket}" prefork=0\n')
         inst._own()
         inst.start()
         self.log = inst.log
@@ -340,6 +343,22 @@ def test_layout_on_disk_is_cyrus_sievedir(suite):
     suite.log.wait(r"timsieved\[\d+\]: login: \[127\.0\.0\.1\] fred PLAIN TLSv1\.[23] .*User logged in")
     s.cmd(b"LOGOUT")
     suite.log.wait(r"timsieved\[\d+\]: Logout: \[127\.0\.0\.1\] fred")
+
+
+def test_the_script_put_here_runs_at_delivery(suite):
+    s = login(suite)
+    assert put(s, "no", 'require "reject";\r\nif header :contains "subject" "spam" { reject "no spam here"; }\r\n') == b"OK\r\n"
+    assert s.cmd(b'SETACTIVE "no"')[1] == b"OK\r\n"
+    lm = smtplib.LMTP(suite.lmtp_socket, timeout=15)
+    lm.ehlo("test")
+    for subject, want in (("spam offer", 550), ("hello", 250)):
+        msg = f"From: a@example.com\r\nSubject: {subject}\r\nMessage-ID: <{subject.replace(' ', '.')}@x>\r\n\r\nhi\r\n".encode()
+        assert lmtp_send(lm, "a@example.com", ["fred"], msg)["fred"][0] == want, subject
+    assert s.cmd(b'SETACTIVE ""')[1] == b"OK\r\n"
+    msg = b"From: a@example.com\r\nSubject: spam again\r\nMessage-ID: <again@x>\r\n\r\nhi\r\n"
+    assert lmtp_send(lm, "a@example.com", ["fred"], msg)["fred"][0] == 250, "no script active"
+    lm.quit()
+    s.cmd(b"LOGOUT")
 
 
 def test_cram_md5_without_tls_and_sasl_exchanges(suite):
