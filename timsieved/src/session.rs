@@ -49,7 +49,8 @@ pub enum Flow {
 impl<'a> Session<'a> {
     pub fn new(w: &'a Worker, store: Option<&'a Store>) -> Session<'a> {
         let limits = Limits::from_config(&w.config);
-        let max_literal = limits.max_size.clamp(MIN_LINE as u64, LITERAL_CAP);
+        // Room for a script at the limit and a name sent as a literal beside it.
+        let max_literal = limits.max_size.saturating_add(1024).clamp(MIN_LINE as u64, LITERAL_CAP);
         Session {
             w,
             store,
