@@ -6,13 +6,18 @@ concurrency delivers the same messages of realistic mixed sizes over the unix so
 one transaction per message, to users in turn; then one message to 10 recipients at a
 time. Prints deliveries per second, p50/p99 per transaction, and the ratio to Cyrus.
 
-    python3 bench/lmtp_bench.py [--messages 2000] [--concurrency 1,4,16] [--users 8]
+    python3 bench/lmtp_bench.py [--messages 2000] [--concurrency 1,4,16] [--users 8] [--sieve]
+
+With --sieve, each server is measured twice: without scripts, then with the same
+typical 20-rule script (header and address tests, fileinto, vacation) active for
+every user, and the cost of the script is printed beside the ratio to Cyrus.
 
 Run as root (both drop to the cyrus user) with the suite built (cargo build) and
 Cyrus installed (scripts/deps --cyrus). A benchmark, never a test.
 """
 
 import argparse
+import subprocess
 import os
 import random
 import smtplib
@@ -26,7 +31,35 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import cyrus36  # noqa: E402
 from suite import Instance, lmtp_send  # noqa: E402
 
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SIZES = [(0.55, 2_000, 8_000), (0.30, 8_000, 64_000), (0.12, 64_000, 256_000), (0.03, 256_000, 1_000_000)]
+
+
+# A typical user's filter: spam and list rules, a few folders, a vacation at the end.
+# One message in ten is filed (its subject ends in 5); the vacation is evaluated for
+# every other message but answers none (the user is not in To), so no mail is sent.
+SIEVE_SCRIPT = r"""require ["fileinto", "vacation", "envelope", "imap4flags", "relational", "comparator-i;ascii-numeric"];
+if header :contains "subject" ["viagra", "lottery", "winner"] { discard; stop; }
+if header :is "x-spam-flag" "YES" { fileinto "INBOX.Filed"; stop; }
+if header :value "ge" :comparator "i;ascii-numeric" "x-spam-score" "10" { fileinto "INBOX.Filed"; stop; }
+if address :domain :is "from" ["spam.example", "junk.example"] { discard; stop; }
+if header :contains "list-id" "devel.lists.example.org" { fileinto "INBOX.Filed"; stop; }
+if header :contains "list-id" "users.lists.example.org" { fileinto "INBOX.Filed"; stop; }
+if address :is "from" "boss@example.org" { addflag "\\Flagged"; }
+if address :domain "from" "partner.example" { fileinto "INBOX.Filed"; stop; }
+if header :contains ["to", "cc"] "team@example.org" { addflag "$Team"; }
+if envelope :domain "from" "newsletter.example" { fileinto "INBOX.Filed"; stop; }
+if header :matches "subject" "[[]ticket #*]*" { fileinto "INBOX.Filed"; stop; }
+if header :contains "subject" "invoice" { fileinto "INBOX.Filed"; stop; }
+if exists "x-github-reason" { fileinto "INBOX.Filed"; stop; }
+if header :contains "x-mailer" "bulk mailer" { fileinto "INBOX.Filed"; stop; }
+if size :over 5M { fileinto "INBOX.Filed"; stop; }
+if header :contains "precedence" "bulk" { fileinto "INBOX.Filed"; stop; }
+if allof (address :localpart "from" "noreply", header :contains "subject" "report") { fileinto "INBOX.Filed"; stop; }
+if anyof (header :contains "subject" "[alert]", header :contains "subject" "[cron]") { fileinto "INBOX.Filed"; stop; }
+if header :matches "subject" "benchmark *5" { fileinto "INBOX.Filed"; stop; }
+vacation :days 7 :subject "Away" "I am away this week.";
+"""
 
 
 def make_messages(n, seed=42):
@@ -100,40 +133,72 @@ def main():
     ap.add_argument("--messages", type=int, default=2000)
     ap.add_argument("--concurrency", default="1,4,16")
     ap.add_argument("--users", type=int, default=8)
+    ap.add_argument("--sieve", action="store_true", help="also measure with a 20-rule script for every user")
     args = ap.parse_args()
     users = [f"u{k}" for k in range(max(args.users, 10))]
     levels = [int(c) for c in args.concurrency.split(",")]
 
-    ours = Instance(name="bench")
+    ours = Instance(name="bench", extra_conf="altnamespace: no\nunixhierarchysep: no\n")
+    with open(ours.conf, "a") as f:
+        f.write(f"sievedir: {ours.dir}/sieve\n")
     for u in users:
         ours.create_mailbox(f"user.{u}")
+        ours.create_mailbox(f"user.{u}.Filed")
     ours.write_cyrus_conf(SERVICES=f'  lmtpunix cmd="lmtpd" listen="{ours.dir}/lmtp.sock" prefork=16\n')
     ours.start()
     if not cyrus36.available():
         raise SystemExit("Cyrus 3.6 is not installed: scripts/deps --cyrus")
     cy = cyrus36.CyrusInstance()
     cy.start()
-    cy.create_users(users)
+    cy.create_users(users + [f"{u}.Filed" for u in users])
     results = {}
+    variants = ("", "+sieve") if args.sieve else ("",)
     try:
-        for name, sock in (("suite", f"{ours.dir}/lmtp.sock"), ("cyrus", cy.lmtp_socket)):
-            seed = 1
-            for c in levels:
-                seed += 1
-                msgs = make_messages(args.messages, seed=seed * 100 + (name == "cyrus"))
-                results[(name, f"c{c}")] = run(sock, msgs, c, lambda i: [users[i % args.users]])
-            msgs = make_messages(200, seed=999 + (name == "cyrus"))
-            results[(name, "10rcpt")] = run(sock, msgs, 4, lambda i: users[:10])
+        for variant in variants:
+            if variant:
+                for u in users:
+                    install_suite_script(ours, u, SIEVE_SCRIPT)
+                    cy.install_sieve(u, SIEVE_SCRIPT)
+            for name, sock in (("suite", f"{ours.dir}/lmtp.sock"), ("cyrus", cy.lmtp_socket)):
+                seed = 1 if not variant else 50
+                for c in levels:
+                    seed += 1
+                    msgs = make_messages(args.messages, seed=seed * 100 + (name == "cyrus"))
+                    results[(name + variant, f"c{c}")] = run(sock, msgs, c, lambda i: [users[i % args.users]])
+                msgs = make_messages(200, seed=999 + (name == "cyrus") + len(variant))
+                results[(name + variant, "10rcpt")] = run(sock, msgs, 4, lambda i: users[:10])
     finally:
         ours.close()
         cy.stop()
     total = sum(len(m) for m in make_messages(args.messages, seed=2)) / args.messages
     print(f"LMTP deliveries, {args.messages} messages (mean {total / 1024:.0f} KiB), {args.users} users, unix socket")
     print(f"{'workload':<22} {'suite msg/s':>11} {'p50 ms':>7} {'p99 ms':>7}   {'cyrus msg/s':>11} {'p50 ms':>7} {'p99 ms':>7}   {'ratio':>6}")
-    for key in [f"c{c}" for c in levels] + ["10rcpt"]:
-        s, c = results[("suite", key)], results[("cyrus", key)]
-        label = f"concurrency {key[1:]}" if key != "10rcpt" else "1 msg to 10 rcpts, c4"
-        print(f"{label:<22} {s[0]:>11.0f} {s[1]:>7.1f} {s[2]:>7.1f}   {c[0]:>11.0f} {c[1]:>7.1f} {c[2]:>7.1f}   {s[0] / c[0]:>6.2f}")
+    for variant in variants:
+        if variant:
+            print("with the 20-rule Sieve script active for every user (cost: throughput lost to the script)")
+        for key in [f"c{c}" for c in levels] + ["10rcpt"]:
+            s, c = results[("suite" + variant, key)], results[("cyrus" + variant, key)]
+            label = f"concurrency {key[1:]}" if key != "10rcpt" else "1 msg to 10 rcpts, c4"
+            line = f"{label:<22} {s[0]:>11.0f} {s[1]:>7.1f} {s[2]:>7.1f}   {c[0]:>11.0f} {c[1]:>7.1f} {c[2]:>7.1f}   {s[0] / c[0]:>6.2f}"
+            if variant:
+                s0, c0 = results[("suite", key)][0], results[("cyrus", key)][0]
+                line += f"   cost suite {100 * (1 - s[0] / s0):>5.1f}%  cyrus {100 * (1 - c[0] / c0):>5.1f}%"
+            print(line)
+    if args.sieve:
+        subprocess.run([os.path.join(ROOT, "target", "release" if os.path.exists(os.path.join(ROOT, "target", "release", "suite-bench")) else "debug", "suite-bench"), "sieve", "--kib", "100"])
+
+
+def install_suite_script(inst, user, source, name="bench"):
+    """The script as Cyrus keeps it (sievedir/H/USER/NAME.script, defaultbc)."""
+    d = os.path.join(inst.dir, "sieve", user[0], user)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"{name}.script"), "w") as f:
+        f.write(source)
+    link = os.path.join(d, "defaultbc")
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(f"{name}.bc", link)
+    inst._own()
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ class CyrusInstance:
                 f"sasl_auxprop_plugin: sasldb\nsasl_sasldb_path: {self.dir}/sasldb2\nsasl_mech_list: PLAIN LOGIN\n"
                 f"altnamespace: no\nunixhierarchysep: no\nmunge8bit: no\n"
                 f"idlesocket: {conf}/socket/idle\nlmtpsocket: {conf}/socket/lmtp\nnotifysocket: {conf}/socket/notify\n"
+                f"sievedir: {conf}/sieve\n"
             )
         with open(os.path.join(self.dir, "cyrus.conf"), "w") as f:
             f.write(
@@ -81,6 +82,29 @@ class CyrusInstance:
             _, tagged = im.cmd(b"CREATE user." + u.encode())
             assert tagged.split()[1] == b"OK", tagged
         im.cmd(b"LOGOUT")
+
+    def install_sieve(self, user, source, name="main"):
+        """Makes `source` the user's active script where this Cyrus reads it: the
+        directory mbpath -u -S names, NAME.script compiled by sievec to NAME.bc, and
+        the defaultbc link."""
+        r = subprocess.run([os.path.join(CYRUS_BIN, "mbpath"), "-C", self.conf, "-u", "-S", user],
+                           capture_output=True, text=True, check=True)
+        d = r.stdout.strip()
+        os.makedirs(d, exist_ok=True)
+        script = os.path.join(d, f"{name}.script")
+        with open(script, "w") as f:
+            f.write(source)
+        subprocess.run([os.path.join(CYRUS_BIN, "sievec"), "-C", self.conf, script, os.path.join(d, f"{name}.bc")],
+                       check=True, capture_output=True)
+        link = os.path.join(d, "defaultbc")
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(f"{name}.bc", link)
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("cyrus")
+            for dirpath, _, files in os.walk(os.path.join(self.dir, "conf", "sieve")):
+                for n in [dirpath] + [os.path.join(dirpath, x) for x in files]:
+                    os.chown(n, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
 
     def stop(self):
         try:

@@ -229,7 +229,7 @@ class Instance:
             for dirpath, dirnames, filenames in os.walk(self.dir):
                 for n in [dirpath] + [os.path.join(dirpath, x) for x in filenames]:
                     if n != self.logsock:
-                        os.chown(n, pw.pw_uid, pw.pw_gid)
+                        os.chown(n, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
 
     def create_mailbox(self, name, acl=None):
         """Creates a mailbox as an administrator would without IMAP: an entry loaded

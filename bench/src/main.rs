@@ -5,7 +5,11 @@
 //! with 1 and 4 writer processes, single and batched, and the time to open a mailbox
 //! of N messages and read every UID and FLAGS through the mmap'd index; each phase
 //! runs in its own process so that its peak memory (max RSS) is its own.
+//!
+//! `suite-bench sieve [--kib 100]` times the parse and check of a Sieve script of that
+//! size (typical rules repeated), and one run of it against a message.
 
+mod sieve_parse;
 mod store;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +36,12 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+    /// Sieve: compile time of a large script, and one run of it.
+    Sieve {
+        /// Size of the script in KiB.
+        #[arg(long, default_value_t = 100)]
+        kib: usize,
+    },
     /// One phase, in a child process (internal).
     #[command(hide = true)]
     Phase { name: String, dir: PathBuf, arg: u64 },
@@ -41,5 +51,6 @@ fn main() {
     match Args::parse().cmd {
         Cmd::Store { dir, messages, seconds } => store::run(dir, messages, seconds),
         Cmd::Phase { name, dir, arg } => store::phase(&name, &dir, arg),
+        Cmd::Sieve { kib } => sieve_parse::run(kib),
     }
 }

@@ -48,6 +48,8 @@ pub struct Outgoing {
     pub track: Option<(String, String)>,
     /// A copy of the message for this mailbox (`:fcc`).
     pub fcc: Option<StoreTo>,
+    /// More sendmail options (redirect-dsn's `-N` and `-R`).
+    pub options: Vec<String>,
 }
 
 /// What the script decided for one recipient.
@@ -206,7 +208,19 @@ impl Runner {
                     log::info!("sieve LMTP rejected: {msgid}");
                     return Plan::Reject(reject_reply(reason));
                 }
-                Action::Redirect { address, .. } => {
+                Action::Redirect { address, list, notify, ret, .. } => {
+                    let recipients = if *list {
+                        match list_members(&dir, address) {
+                            Some(m) if !m.is_empty() => m,
+                            _ => {
+                                log::error!("sieve runtime error for {user} id {msgid}: Redirect ({address}): no such list");
+                                stores.push(StoreTo { mailbox: default.clone(), flags: vec![FAILED_FLAG.to_string()] });
+                                continue;
+                            }
+                        }
+                    } else {
+                        vec![address.clone()]
+                    };
                     let id = match parsed.fields().message_id.as_deref() {
                         Some(id) => format!("{id}-{address}"),
                         None => format!("<{:016x}>-{address}", fnv(raw)),
@@ -219,13 +233,20 @@ impl Runner {
                     let body = outcome.edited.as_deref().unwrap_or(raw);
                     let mut m = b"X-Sieve-Action: redirect\r\n".to_vec();
                     m.extend_from_slice(&without_return_path(body));
-                    sends.push(Outgoing { kind: "redirect", sender: ctx.sender.to_string(), recipients: vec![address.clone()], message: m, track: Some(track), fcc: None });
+                    let mut dsn = Vec::new();
+                    if let Some(n) = notify {
+                        dsn.extend(["-N".to_string(), n.clone()]);
+                    }
+                    if let Some(r) = ret {
+                        dsn.extend(["-R".to_string(), r.clone()]);
+                    }
+                    sends.push(Outgoing { kind: "redirect", sender: ctx.sender.to_string(), recipients, message: m, track: Some(track), fcc: None, options: dsn });
                 }
                 Action::Vacation(v) => {
                     self.seq += 1;
                     let m = sieve::vacation::build_reply(v, &input, &headers, &self.servername, &crate::data::rfc5322_now(), self.seq);
                     let fcc = v.fcc.as_ref().and_then(|f| self.resolve_target(store, user, f).ok().map(|mailbox| StoreTo { mailbox, flags: f.flags.clone() }));
-                    sends.push(Outgoing { kind: "vacation", sender: "<>".into(), recipients: vec![v.to.clone()], message: m, track: None, fcc });
+                    sends.push(Outgoing { kind: "vacation", sender: "<>".into(), recipients: vec![v.to.clone()], message: m, track: None, fcc, options: Vec::new() });
                 }
                 Action::Notify(n) => {
                     let Some(to) = sieve::notify::parse_mailto(&n.method) else { continue };
@@ -233,7 +254,7 @@ impl Runner {
                     let from = n.from.clone().unwrap_or_else(|| format!("Mail Sieve Subsystem <{}>", self.postmaster));
                     let m = sieve::vacation::build_notification(n, &to, &from, &self.servername, &crate::data::rfc5322_now(), now, self.seq);
                     let fcc = n.fcc.as_ref().and_then(|f| self.resolve_target(store, user, f).ok().map(|mailbox| StoreTo { mailbox, flags: f.flags.clone() }));
-                    sends.push(Outgoing { kind: "notify", sender: "<>".into(), recipients: to.to.clone(), message: m, track: None, fcc });
+                    sends.push(Outgoing { kind: "notify", sender: "<>".into(), recipients: to.to.clone(), message: m, track: None, fcc, options: Vec::new() });
                 }
             }
         }
@@ -277,12 +298,13 @@ impl Runner {
         Ok(name)
     }
 
-    /// Hands a message to `sendmail -i -f SENDER -- RECIPIENTS`; true when it took it.
+    /// Hands a message to `sendmail -i [-N NOTIFY] [-R RET] -f SENDER -- RECIPIENTS`;
+    /// true when it took it.
     pub fn send(&self, o: &Outgoing) -> bool {
         use std::io::Write;
         use std::process::{Command, Stdio};
         let mut cmd = Command::new(&self.sendmail);
-        cmd.arg("-i").arg("-f").arg(&o.sender).arg("--").args(&o.recipients);
+        cmd.arg("-i").args(&o.options).arg("-f").arg(&o.sender).arg("--").args(&o.recipients);
         cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
         let mut child = match cmd.spawn() {
             Ok(c) => c,
@@ -407,12 +429,14 @@ impl Host for LmtpHost<'_> {
         (!v.is_empty()).then(|| String::from_utf8_lossy(&v).into_owned())
     }
 
+    /// Entries hold the time they expire (as Cyrus's do), so `ctl_deliver -E DAYS`
+    /// removes them only DAYS after they stopped mattering.
     fn duplicate(&mut self, key: &str, seconds: u64, last: bool) -> bool {
         let rcpt = format!(".{}.sieve.", self.user);
         let now = self.now.max(0) as u64;
-        let seen = matches!(self.db.check(key, &rcpt), Ok(Some(t)) if now.saturating_sub(t) < seconds);
+        let seen = matches!(self.db.check(key, &rcpt), Ok(Some(expires)) if expires > now);
         if (!seen || last) && seconds > 0 {
-            if let Err(e) = self.db.mark(key, &rcpt, now) {
+            if let Err(e) = self.db.mark(key, &rcpt, now + seconds) {
                 log::warn!("sieve: cannot record {key} for {}: {e}", self.user);
             }
         }
@@ -432,13 +456,16 @@ impl Host for LmtpHost<'_> {
         ScriptDir::global(&self.store.cfg, None).ok()?.get(name).ok().flatten()
     }
 
-    /// extlists: a list is the file `lists/NAME` in the user's script directory (NAME
-    /// with every character but letters, digits, `.`, `_` and `-` written `%XX`), one
-    /// address per line.
     fn list_contains(&mut self, list: &str, value: &str) -> Option<bool> {
-        let file: String = list.bytes().map(|b| if b.is_ascii_alphanumeric() || b"._-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
-        let path = self.dir.path()?.join("lists").join(file);
-        let text = std::fs::read_to_string(path).ok()?;
-        Some(text.lines().map(str::trim).any(|l| !l.is_empty() && l.eq_ignore_ascii_case(value.trim())))
+        Some(list_members(self.dir, list)?.iter().any(|l| l.eq_ignore_ascii_case(value.trim())))
     }
+}
+
+/// extlists: a list is the file `lists/NAME` in the user's script directory (NAME
+/// with every character but letters, digits, `.`, `_` and `-` written `%XX`), one
+/// address per line; `None` when there is no such list.
+fn list_members(dir: &ScriptDir, list: &str) -> Option<Vec<String>> {
+    let file: String = list.bytes().map(|b| if b.is_ascii_alphanumeric() || b"._-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let text = std::fs::read_to_string(dir.path()?.join("lists").join(file)).ok()?;
+    Some(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string).collect())
 }

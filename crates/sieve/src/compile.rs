@@ -63,8 +63,9 @@ fn no_block(cmd: &grammar::Command) -> Result<(), CompileError> {
     if cmd.block.is_some() {
         return Err(cmd.pos.error(format!("{} takes no block", cmd.name)));
     }
-    if !cmd.tests.is_empty() {
-        return Err(cmd.pos.error(format!("{} takes no test", cmd.name)));
+    if let Some(t) = cmd.tests.first() {
+        // Most often a forgotten ';': the next command was read as a test.
+        return Err(t.pos.error(format!("expected ';' before '{}' ({} takes no test)", t.name, cmd.name)));
     }
     Ok(())
 }

@@ -65,6 +65,8 @@ pub const EXTENSIONS: &[&str] = &[
     "special-use",
     "fcc",
     "mailboxid",
+    "redirect-dsn",
+    "redirect-deliverby",
 ];
 
 /// The extensions a site allows (`sieve_extensions`); scripts may `require` only these.

@@ -150,6 +150,8 @@ fn actions() {
     assert!(matches!(&r[..], [Action::Redirect { address, .. }] if address == "fred@example.com"));
     let r = run("require \"copy\"; redirect :copy \"Fred <fred@example.com>\";");
     assert!(matches!(&r[..], [Action::Redirect { address, .. }, Action::Keep { .. }] if address == "fred@example.com"));
+    let r = run("require [\"redirect-dsn\", \"redirect-deliverby\"]; redirect :notify \"NEVER\" :ret \"HDRS\" :bytimerelative 600 :bymode \"notify\" :bytrace \"a@b.c\";");
+    assert!(matches!(&r[..], [Action::Redirect { notify: Some(n), ret: Some(rt), by_time: Some(t), by_mode: Some(m), .. }] if n == "NEVER" && rt == "HDRS" && t == "600" && m == "notify"), "{r:?}");
     assert_eq!(run("require \"reject\"; reject \"no thanks\";"), vec![Action::Reject { reason: "no thanks".into(), extended: false }]);
     assert_eq!(run("require \"ereject\"; ereject text:\r\nnot here\r\n.\r\n;"), vec![Action::Reject { reason: "not here\r\n".into(), extended: true }]);
     let e = run_with("require [\"reject\", \"fileinto\"]; fileinto \"x\"; reject \"no\";", MSG, &mut TestHost::default(), "a@b").unwrap_err();
@@ -318,6 +320,7 @@ fn compile_errors() {
     let exts = Extensions::all();
     let cases: &[(&str, u32, u32, &str)] = &[
         ("keep;\nfileinto \"x\";", 2, 1, "require \"fileinto\""),
+        ("require \"fileinto\";\nfileinto \"x\"\nkeep;", 3, 1, "expected ';' before 'keep'"),
         ("if true {\n  keep;\n", 3, 1, "'}'"),
         ("require \"nonesuch\";", 1, 1, "unsupported extension"),
         ("keep;\nrequire \"fileinto\";", 2, 1, "require is allowed only"),
