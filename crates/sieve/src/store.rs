@@ -623,7 +623,7 @@ mod tests {
         fs::write(d.join("orphan.bc"), b"CyrSBytecode").unwrap();
         std::os::unix::fs::symlink("filter.bc", d.join("defaultbc")).unwrap();
         fs::write(d.join("x.script.NEW.123"), b"half").unwrap();
-        let s = ScriptDir::at(&d);
+        let s = ScriptDir::at(d);
         assert_eq!(s.list().unwrap(), vec![("filter".into(), true), ("old".into(), false)]);
         assert_eq!(s.active().unwrap().0, "filter");
         s.put("filter", b"keep;").unwrap();
