@@ -45,6 +45,21 @@ def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
+def make_cert(d):
+    """A self-signed certificate for localhost and 127.0.0.1 in d: (cert, key) paths."""
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    os.chmod(key, 0o644)
+    return cert, key
+
+
+def saslpasswd(db, realm, user, pw):
+    """Adds user@realm with password pw to the sasldb db, with saslpasswd2."""
+    subprocess.run(["saslpasswd2", "-p", "-c", "-f", db, "-u", realm, user], input=pw.encode(), check=True)
+
+
 class SyslogSink:
     """A unix datagram socket standing in for /dev/log; keeps every line received."""
 

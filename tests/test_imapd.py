@@ -27,7 +27,7 @@ import time
 import pytest
 
 import cyrus36
-from suite import ROOT, Instance, free_port, lmtp_send
+from suite import ROOT, Instance, free_port, lmtp_send, make_cert, saslpasswd
 
 SERVERS = [s.strip() for s in os.environ.get("IMAP_SERVERS", "suite,cyrus").split(",") if s.strip()]
 SEP = "/"
@@ -47,19 +47,6 @@ COMMON_CONF = (
     "altnamespace: no\n"
     "maxmessagesize: 1048576\n"
 )
-
-
-def make_cert(d):
-    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                    "-keyout", key, "-out", cert], check=True, capture_output=True)
-    os.chmod(key, 0o644)
-    return cert, key
-
-
-def saslpasswd(db, realm, user, pw):
-    subprocess.run(["saslpasswd2", "-p", "-c", "-f", db, "-u", realm, user], input=pw.encode(), check=True)
 
 
 # ---------------------------------------------------------------------------

@@ -498,11 +498,27 @@ fn home_dir(name: &str) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
-    fn tmp() -> PathBuf {
+    /// A fresh directory, removed when dropped.
+    struct Tmp(PathBuf);
+
+    impl Drop for Tmp {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    impl std::ops::Deref for Tmp {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    fn tmp() -> Tmp {
         let d = std::env::temp_dir().join(format!("sieve-store-{}-{:?}", std::process::id(), std::thread::current().id()));
         let _ = fs::remove_dir_all(&d);
         fs::create_dir_all(&d).unwrap();
-        d
+        Tmp(d)
     }
 
     fn cfg(text: &str) -> Config {
@@ -561,7 +577,8 @@ mod tests {
 
     #[test]
     fn put_list_activate_get_rename_delete() {
-        let d = tmp().join("f/fred");
+        let t = tmp();
+        let d = t.join("f/fred");
         let s = ScriptDir::at(&d);
         assert_eq!(s.list().unwrap(), vec![], "a missing directory is an empty one");
         assert!(s.active().is_none());
@@ -599,13 +616,14 @@ mod tests {
     #[test]
     fn a_directory_cyrus_made_is_read_and_stale_bytecode_goes() {
         let d = tmp();
+        let d = &*d;
         fs::write(d.join("filter.script"), b"require \"fileinto\";\r\nfileinto \"Junk\";\r\n").unwrap();
         fs::write(d.join("filter.bc"), b"CyrSBytecode\0\0\0\x1f").unwrap();
         fs::write(d.join("old.script"), b"keep;").unwrap();
         fs::write(d.join("orphan.bc"), b"CyrSBytecode").unwrap();
         std::os::unix::fs::symlink("filter.bc", d.join("defaultbc")).unwrap();
         fs::write(d.join("x.script.NEW.123"), b"half").unwrap();
-        let s = ScriptDir::at(&d);
+        let s = ScriptDir::at(d);
         assert_eq!(s.list().unwrap(), vec![("filter".into(), true), ("old".into(), false)]);
         assert_eq!(s.active().unwrap().0, "filter");
         s.put("filter", b"keep;").unwrap();
@@ -623,7 +641,8 @@ mod tests {
 
     #[test]
     fn space_limits() {
-        let s = ScriptDir::at(tmp());
+        let t = tmp();
+        let s = ScriptDir::at(&*t);
         let lim = Limits { max_size: 100, max_scripts: 2 };
         s.have_space("a", 100, &lim).unwrap();
         assert!(matches!(s.have_space("a", 101, &lim), Err(Error::TooBig(100))));
@@ -649,7 +668,8 @@ mod tests {
         assert_eq!(nobody.list().unwrap(), vec![]);
         assert!(nobody.active().is_none());
         // Read as a script, Cyrus bytecode refused.
-        let f = tmp().join(".sieve");
+        let t = tmp();
+        let f = t.join(".sieve");
         let s = ScriptDir { place: Place::Home(Some(f.clone())) };
         assert!(s.active().is_none());
         fs::write(&f, b"keep;").unwrap();
