@@ -141,12 +141,13 @@ addflag "$Unsorted";
 def test_reject_discard_and_three_scripts_three_replies(site):
     put_script(site, "fred", 'require "reject";\nreject text:\nNot here.\nTry elsewhere.\n.\n;\n')
     put_script(site, "barney", "discard;\n")
-    put_script(site, "wilma", 'require "fileinto";\nfileinto "INBOX";\n')
+    put_script(site, "wilma", 'require ["fileinto", "imap4flags"];\nfileinto "INBOX";\nkeep :flags "$Once";\n')
     res = deliver(site, ["fred@example.org", "barney@example.org", "wilma@example.org"], msg())
     assert res["fred@example.org"] == (550, b"5.7.1 Not here.\n5.7.1 Try elsewhere."), res
     assert res["barney@example.org"][0] == 250 and res["wilma@example.org"][0] == 250, res
     assert site.messages("user.fred") == {} and site.messages("user.barney") == {}
-    assert list(site.messages("user.wilma")) == [1]
+    assert list(site.messages("user.wilma")) == [1], "fileinto INBOX and keep store one copy"
+    assert fetch_flags(site, "wilma", "INBOX")[1] - {"\\Recent"} == {"$Once"}
     site.log.wait(r"sieve LMTP rejected: <m1@example.org>")
     site.log.wait(r"sieve discarded: <m1@example.org>")
 
@@ -222,9 +223,13 @@ def test_hostile_scripts_are_bounded(site):
     many = "".join(f'redirect "u{i}@example.com";\n' for i in range(10_000))
     put_script(site, "fred", many)
     put_script(site, "barney", 'require "regex";\nif header :regex "subject" "(a|aa)*b" { discard; }\n')
+    put_script(site, "wilma", "keep;\n")
+    os.truncate(os.path.join(site.dir, "sieve", "w", "wilma", "main.script"), 100 << 20)  # a 100 MB script
     headers = "".join(f"X-H{i}: value\r\n" for i in range(10_000))
-    res = deliver(site, ["fred@example.org", "barney@example.org"], msg("a" * 5000, extra=headers))
-    assert [c for c, _ in res.values()] == [250, 250], res
+    res = deliver(site, ["fred@example.org", "barney@example.org", "wilma@example.org"], msg("a" * 5000, extra=headers))
+    assert [c for c, _ in res.values()] == [250, 250, 250], res
+    assert "$SieveFailed" in fetch_flags(site, "wilma", "INBOX")[1]
+    site.log.wait(r"sieve runtime error for wilma .*larger than \d+ bytes, not read")
     assert sent(site) == [], "10 000 redirects: a run-time error, nothing sent"
     assert len(site.messages("user.fred")) == 1 and len(site.messages("user.barney")) == 1
     site.log.wait(r"sieve runtime error for fred .*too many redirects")

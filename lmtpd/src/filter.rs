@@ -25,6 +25,9 @@ use std::time::SystemTime;
 
 /// Compiled scripts kept per worker.
 const CACHE_MAX: usize = 128;
+/// Largest script file lmtpd reads (timsieved keeps scripts to sieve_maxscriptsize,
+/// 32 KiB by default; this bounds one placed by hand).
+const SCRIPT_FILE_MAX: u64 = 8 << 20;
 /// How long a `sendmail` run may take before it is killed.
 const SENDMAIL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 /// The flag a message gets when its script failed (Cyrus's).
@@ -128,6 +131,9 @@ impl Runner {
         let path = dir.file(&name).ok().flatten()?;
         let meta = std::fs::metadata(&path).ok()?;
         let (mtime, len) = (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len());
+        if len > SCRIPT_FILE_MAX {
+            return Some(Err(format!("script {name}: larger than {SCRIPT_FILE_MAX} bytes, not read")));
+        }
         if let Some((m, l, s)) = self.cache.get(&path) {
             if *m == mtime && *l == len {
                 return Some(Ok(s.clone()));
@@ -258,7 +264,22 @@ impl Runner {
                 }
             }
         }
-        Plan::Deliver { stores, sends, edited: outcome.edited }
+        // keep and fileinto of the same mailbox store once, with the later flags
+        // (RFC 5228 §2.10.3; Cyrus merges them the same way).
+        let mut merged: Vec<StoreTo> = Vec::with_capacity(stores.len());
+        for st in stores {
+            match merged.iter_mut().find(|m| m.mailbox == st.mailbox) {
+                Some(m) => {
+                    let failed = m.flags.iter().any(|f| f == FAILED_FLAG);
+                    m.flags = st.flags;
+                    if failed && !m.flags.iter().any(|f| f == FAILED_FLAG) {
+                        m.flags.push(FAILED_FLAG.to_string());
+                    }
+                }
+                None => merged.push(st),
+            }
+        }
+        Plan::Deliver { stores: merged, sends, edited: outcome.edited }
     }
 
     /// The mailbox a fileinto (or `:fcc`) names, created when allowed; an error says

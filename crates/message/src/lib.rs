@@ -185,6 +185,35 @@ impl Message {
         TextParts::new(&self.sections.nodes, raw)
     }
 
+    /// Every leaf part of `raw` with its media type (`type/subtype`, lower case;
+    /// `text/plain` where the header names none) and its content with the transfer
+    /// encoding undone, TEXT/* converted to UTF-8; for Sieve's `body :content`.
+    pub fn leaf_parts<'r>(&self, raw: &'r [u8]) -> Vec<(String, std::borrow::Cow<'r, str>)> {
+        let mut out = Vec::new();
+        for node in &self.sections.nodes {
+            if node.kind != section::NodeKind::Leaf {
+                continue;
+            }
+            let (Some(h), Some(body)) = (raw.get(node.header()), raw.get(node.body())) else { continue };
+            let known = Known::collect(h);
+            let ctype = known.content_type.and_then(|v| mime::content_type(&unfold(v)));
+            let media = ctype.as_ref().map_or_else(
+                || "text/plain".to_string(),
+                |c| format!("{}/{}", String::from_utf8_lossy(&c.media), String::from_utf8_lossy(&c.subtype)).to_ascii_lowercase(),
+            );
+            let content = match &node.text {
+                Some(coding) => charset::to_utf8(coding.transfer.decode(body), coding.charset.as_deref()),
+                None => {
+                    let tenc = known.content_transfer_encoding.and_then(mime::transfer_encoding);
+                    let decoded = transfer::Transfer::from_name(tenc.as_deref()).decode(body);
+                    std::borrow::Cow::Owned(String::from_utf8_lossy(&decoded).into_owned())
+                }
+            };
+            out.push((media, content));
+        }
+        out
+    }
+
     /// [`Message::text_parts`] joined by newlines.
     pub fn search_text(&self, raw: &[u8]) -> String {
         let mut out = String::new();

@@ -632,21 +632,21 @@ impl Run<'_, '_> {
                 self.compare(frame, m, &values, keys)?
             }
             Test::Body { m, transform, types, keys } => {
-                let text = match transform {
-                    BodyTransform::Raw => String::from_utf8_lossy(self.headers.body()).into_owned(),
-                    BodyTransform::Text => self.input.parsed.search_text(self.input.raw),
+                let texts: Vec<String> = match transform {
+                    BodyTransform::Raw => vec![String::from_utf8_lossy(self.headers.body()).into_owned()],
+                    BodyTransform::Text => vec![self.input.parsed.search_text(self.input.raw)],
                     BodyTransform::Content => {
-                        // Only text parts are decoded: a :content list that names no
-                        // text type matches nothing.
-                        let types = self.expand_all(types, frame);
-                        if types.iter().any(|t| t.is_empty() || t.to_ascii_lowercase().starts_with("text")) {
-                            self.input.parsed.search_text(self.input.raw)
-                        } else {
-                            String::new()
-                        }
+                        // RFC 5173 §5.2: "" matches every part, "text" every text/*
+                        // part, "text/html" that type; each part decoded.
+                        let types: Vec<String> = self.expand_all(types, frame).into_iter().map(|t| t.to_ascii_lowercase()).collect();
+                        let wanted = |media: &str| {
+                            types.iter().any(|t| t.is_empty() || (t.contains('/') && media == t) || (!t.contains('/') && media.split('/').next() == Some(t.as_str())))
+                        };
+                        self.input.parsed.leaf_parts(self.input.raw).into_iter().filter(|(media, _)| wanted(media)).map(|(_, c)| c.into_owned()).collect()
                     }
                 };
-                !text.is_empty() && self.compare(frame, m, &[text], keys)?
+                let texts: Vec<String> = texts.into_iter().filter(|t| !t.is_empty()).collect();
+                !texts.is_empty() && self.compare(frame, m, &texts, keys)?
             }
             Test::String { m, sources, keys } => {
                 let values: Vec<String> = self.expand_all(sources, frame);

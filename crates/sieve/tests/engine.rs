@@ -302,6 +302,25 @@ fn notify_and_fcc() {
 }
 
 #[test]
+fn body_content() {
+    let msg = "From: a@b.c\r\nTo: bob@example.com\r\nSubject: parts\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nplain words\r\n\
+--XX\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<b>caf=C3=A9</b>\r\n\
+--XX\r\nContent-Type: application/x-report\r\nContent-Transfer-Encoding: base64\r\n\r\nc2VjcmV0IHJlcG9ydA==\r\n--XX--\r\n";
+    let s = |t: &str| format!("require [\"body\", \"fileinto\"]; if {t} {{ fileinto \"hit\"; }}");
+    let mut h = TestHost::default();
+    let hit = |h: &mut TestHost, t: &str| run_with(&s(t), msg, h, "a@b.c").unwrap().actions == vec![into("hit")];
+    assert!(hit(&mut h, r#"body :content "text/html" :contains "café""#));
+    assert!(!hit(&mut h, r#"body :content "text/html" :contains "plain words""#));
+    assert!(hit(&mut h, r#"body :content "text" :contains "plain words""#));
+    assert!(hit(&mut h, r#"body :content "application/x-report" :contains "secret report""#));
+    assert!(hit(&mut h, r#"body :content "" :contains "secret""#));
+    assert!(!hit(&mut h, r#"body :content "image" :contains "secret""#));
+    assert!(hit(&mut h, r#"body :raw :contains "caf=C3=A9""#));
+    assert!(hit(&mut h, r#"body :text :contains "café""#));
+}
+
+#[test]
 fn limits() {
     let many: String = (0..10_000).map(|i| format!("redirect \"u{i}@example.com\";")).collect();
     let e = run_with(&many, MSG, &mut TestHost::default(), "a@b").unwrap_err();
