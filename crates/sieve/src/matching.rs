@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use unicode_normalization::UnicodeNormalization;
 
 /// Bound on a compiled regular expression (bytes of the compiled program).
 pub const REGEX_SIZE_LIMIT: usize = 256 * 1024;
@@ -36,9 +37,15 @@ pub fn fold(cmp: Cmp, s: &str) -> Cow<'_, str> {
                 Cow::Borrowed(s)
             }
         }
-        // RFC 5051 titlecases and decomposes; lowercasing gives the same equivalence
-        // classes for the cased scripts mail is written in.
-        Cmp::UnicodeCasemap => Cow::Owned(s.to_lowercase()),
+        // RFC 5051: case folded, then compatibility decomposition (NFKD), so that
+        // "É", "é" and "e\u{301}" are one. RFC 5051 folds to titlecase; lowercasing
+        // gives the same classes for the cased scripts mail is written in.
+        Cmp::UnicodeCasemap => {
+            if s.is_ascii() {
+                return fold(Cmp::AsciiCasemap, s);
+            }
+            Cow::Owned(s.to_lowercase().nfkd().collect())
+        }
     }
 }
 
@@ -184,6 +191,9 @@ mod tests {
         assert!(!matches(&m(MatchType::Is, Cmp::Octet), "Hello", "hello", false).unwrap().0);
         assert!(matches(&m(MatchType::Is, Cmp::UnicodeCasemap), "ÄPFEL", "äpfel", false).unwrap().0);
         assert!(!matches(&is, "ÄPFEL", "äpfel", false).unwrap().0, "ascii-casemap leaves non-ASCII alone");
+        let uni = m(MatchType::Contains, Cmp::UnicodeCasemap);
+        assert!(matches(&uni, "CAFE\u{301} au lait", "café", false).unwrap().0, "NFKD: precomposed equals decomposed");
+        assert!(matches(&uni, "\u{FB01}nance", "FINANCE", false).unwrap().0, "NFKD: the fi ligature is f i");
         let num = m(MatchType::Value(Rel::Gt), Cmp::AsciiNumeric);
         assert!(matches(&num, "10", "9", false).unwrap().0);
         assert!(matches(&num, "abc", "99999999999999999999999", false).unwrap().0, "no digits is infinity");
