@@ -13,7 +13,9 @@ typical 20-rule script (header and address tests, fileinto, vacation) active for
 every user, and the cost of the script is printed beside the ratio to Cyrus.
 
 Run as root (both drop to the cyrus user) with the suite built (cargo build) and
-Cyrus installed (scripts/deps --cyrus). A benchmark, never a test.
+Cyrus installed (scripts/deps --cyrus). A benchmark, never a test. "cpu ms" is the
+CPU time (user + system) each server spent per message, a figure less at the mercy of
+the disk's fsync latency than the rates.
 """
 
 import argparse
@@ -29,7 +31,29 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
 import cyrus36  # noqa: E402
-from suite import Instance, lmtp_send  # noqa: E402
+from suite import Instance, descendants, lmtp_send  # noqa: E402
+
+
+def tree_cpu(root):
+    """CPU seconds (user + system) used so far by `root`, its reaped children and its
+    live descendants: what a server spent, whatever process did the work."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields(pid):
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    total = 0
+    try:
+        st = fields(root)
+        total += sum(int(x) for x in st[11:15])  # utime stime cutime cstime
+    except OSError:
+        return 0.0
+    for pid in descendants(root):
+        try:
+            total += sum(int(x) for x in fields(pid)[11:13])
+        except OSError:
+            pass
+    return total / tick
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SIZES = [(0.55, 2_000, 8_000), (0.30, 8_000, 64_000), (0.12, 64_000, 256_000), (0.03, 256_000, 1_000_000)]
@@ -90,8 +114,10 @@ def make_messages(n, seed=42):
     return out
 
 
-def run(socket_path, messages, concurrency, recipients_of):
-    """Delivers messages over `concurrency` connections; returns (msgs/s, p50 ms, p99 ms)."""
+def run(socket_path, messages, concurrency, recipients_of, server_pid=None):
+    """Delivers messages over `concurrency` connections; returns (msgs/s, p50 ms, p99 ms,
+    server CPU ms per message)."""
+    cpu0 = tree_cpu(server_pid) if server_pid else 0.0
     lat = []
     lock = threading.Lock()
     idx = iter(range(len(messages)))
@@ -125,7 +151,8 @@ def run(socket_path, messages, concurrency, recipients_of):
     if errors:
         raise SystemExit(f"refused recipients: {errors[:3]}")
     lat.sort()
-    return len(lat) / elapsed, statistics.median(lat) * 1000, lat[int(len(lat) * 0.99) - 1] * 1000
+    cpu = (tree_cpu(server_pid) - cpu0) * 1000 / len(lat) if server_pid else 0.0
+    return len(lat) / elapsed, statistics.median(lat) * 1000, lat[int(len(lat) * 0.99) - 1] * 1000, cpu
 
 
 def main():
@@ -159,30 +186,34 @@ def main():
                 for u in users:
                     install_suite_script(ours, u, SIEVE_SCRIPT)
                     cy.install_sieve(u, SIEVE_SCRIPT)
-            for name, sock in (("suite", f"{ours.dir}/lmtp.sock"), ("cyrus", cy.lmtp_socket)):
+            with open(cy.pidfile) as f:
+                cy_pid = int(f.read().strip())
+            for name, sock, pid in (("suite", f"{ours.dir}/lmtp.sock", ours.proc.pid), ("cyrus", cy.lmtp_socket, cy_pid)):
                 seed = 1 if not variant else 50
                 for c in levels:
                     seed += 1
                     msgs = make_messages(args.messages, seed=seed * 100 + (name == "cyrus"))
-                    results[(name + variant, f"c{c}")] = run(sock, msgs, c, lambda i: [users[i % args.users]])
+                    results[(name + variant, f"c{c}")] = run(sock, msgs, c, lambda i: [users[i % args.users]], pid)
                 msgs = make_messages(200, seed=999 + (name == "cyrus") + len(variant))
-                results[(name + variant, "10rcpt")] = run(sock, msgs, 4, lambda i: users[:10])
+                results[(name + variant, "10rcpt")] = run(sock, msgs, 4, lambda i: users[:10], pid)
     finally:
         ours.close()
         cy.stop()
     total = sum(len(m) for m in make_messages(args.messages, seed=2)) / args.messages
     print(f"LMTP deliveries, {args.messages} messages (mean {total / 1024:.0f} KiB), {args.users} users, unix socket")
-    print(f"{'workload':<22} {'suite msg/s':>11} {'p50 ms':>7} {'p99 ms':>7}   {'cyrus msg/s':>11} {'p50 ms':>7} {'p99 ms':>7}   {'ratio':>6}")
+    print(f"{'workload':<22} {'suite msg/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>6}   {'cyrus msg/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>6}   {'ratio':>6}")
     for variant in variants:
         if variant:
             print("with the 20-rule Sieve script active for every user (cost: throughput lost to the script)")
         for key in [f"c{c}" for c in levels] + ["10rcpt"]:
             s, c = results[("suite" + variant, key)], results[("cyrus" + variant, key)]
             label = f"concurrency {key[1:]}" if key != "10rcpt" else "1 msg to 10 rcpts, c4"
-            line = f"{label:<22} {s[0]:>11.0f} {s[1]:>7.1f} {s[2]:>7.1f}   {c[0]:>11.0f} {c[1]:>7.1f} {c[2]:>7.1f}   {s[0] / c[0]:>6.2f}"
+            line = f"{label:<22} {s[0]:>11.0f} {s[1]:>7.1f} {s[2]:>7.1f} {s[3]:>6.2f}   {c[0]:>11.0f} {c[1]:>7.1f} {c[2]:>7.1f} {c[3]:>6.2f}   {s[0] / c[0]:>6.2f}"
             if variant:
                 s0, c0 = results[("suite", key)][0], results[("cyrus", key)][0]
-                line += f"   cost suite {100 * (1 - s[0] / s0):>5.1f}%  cyrus {100 * (1 - c[0] / c0):>5.1f}%"
+                s3, c3 = results[("suite", key)][3], results[("cyrus", key)][3]
+                line += (f"   cost suite {100 * (1 - s[0] / s0):>5.1f}% ({s[3] - s3:+.2f} ms CPU)"
+                         f"  cyrus {100 * (1 - c[0] / c0):>5.1f}% ({c[3] - c3:+.2f} ms CPU)")
             print(line)
     if args.sieve:
         subprocess.run([os.path.join(ROOT, "target", "release" if os.path.exists(os.path.join(ROOT, "target", "release", "suite-bench")) else "debug", "suite-bench"), "sieve", "--kib", "100"])

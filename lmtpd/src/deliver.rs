@@ -291,7 +291,8 @@ impl Deliverer {
                 stored = true;
             }
         }
-        if let (true, Some(id)) = (self.duplicates, msgid) {
+        // A copy stored in the default mailbox has marked this key already.
+        if let (true, Some(id), false) = (self.duplicates, msgid, stores.iter().any(|s| s.mailbox == t.mailbox)) {
             let _ = self.deliverdb.mark(id, &dup_key, now());
         }
         reply

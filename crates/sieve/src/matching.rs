@@ -65,26 +65,27 @@ fn compile(pattern: &str, insensitive: bool) -> Result<Regex, String> {
         })
 }
 
-fn cached(pattern: &str, insensitive: bool, glob: bool) -> Result<Regex, String> {
-    let key = (pattern.to_string(), insensitive, glob);
-    if let Some(r) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
-        return Ok(r);
-    }
-    let r = if glob { compile(&glob_to_regex(pattern), insensitive)? } else { compile(pattern, insensitive)? };
+/// Runs `f` on the compiled pattern, compiling it on first use. The regex is lent,
+/// not cloned: a clone would start with a cold matching cache of its own.
+fn with_cached<T>(pattern: &str, insensitive: bool, glob: bool, f: impl FnOnce(&Regex) -> T) -> Result<T, String> {
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if c.len() >= CACHE_MAX {
-            c.clear();
+        let key = (pattern.to_string(), insensitive, glob);
+        if !c.contains_key(&key) {
+            let r = if glob { compile(&glob_to_regex(pattern), insensitive)? } else { compile(pattern, insensitive)? };
+            if c.len() >= CACHE_MAX {
+                c.clear();
+            }
+            c.insert(key.clone(), r);
         }
-        c.insert(key, r.clone());
-    });
-    Ok(r)
+        Ok(f(&c[&key]))
+    })
 }
 
 /// The regular expression of a `:regex` key (POSIX extended syntax, as the regex
 /// crate reads it), case-insensitive under the casemap comparators.
 pub fn regex_for(pattern: &str, cmp: Cmp) -> Result<Regex, String> {
-    cached(pattern, matches!(cmp, Cmp::AsciiCasemap | Cmp::UnicodeCasemap), false)
+    with_cached(pattern, matches!(cmp, Cmp::AsciiCasemap | Cmp::UnicodeCasemap), false, Regex::clone)
 }
 
 /// `*` and `?` with `\` quoting, as an anchored regular expression in which each
@@ -162,13 +163,14 @@ pub fn matches(m: &Match, value: &str, key: &str, want_captures: bool) -> Result
         MatchType::Value(rel) => rel_holds(rel, order(m.cmp, value, key)),
         MatchType::Matches | MatchType::Regex => {
             let insensitive = matches!(m.cmp, Cmp::AsciiCasemap | Cmp::UnicodeCasemap);
-            let re = cached(key, insensitive, m.mt == MatchType::Matches)?;
-            if !want_captures {
-                return Ok((re.is_match(value), None));
-            }
-            return Ok(match re.captures(value) {
-                Some(c) => (true, Some(c.iter().map(|g| g.map_or(String::new(), |g| g.as_str().to_string())).collect())),
-                None => (false, None),
+            return with_cached(key, insensitive, m.mt == MatchType::Matches, |re| {
+                if !want_captures {
+                    return (re.is_match(value), None);
+                }
+                match re.captures(value) {
+                    Some(c) => (true, Some(c.iter().map(|g| g.map_or(String::new(), |g| g.as_str().to_string())).collect())),
+                    None => (false, None),
+                }
             });
         }
         MatchType::Count(_) | MatchType::List => false,
