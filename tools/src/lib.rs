@@ -1,6 +1,8 @@
 //! Shared set-up of the administration tools: flags every tool takes and config
 //! loading with errors on stderr.
 
+pub mod takeover;
+
 use std::path::PathBuf;
 
 /// Loads imapd.conf for a tool (`-C`, else $CYRUS_CONFIG, else /etc/imapd.conf),

@@ -197,6 +197,12 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Largest literal imapd accepts outside APPEND, in bytes (a larger one is refused with NO [TOOBIG]).",
     },
     OptDef {
+        name: "mboxlist_db_path",
+        kind: Kind::Str,
+        default: None,
+        desc: "Cyrus's mailboxes.db when it is not configdirectory/mailboxes.db; read by cyr_takeover (the suite keeps its own list in configdirectory/mailboxes.lmdb).",
+    },
+    OptDef {
         name: "metapartition-",
         kind: Kind::Str,
         default: None,

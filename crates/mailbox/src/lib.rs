@@ -29,7 +29,7 @@ mod write;
 pub use format::{IndexHeader, Modseq, Record, Uid, flag};
 pub use mailbox::{Error, Mailbox, Paths, is_no_space};
 pub use notify::Watch;
-pub use reconstruct::{Report, reconstruct};
+pub use reconstruct::{Import, Report, import, reconstruct};
 pub use write::{FlagOp, NewMessage, Writer, create};
 
 /// fsync of a directory, so that a rename or a new file in it is durable.

@@ -129,7 +129,7 @@ pub fn reconstruct(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) 
     } else {
         uidvalidity
     };
-    let mut h = IndexHeader {
+    let h = IndexHeader {
         uidvalidity: old_h.as_ref().map_or(fallback_uidvalidity, |h| h.uidvalidity),
         highestmodseq: old_h.as_ref().map_or(1, |h| h.highestmodseq),
         recent_uid: old_h.as_ref().map_or(0, |h| h.recent_uid),
@@ -138,10 +138,26 @@ pub fn reconstruct(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) 
         last_uid: old_h.as_ref().map_or(0, |h| h.last_uid),
         ..Default::default()
     };
+    rebuild(paths, &names, h, &old, &files, &mut report)?;
+    drop(lockfile);
+    // Prove the result opens and reads.
+    let mb = Mailbox::open(paths)?;
+    for r in mb.records() {
+        r?;
+    }
+    Ok(report)
+}
+
+/// Writes a new index and cache for the message files `files` of the mailbox at
+/// `paths`: records of `old` are kept for the files that exist (their flags, dates,
+/// modseqs, expunged state), files without a record are added with no flags, and size,
+/// GUID and cache always come from the file itself. The header is written first, then
+/// the cache, then the index, each fsynced and renamed into place.
+fn rebuild(paths: &Paths, names: &MailboxHeader, mut h: IndexHeader, old: &BTreeMap<Uid, Record>, files: &[Uid], report: &mut Report) -> Result<(), Error> {
     let mut cache = Vec::new();
     let mut index = Vec::with_capacity(HEADER_SIZE + files.len() * RECORD_SIZE);
     index.extend_from_slice(&[0u8; HEADER_SIZE]);
-    for &uid in &files {
+    for &uid in files {
         let path = paths.message(uid);
         let raw = std::fs::read(&path).map_err(|e| io(&path, e))?;
         let (payload, parsed) = crate::cache::build(&raw);
@@ -171,7 +187,7 @@ pub fn reconstruct(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) 
         index.extend_from_slice(&r.encode());
         h.num_records += 1;
     }
-    for (uid, r) in &old {
+    for (uid, r) in old {
         if files.binary_search(uid).is_err() && !r.has(flag::UNLINKED) && !r.is_expunged() {
             report.removed.push(*uid);
         }
@@ -189,9 +205,43 @@ pub fn reconstruct(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) 
     names.write(&paths.header()).map_err(Error::Io)?;
     write_new(paths.cache(), &cache)?;
     write_new(paths.index(), &index)?;
-    crate::fsync_dir(&paths.meta).map_err(|e| io(&paths.meta, e))?;
-    drop(lockfile);
-    // Prove the result opens and reads.
+    crate::fsync_dir(&paths.meta).map_err(|e| io(&paths.meta, e))
+}
+
+/// What another system (Cyrus) knew of a mailbox, for [`import`].
+#[derive(Clone, Debug, Default)]
+pub struct Import {
+    pub uidvalidity: u32,
+    pub last_uid: u32,
+    pub highestmodseq: u64,
+    pub recent_uid: u32,
+    pub last_appenddate: i64,
+    /// User flag names; bit n of a record's user flags is the n-th.
+    pub user_flags: Vec<String>,
+    /// The records to keep, by UID (flags, dates, modseq, expunged state).
+    pub records: BTreeMap<Uid, Record>,
+}
+
+/// Writes this suite's header, index and cache for a mailbox whose message files are
+/// already in place, keeping what `imp` says of each (as reconstruct keeps a sound
+/// old index). No file of the other system is read or changed here: the caller moves
+/// that system's own files aside first. The mailbox lock is not taken: the mailbox
+/// is not in service yet.
+pub fn import(paths: &Paths, name: &str, uniqueid: &str, imp: &Import) -> Result<Report, Error> {
+    std::fs::create_dir_all(&paths.meta).map_err(|e| io(&paths.meta, e))?;
+    let mut report = Report::default();
+    let files = message_files(&paths.data)?;
+    report.files = files.len();
+    let names = MailboxHeader { name: name.into(), uniqueid: uniqueid.into(), user_flags: imp.user_flags.clone() };
+    let h = IndexHeader {
+        uidvalidity: imp.uidvalidity,
+        last_uid: imp.last_uid,
+        highestmodseq: imp.highestmodseq.max(1),
+        recent_uid: imp.recent_uid,
+        last_appenddate: imp.last_appenddate,
+        ..Default::default()
+    };
+    rebuild(paths, &names, h, &imp.records, &files, &mut report)?;
     let mb = Mailbox::open(paths)?;
     for r in mb.records() {
         r?;

@@ -19,6 +19,9 @@ pub mod mbtype {
     pub const NORMAL: u8 = 0;
     /// A name being created or deleted (held while the files are made or removed).
     pub const RESERVED: u8 = 1;
+    /// Bit: the mailbox's files are under `partition/uuid/A/B/UNIQUEID` (a mailbox
+    /// taken over from Cyrus 3.6 without legacy directories), not under its name.
+    pub const BY_ID: u8 = 2;
 }
 
 /// One mailbox in the list.

@@ -118,6 +118,12 @@ impl Store {
         Ok(Store { cfg: cfg.clone(), list, ns: namespace(cfg), admins: cfg.get_list("admins") })
     }
 
+    /// The store of `cfg` over another mailbox list (a scratch one, for a tool's dry
+    /// run that must write nothing into configdirectory).
+    pub fn with_list(cfg: &Config, list: MboxList) -> Store {
+        Store { cfg: cfg.clone(), list, ns: namespace(cfg), admins: cfg.get_list("admins") }
+    }
+
     /// For a daemon: the store, or `None` with the reason logged (its sessions then
     /// answer that the store is unavailable rather than the worker dying in a loop).
     /// Opened once per process, after exec, never across a fork.
