@@ -40,14 +40,22 @@ impl MailboxHeader {
 
     /// Replaces the file atomically and durably.
     pub fn write(&self, path: &Path) -> Result<(), String> {
+        self.write_with(path, true)
+    }
+
+    /// Replaces the file atomically; durably only with `sync` (a bulk import syncs
+    /// the whole filesystem once at its end instead).
+    pub fn write_with(&self, path: &Path, sync: bool) -> Result<(), String> {
         let tmp = path.with_extension("NEW");
         let body = format!("{MAGIC}\n{}\t{}\n{}\n", self.name, self.uniqueid, self.user_flags.join(" "));
         let r = (|| -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(body.as_bytes())?;
-            f.sync_all()?;
+            if sync {
+                f.sync_all()?;
+            }
             std::fs::rename(&tmp, path)?;
-            crate::fsync_dir(path.parent().unwrap_or(Path::new(".")))
+            if sync { crate::fsync_dir(path.parent().unwrap_or(Path::new("."))) } else { Ok(()) }
         })();
         r.map_err(|e| format!("{}: {e}", path.display()))
     }

@@ -138,7 +138,7 @@ pub fn reconstruct(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) 
         last_uid: old_h.as_ref().map_or(0, |h| h.last_uid),
         ..Default::default()
     };
-    rebuild(paths, &names, h, &old, &files, &mut report)?;
+    rebuild(paths, &names, h, &old, &files, &mut report, true)?;
     drop(lockfile);
     // Prove the result opens and reads.
     let mb = Mailbox::open(paths)?;
@@ -153,7 +153,7 @@ pub fn reconstruct(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) 
 /// modseqs, expunged state), files without a record are added with no flags, and size,
 /// GUID and cache always come from the file itself. The header is written first, then
 /// the cache, then the index, each fsynced and renamed into place.
-fn rebuild(paths: &Paths, names: &MailboxHeader, mut h: IndexHeader, old: &BTreeMap<Uid, Record>, files: &[Uid], report: &mut Report) -> Result<(), Error> {
+fn rebuild(paths: &Paths, names: &MailboxHeader, mut h: IndexHeader, old: &BTreeMap<Uid, Record>, files: &[Uid], report: &mut Report, sync: bool) -> Result<(), Error> {
     let mut cache = Vec::new();
     let mut index = Vec::with_capacity(HEADER_SIZE + files.len() * RECORD_SIZE);
     index.extend_from_slice(&[0u8; HEADER_SIZE]);
@@ -199,13 +199,15 @@ fn rebuild(paths: &Paths, names: &MailboxHeader, mut h: IndexHeader, old: &BTree
         let tmp = path.with_extension("NEW");
         let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
         f.write_all(bytes).map_err(|e| io(&tmp, e))?;
-        f.sync_all().map_err(|e| io(&tmp, e))?;
+        if sync {
+            f.sync_all().map_err(|e| io(&tmp, e))?;
+        }
         std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))
     };
-    names.write(&paths.header()).map_err(Error::Io)?;
+    names.write_with(&paths.header(), sync).map_err(Error::Io)?;
     write_new(paths.cache(), &cache)?;
     write_new(paths.index(), &index)?;
-    crate::fsync_dir(&paths.meta).map_err(|e| io(&paths.meta, e))
+    if sync { crate::fsync_dir(&paths.meta).map_err(|e| io(&paths.meta, e)) } else { Ok(()) }
 }
 
 /// What another system (Cyrus) knew of a mailbox, for [`import`].
@@ -220,6 +222,9 @@ pub struct Import {
     pub user_flags: Vec<String>,
     /// The records to keep, by UID (flags, dates, modseq, expunged state).
     pub records: BTreeMap<Uid, Record>,
+    /// fsync each file (else the caller makes the whole import durable at once, e.g.
+    /// with syncfs, before it relies on it).
+    pub sync: bool,
 }
 
 /// Writes this suite's header, index and cache for a mailbox whose message files are
@@ -241,7 +246,7 @@ pub fn import(paths: &Paths, name: &str, uniqueid: &str, imp: &Import) -> Result
         last_appenddate: imp.last_appenddate,
         ..Default::default()
     };
-    rebuild(paths, &names, h, &imp.records, &files, &mut report)?;
+    rebuild(paths, &names, h, &imp.records, &files, &mut report, imp.sync)?;
     let mb = Mailbox::open(paths)?;
     for r in mb.records() {
         r?;

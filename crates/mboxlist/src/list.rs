@@ -163,6 +163,19 @@ impl MboxList {
         txn.commit().map_err(err)
     }
 
+    /// Adds many new entries in one transaction (one sync): all or none.
+    pub fn insert_many(&self, entries: &[(String, Entry)]) -> Result<(), String> {
+        let db = self.db("mailboxes")?;
+        let mut txn = self.env.begin_rw_txn().map_err(err)?;
+        for (name, e) in entries {
+            match txn.put(db, name, &e.encode(), WriteFlags::NO_OVERWRITE) {
+                Err(lmdb::Error::KeyExist) => return Err(format!("{name}: mailbox exists")),
+                r => r.map_err(err)?,
+            }
+        }
+        txn.commit().map_err(err)
+    }
+
     /// Replaces the entry of an existing `name`.
     pub fn update(&self, name: &str, e: &Entry) -> Result<(), String> {
         let db = self.db("mailboxes")?;

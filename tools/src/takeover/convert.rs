@@ -162,6 +162,7 @@ pub fn read(store: &Store, m: &CyrusMailbox, paths: &Paths, problems: &mut Vec<S
             last_appenddate: i64::from(ix.header.last_appenddate),
             user_flags,
             records: ours,
+            sync: false,
         },
         records,
         flag_map,
@@ -197,8 +198,12 @@ fn put_back(moved: &[(PathBuf, PathBuf)]) {
     }
 }
 
-/// Converts one mailbox (see the module doc).
-pub fn convert(store: &Store, m: &CyrusMailbox, dry_run: bool) -> Outcome {
+/// Converts one mailbox (see the module doc). Its files are written without syncing
+/// and its list entry is left in `pending`: the caller syncs the filesystems once,
+/// then adds every entry in one transaction, so that a mailbox is in the list only
+/// when its files are on disk. A run stopped before that leaves mailboxes that a next
+/// run converts again from Cyrus's files aside.
+pub fn convert(store: &Store, m: &CyrusMailbox, dry_run: bool, pending: &mut Vec<(String, Entry)>) -> Outcome {
     let mut out = Outcome::default();
     if let Err(e) = mboxlist::names::validate(&m.name) {
         out.problems.push(format!("not a mailbox name this suite accepts ({e}): not converted"));
@@ -240,9 +245,7 @@ pub fn convert(store: &Store, m: &CyrusMailbox, dry_run: bool) -> Outcome {
     let mut entry = entry;
     entry.uniqueid = read.uniqueid.clone();
     entry.uidvalidity = read.import.uidvalidity;
-    let result = mailbox::import(&paths, &m.name, &read.uniqueid, &read.import)
-        .map_err(|e| e.to_string())
-        .and_then(|_| store.list.insert(&m.name, &entry));
+    let result = mailbox::import(&paths, &m.name, &read.uniqueid, &read.import).map_err(|e| e.to_string());
     if let Err(e) = result {
         // Whole or nothing: this suite's files go, Cyrus's come back.
         let aside: Vec<(PathBuf, PathBuf)> = CYRUS_FILES
@@ -257,6 +260,7 @@ pub fn convert(store: &Store, m: &CyrusMailbox, dry_run: bool) -> Outcome {
     }
     out.converted = true;
     verify(&paths, &read, &mut out.problems);
+    pending.push((m.name.clone(), entry));
     out
 }
 

@@ -55,6 +55,7 @@ pub fn run(store: &Store, cfg: &conf::Config, opts: &Options, progress: &mut dyn
     let mut sum = Summary::default();
     let mut by_id = HashMap::new();
     let mut seen_ids: HashMap<String, String> = HashMap::new();
+    let mut pending = Vec::new();
     for m in &list {
         if let Some(why) = m.skip {
             sum.skipped.push((m.name.clone(), why.to_string()));
@@ -74,7 +75,7 @@ pub fn run(store: &Store, cfg: &conf::Config, opts: &Options, progress: &mut dyn
                 continue;
             }
         }
-        let out = convert::convert(store, m, opts.dry_run);
+        let out = convert::convert(store, m, opts.dry_run, &mut pending);
         if out.already {
             sum.already += 1;
             by_id.insert(m.uniqueid.clone(), m.name.clone());
@@ -97,6 +98,17 @@ pub fn run(store: &Store, cfg: &conf::Config, opts: &Options, progress: &mut dyn
         by_id.insert(m.uniqueid.clone(), m.name.clone());
     }
     let configdir = PathBuf::from(cfg.get_str("configdirectory").unwrap_or("."));
+    if !pending.is_empty() {
+        // The converted files reach the disk first, then every entry at once.
+        let mut dirs: Vec<PathBuf> = cfg.prefixed("partition-").into_iter().chain(cfg.prefixed("metapartition-")).map(|(_, d)| PathBuf::from(d)).collect();
+        dirs.push(configdir.clone());
+        for d in &dirs {
+            sync_filesystem(d).map_err(|e| format!("{}: cannot sync: {e}", d.display()))?;
+        }
+        if let Err(e) = store.list.insert_many(&pending) {
+            return Err(format!("adding {} mailboxes to the suite's list failed ({e}); run cyr_takeover again", pending.len()));
+        }
+    }
     let data = userdata::Site { store, configdir, fulldirhash: cfg.get_bool("fulldirhash"), mailboxes: &list, by_id };
     let users = data.users();
     sum.users = users.len();
@@ -124,6 +136,17 @@ pub fn run(store: &Store, cfg: &conf::Config, opts: &Options, progress: &mut dyn
     }
     sum.carried.users = users.len();
     Ok(sum)
+}
+
+/// syncfs(2) of the filesystem holding `dir`.
+fn sync_filesystem(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(dir)?;
+    // SAFETY: syncfs on a descriptor we hold.
+    if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Puts every taken-over mailbox's Cyrus files back (for a return to Cyrus); this
