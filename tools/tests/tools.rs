@@ -114,6 +114,13 @@ fn ctl_mboxlist_dump_and_undump_round_trip() {
     let (code, _, err) = b.run("ctl_mboxlist", &["-u", "-f", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(b.run("ctl_mboxlist", &["-d"]).1, dump);
+    // A mailbox whose directory is by id keeps that through a dump and a load.
+    let by_id = "user.wilma\tdefault\tq1eler7zcy1hbwe6ful0u9de\t1796399005;by-id\twilma\tlrswipkxtecdan\t\n";
+    std::fs::write(&file, by_id).unwrap();
+    let (code, _, err) = b.run("ctl_mboxlist", &["-u", "-f", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let again = b.run("ctl_mboxlist", &["-d"]).1;
+    assert!(again.ends_with(by_id), "{again}");
     std::fs::write(&file, "user.x\tdefault\n").unwrap();
     let (code, _, err) = b.run("ctl_mboxlist", &["-u", "-f", file.to_str().unwrap()]);
     assert!(code != 0 && err.contains("line 1"), "{err}");

@@ -198,7 +198,7 @@ impl Store {
 
     pub fn lookup(&self, name: &InternalName) -> Result<Entry, StoreError> {
         match self.list.lookup(&name.0).map_err(internal)? {
-            Some(e) if e.mbtype == mbtype::NORMAL => Ok(e),
+            Some(e) if e.is_normal() => Ok(e),
             _ => Err(StoreError::NotFound(name.0.clone())),
         }
     }
@@ -241,7 +241,7 @@ impl Store {
             let _ = self.list.remove(&name.0);
             return Err(err.into());
         }
-        e.mbtype = mbtype::NORMAL;
+        e.mbtype = mbtype::NORMAL | (e.mbtype & mbtype::FLAGS);
         self.list.update(&name.0, &e).map_err(internal)?;
         Ok(e)
     }
@@ -423,7 +423,7 @@ impl Store {
         let roots: Vec<String> = self.list.quota_roots().map_err(internal)?.into_iter().map(|(n, _)| n).collect();
         let (mut bytes, mut msgs) = (0u64, 0u64);
         for (name, e) in self.list.subtree(root).map_err(internal)? {
-            if e.mbtype != mbtype::NORMAL {
+            if !e.is_normal() {
                 continue;
             }
             let deeper = roots.iter().any(|r| r.len() > root.len() && (name == *r || name.starts_with(&format!("{r}."))));
