@@ -2,13 +2,16 @@
 //! partitions and the admins of one imapd.conf, in one place, so that ACLs and quotas
 //! are enforced here and never in a protocol crate alone.
 //!
-//! A mailbox's files: `partition-NAME` + [`Namespace::path`] for the message files;
-//! the same under `metapartition-NAME` for cyrus.header, cyrus.index and cyrus.cache
-//! when `metapartition_files` names them.
+//! A mailbox's files: `partition-NAME` + its directory in Cyrus's layout
+//! ([`crate::spool`]: by name, with `hashimapspool` and `fulldirhash`, or by mailbox
+//! id) for the message files; the same under `metapartition-NAME` for cyrus.header,
+//! cyrus.index and cyrus.cache when `metapartition_files` names them. [`Store::paths`]
+//! is the one place every daemon and tool gets a mailbox's directories from.
 
 use crate::acl::{Acl, Rights};
 use crate::list::{Entry, mbtype};
 use crate::names::{InternalName, Namespace};
+use crate::spool::SpoolLayout;
 use crate::MboxList;
 use conf::Config;
 use mailbox::{Mailbox, NewMessage, Paths, Uid};
@@ -107,6 +110,8 @@ pub struct Store {
     pub cfg: Config,
     pub list: MboxList,
     pub ns: Namespace,
+    /// Where by-name mailboxes are under a partition, read once from the configuration.
+    pub layout: SpoolLayout,
     admins: Vec<String>,
 }
 
@@ -115,7 +120,7 @@ impl Store {
     pub fn open(cfg: &Config) -> Result<Store, StoreError> {
         let dir = cfg.get_str("configdirectory").ok_or_else(|| internal(format!("{}: configdirectory is not set", cfg.path().display())))?;
         let list = MboxList::open(Path::new(dir), false).map_err(|e| internal(format!("{e} (run mkimap first?)")))?;
-        Ok(Store { cfg: cfg.clone(), list, ns: namespace(cfg), admins: cfg.get_list("admins") })
+        Ok(Store { cfg: cfg.clone(), list, ns: namespace(cfg), layout: SpoolLayout::from_config(cfg), admins: cfg.get_list("admins") })
     }
 
     /// For a daemon: the store, or `None` with the reason logged (its sessions then
@@ -180,9 +185,10 @@ impl Store {
         n
     }
 
-    /// Where the files of `name` (with list entry `e`) are.
+    /// Where the files of `name` (with list entry `e`) are: by mailbox id when the
+    /// entry is flagged [`mbtype::BY_ID`], else by name in the configured layout.
     pub fn paths(&self, name: &InternalName, e: &Entry) -> Result<Paths, StoreError> {
-        let rel = Namespace::path(name);
+        let rel = self.layout.relative(name, e).map_err(internal)?;
         let data = self
             .partition_dir("partition-", &e.partition)
             .ok_or_else(|| internal(format!("{}: partition-{} is not configured", name.0, e.partition)))?
