@@ -9,6 +9,7 @@
 //! are cleared, so they never hold back writers.
 
 pub mod acl;
+mod dirs;
 pub mod list;
 pub mod names;
 pub mod seen;

@@ -252,6 +252,18 @@ impl Store {
         Ok(e)
     }
 
+    /// Adds the entry of a mailbox whose files exist already (taken over from Cyrus,
+    /// or laid by a tool): checks the name, the partition and, for a by-id entry, its
+    /// uniqueid, then inserts `e` as it is. Returns where its files must be; nothing on
+    /// disk is touched. Two by-id entries with one uniqueid would share a directory:
+    /// the caller must not give one twice.
+    pub fn register(&self, name: &InternalName, e: &Entry) -> Result<Paths, StoreError> {
+        crate::names::validate(&name.0).map_err(|x| StoreError::BadName(x.to_string()))?;
+        let paths = self.paths(name, e)?;
+        self.list.insert(&name.0, e).map_err(|m| if m.contains("exists") { StoreError::Exists(name.0.clone()) } else { internal(m) })?;
+        Ok(paths)
+    }
+
     pub fn open_mailbox(&self, name: &InternalName) -> Result<(Entry, Mailbox), StoreError> {
         let e = self.lookup(name)?;
         let mb = Mailbox::open(&self.paths(name, &e)?)?;
@@ -332,7 +344,7 @@ impl Store {
             let _ = self.list.quota_charge(r, -(bytes as i64), -(i64::from(n)), true);
         }
         for dir in [&paths.data, &paths.meta] {
-            remove_mailbox_files(dir);
+            crate::dirs::remove_mailbox_files(dir);
         }
         if root.as_deref() == Some(name.0.as_str()) && self.list.subtree(&name.0).map_err(internal)?.is_empty() {
             let _ = self.list.set_quota_limits(&name.0, None, None);
@@ -343,9 +355,10 @@ impl Store {
         Ok(())
     }
 
-    /// Renames `from` and every mailbox below it to `to` (same partition): the
-    /// directory moves once (children live inside it), each cyrus.header gets its new
-    /// name, the list entries are moved, and usage follows to the new quota root.
+    /// Renames `from` and every mailbox below it to `to` (each on its partition): the
+    /// directories of by-name mailboxes move to their new names' places (a by-id
+    /// directory stays where it is), each cyrus.header gets its new name, the list
+    /// entries are moved, and usage follows to the new quota root.
     pub fn rename(&self, from: &InternalName, to: &InternalName) -> Result<(), StoreError> {
         crate::names::validate(&to.0).map_err(|e| StoreError::BadName(e.to_string()))?;
         if to.0 == from.0 || to.0.starts_with(&format!("{}.", from.0)) {
@@ -361,33 +374,22 @@ impl Store {
                 return Err(StoreError::Exists(renamed(n)));
             }
         }
-        // Usage per mailbox, to move between quota roots.
+        // Usage per mailbox, to move between quota roots; and each mailbox's
+        // directories (data and meta), to go where its new name puts them (a by-id
+        // directory stays; see crate::dirs).
         let mut usage = Vec::new();
+        let mut moves = Vec::new();
         for (n, e) in &tree {
-            let p = self.paths(&InternalName(n.clone()), e)?;
-            let u = Mailbox::open(&p).map(|mb| (mb.header().quota_used as i64, i64::from(mb.header().exists))).unwrap_or((0, 0));
-            usage.push((self.list.quota_root_of(n).map_err(internal)?, u));
-        }
-        // Move the top directory (data and meta); a child on another partition is
-        // moved on its own.
-        let top = &tree[0];
-        let moves: Vec<(&String, &Entry)> = tree.iter().filter(|(n, e)| n == &top.0 || e.partition != top.1.partition).map(|(n, e)| (n, e)).collect();
-        for (n, e) in &moves {
-            let old = self.paths(&InternalName((*n).clone()), e)?;
+            let old = self.paths(&InternalName(n.clone()), e)?;
             let new = self.paths(&InternalName(renamed(n)), e)?;
-            for (a, b) in [(&old.data, &new.data), (&old.meta, &new.meta)] {
-                if a == b || !a.exists() {
-                    continue;
-                }
-                if let Some(parent) = b.parent() {
-                    std::fs::create_dir_all(parent).map_err(|x| internal(format!("{}: {x}", parent.display())))?;
-                }
-                std::fs::rename(a, b).map_err(|x| internal(format!("{} -> {}: {x}", a.display(), b.display())))?;
-                if let Some(parent) = b.parent() {
-                    let _ = std::fs::File::open(parent).and_then(|f| f.sync_all());
-                }
+            let u = Mailbox::open(&old).map(|mb| (mb.header().quota_used as i64, i64::from(mb.header().exists))).unwrap_or((0, 0));
+            usage.push((self.list.quota_root_of(n).map_err(internal)?, u));
+            moves.push((old.data.clone(), new.data.clone()));
+            if old.meta != old.data {
+                moves.push((old.meta, new.meta));
             }
         }
+        crate::dirs::move_mailbox_dirs(&moves).map_err(internal)?;
         for (i, (n, e)) in tree.iter().enumerate() {
             let new_name = renamed(n);
             let p = self.paths(&InternalName(new_name.clone()), e)?;
@@ -443,19 +445,4 @@ impl Store {
         }
         Ok((bytes, msgs))
     }
-}
-
-/// Removes a mailbox's own files from `dir` (message files, cyrus.*), then `dir`
-/// itself if nothing (no child mailbox) is left in it.
-fn remove_mailbox_files(dir: &Path) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let n = e.file_name();
-        let n = n.to_string_lossy();
-        let ours = n.starts_with("cyrus.") || n.strip_suffix('.').is_some_and(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit())) || n.ends_with(".tmp");
-        if ours && e.file_type().is_ok_and(|t| t.is_file()) {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
-    let _ = std::fs::remove_dir(dir);
 }
