@@ -202,6 +202,15 @@ impl Store {
         Ok(Paths { data, meta })
     }
 
+    /// The directories on `partition` below which by-name mailboxes at or under `name`
+    /// may be (see [`SpoolLayout::roots_below`]), for finding mailboxes on disk. A
+    /// directory found there belongs to the name whose [`Store::paths`] it is; by-id
+    /// directories are found from the list only.
+    pub fn dirs_below(&self, name: &InternalName, partition: &str) -> Result<Vec<PathBuf>, StoreError> {
+        let root = self.partition_dir("partition-", partition).ok_or_else(|| internal(format!("partition-{partition} is not configured")))?;
+        Ok(self.layout.roots_below(name).into_iter().map(|r| root.join(r)).collect())
+    }
+
     pub fn lookup(&self, name: &InternalName) -> Result<Entry, StoreError> {
         match self.list.lookup(&name.0).map_err(internal)? {
             Some(e) if e.is_normal() => Ok(e),
