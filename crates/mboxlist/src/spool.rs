@@ -27,6 +27,9 @@ use crate::names::InternalName;
 use conf::{Config, dir_hash};
 use std::path::PathBuf;
 
+/// The directory of a partition under which by-id directories are.
+const BY_ID_TOP: &str = "uuid";
+
 /// The by-name layout options of imapd.conf.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SpoolLayout {
@@ -41,7 +44,10 @@ impl SpoolLayout {
 
     /// The directory of `e` (named `name`) relative to its partition.
     pub fn relative(&self, name: &InternalName, e: &Entry) -> Result<PathBuf, String> {
-        if e.is_by_id() { by_id(&e.uniqueid).ok_or_else(|| format!("{}: uniqueid '{}' cannot name a directory", name.0, e.uniqueid)) } else { Ok(self.by_name(name)) }
+        if !e.is_by_id() {
+            return Ok(self.by_name(name));
+        }
+        by_id(&e.uniqueid).ok_or_else(|| format!("{}: uniqueid '{}' cannot name a directory", name.0, e.uniqueid))
     }
 
     /// The by-name directory of `name`. Safe by construction: a name that passed
@@ -54,6 +60,14 @@ impl SpoolLayout {
         }
         p.extend(comps);
         p
+    }
+
+    /// Whether the by-name directory of `name` is at or below `uuid`, the top of the
+    /// by-id directories (a top-level `uuid` without `hashimapspool`, as Cyrus 3.6
+    /// would also make it). Such a directory holds other mailboxes' directories, so
+    /// the store neither makes, renames nor searches one.
+    pub fn in_by_id_tree(&self, name: &InternalName) -> bool {
+        self.by_name(name).starts_with(BY_ID_TOP)
     }
 
     /// The directories below which the by-name mailboxes at or under `name` can be
@@ -98,7 +112,7 @@ pub fn by_id(uniqueid: &str) -> Option<PathBuf> {
     if b.len() < 2 || !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_') {
         return None;
     }
-    Some(["uuid", &uniqueid[..1], &uniqueid[1..2], uniqueid].iter().collect())
+    Some([BY_ID_TOP, &uniqueid[..1], &uniqueid[1..2], uniqueid].iter().collect())
 }
 
 #[cfg(test)]
@@ -182,6 +196,18 @@ mod tests {
         // Without the flag the same entry is by name.
         let by_name_entry = Entry { mbtype: mbtype::NORMAL, ..e };
         assert_eq!(HASHED.relative(&n, &by_name_entry).unwrap(), Path::new("f/user/fred/Sent"));
+    }
+
+    #[test]
+    fn by_name_dirs_in_the_by_id_tree() {
+        let n = |s: &str| InternalName(s.into());
+        for name in ["uuid", "uuid.x", "uuid.x.t.xtbcz3811ht2q5ijm3o2bmhv"] {
+            assert!(PLAIN.in_by_id_tree(&n(name)), "{name}");
+            assert!(!HASHED.in_by_id_tree(&n(name)), "{name}: u/uuid");
+        }
+        for name in ["uuidx", "shared.uuid", "example.org!uuid", "user.uuid"] {
+            assert!(!PLAIN.in_by_id_tree(&n(name)), "{name}");
+        }
     }
 
     #[test]

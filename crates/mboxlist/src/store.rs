@@ -207,8 +207,17 @@ impl Store {
     /// directory found there belongs to the name whose [`Store::paths`] it is; by-id
     /// directories are found from the list only.
     pub fn dirs_below(&self, name: &InternalName, partition: &str) -> Result<Vec<PathBuf>, StoreError> {
+        self.outside_by_id_tree(name)?;
         let root = self.partition_dir("partition-", partition).ok_or_else(|| internal(format!("partition-{partition} is not configured")))?;
         Ok(self.layout.roots_below(name).into_iter().map(|r| root.join(r)).collect())
+    }
+
+    /// Refuses a name whose by-name directory would be among the by-id directories.
+    fn outside_by_id_tree(&self, name: &InternalName) -> Result<(), StoreError> {
+        if self.layout.in_by_id_tree(name) {
+            return Err(StoreError::BadName(format!("{}: its directory would be among the directories by mailbox id (partition/uuid)", name.0)));
+        }
+        Ok(())
     }
 
     pub fn lookup(&self, name: &InternalName) -> Result<Entry, StoreError> {
@@ -229,6 +238,7 @@ impl Store {
     /// else all rights for the owner of a personal mailbox.
     pub fn create(&self, name: &InternalName, partition: Option<&str>, acl: Option<&Acl>) -> Result<Entry, StoreError> {
         crate::names::validate(&name.0).map_err(|e| StoreError::BadName(e.to_string()))?;
+        self.outside_by_id_tree(name)?;
         let partition = partition.map(str::to_string).unwrap_or_else(|| self.cfg.get_str("defaultpartition").unwrap_or("default").to_string());
         if self.partition_dir("partition-", &partition).is_none() {
             return Err(internal(format!("partition-{partition} is not configured")));
@@ -373,6 +383,10 @@ impl Store {
         if to.0 == from.0 || to.0.starts_with(&format!("{}.", from.0)) {
             return Err(StoreError::BadName("Cannot rename a mailbox into itself".into()));
         }
+        // Moving such a directory would carry by-id directories along. (Children share
+        // their top's first component, so checking the tops covers the trees.)
+        self.outside_by_id_tree(from)?;
+        self.outside_by_id_tree(to)?;
         let tree = self.list.subtree(&from.0).map_err(internal)?;
         if tree.is_empty() {
             return Err(StoreError::NotFound(from.0.clone()));

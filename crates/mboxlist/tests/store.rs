@@ -50,6 +50,11 @@ fn create_paths_and_acl_inheritance() {
     assert_eq!(s.rights("cyrus", &sent, &e2).to_string(), "lrswipkxtecdan");
     // Hostile and missing.
     assert!(matches!(s.create(&InternalName("user.fred..x".into()), None, None), Err(StoreError::BadName(_))));
+    // Without hashimapspool, `uuid` would be the top of the by-id directories.
+    for n in ["uuid", "uuid.a"] {
+        assert!(matches!(s.create(&InternalName(n.into()), None, None), Err(StoreError::BadName(_))), "{n}");
+        assert!(matches!(s.rename(&sent, &InternalName(n.into())), Err(StoreError::BadName(_))), "{n}");
+    }
     assert!(matches!(s.create(&InternalName("user.x".into()), Some("nosuch"), None), Err(StoreError::Internal(_))));
     assert!(matches!(s.open_mailbox(&InternalName("user.nobody".into())), Err(StoreError::NotFound(_))));
     std::fs::remove_dir_all(d).unwrap();
