@@ -242,12 +242,21 @@ class Instance:
             acl = f"{owner}\tlrswipkxtecdan\t" if owner else ""
         line = f"{name}\tdefault\t{name.replace('.', '-')}\t{1_700_000_000}\t{acl}\n"
         self.tool("ctl_mboxlist", "-u", input=line.encode())
-        os.makedirs(os.path.join(self.dir, "spool", *parts), exist_ok=True)
+        os.makedirs(self.mailbox_dir(name), exist_ok=True)
         self.tool("reconstruct", name)
+
+    def mailbox_dir(self, name, meta=False):
+        """The directory of a mailbox (internal name) as the store lays it out, from
+        mbpath, so that the helpers hold in every layout."""
+        r = subprocess.run([os.path.join(BIN, "mbpath"), "-C", self.conf, *(["-m"] if meta else []), name],
+                           capture_output=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError(f"mbpath {name} failed: {r.stderr.decode(errors='replace')}")
+        return r.stdout.decode().rstrip("\n")
 
     def messages(self, name):
         """The message files of a mailbox, by UID."""
-        d = os.path.join(self.dir, "spool", *name.split("."))
+        d = self.mailbox_dir(name)
         out = {}
         for f in os.listdir(d):
             if f.endswith(".") and f[:-1].isdigit():
@@ -256,7 +265,7 @@ class Instance:
         return out
 
     def message_path(self, name, uid):
-        return os.path.join(self.dir, "spool", *name.split("."), f"{uid}.")
+        return os.path.join(self.mailbox_dir(name), f"{uid}.")
 
     def cmd(self, *extra):
         return [os.path.join(BIN, "master"), "-C", self.conf, "-M", self.cyrus_conf, "-p", self.pidfile, *extra]

@@ -257,13 +257,13 @@ def test_bad_cyrus_conf_line_fails_startup_naming_file_and_line(make_instance):
 
 
 def test_unknown_option_warned_with_suggestion(make_instance):
-    inst = make_instance(extra_conf="tls_sever_cert: /etc/ssl/x.pem\nhashimapspool: yes\n")
+    inst = make_instance(extra_conf="tls_sever_cert: /etc/ssl/x.pem\nallowusermoves: yes\n")
     inst.write_cyrus_conf(SERVICES=imap_service(inst))
     inst.start()
     n = inst.conf_line("tls_sever_cert")
     hits = inst.log.wait(rf"master\[\d+\]: .*imapd.conf:{n}: unknown option 'tls_sever_cert' \(did you mean 'tls_server_cert'\?\)")
     assert len(hits) == 1
-    inst.log.wait(rf"imapd.conf:{n + 1}: option 'hashimapspool' is a Cyrus option this suite does not use")
+    inst.log.wait(rf"imapd.conf:{n + 1}: option 'allowusermoves' is a Cyrus option this suite does not use")
     # Logged once, by master, not again by each worker it forks.
     m = imaplib.IMAP4("127.0.0.1", inst.port("imap"))
     m.logout()

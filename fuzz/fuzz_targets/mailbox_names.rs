@@ -1,7 +1,9 @@
 //! Mailbox names: modified UTF-7 checks and the namespace conversions, both ways,
-//! under every namespace setting; a name accepted is never one that leaves its tree.
+//! under every namespace setting; a name accepted is never one that leaves its tree,
+//! in any spool layout (by name, hashed or not; by id).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use mboxlist::spool::{self, SpoolLayout};
 use mboxlist::{InternalName, Namespace};
 
 fuzz_target!(|data: &[u8]| {
@@ -10,11 +12,16 @@ fuzz_target!(|data: &[u8]| {
     for bits in 0..8u8 {
         let ns = Namespace { unixhierarchysep: bits & 1 != 0, altnamespace: bits & 2 != 0, virtdomains: bits & 4 != 0, ..Namespace::default() };
         if let Ok(int) = ns.to_internal("fred", name) {
-            let p = Namespace::path(&int);
-            assert!(p.components().all(|c| matches!(c, std::path::Component::Normal(_))), "{p:?}");
+            for (hashimapspool, fulldirhash) in [(false, false), (true, false), (true, true)] {
+                let p = SpoolLayout { hashimapspool, fulldirhash }.by_name(&int);
+                assert!(p.components().all(|c| matches!(c, std::path::Component::Normal(_))), "{p:?}");
+            }
             let _ = ns.to_external("fred", &int);
             let _ = ns.owner(&int);
         }
         let _ = ns.to_external("fred", &InternalName(name.to_string()));
+    }
+    if let Some(p) = spool::by_id(name) {
+        assert!(p.components().all(|c| matches!(c, std::path::Component::Normal(_))), "{p:?}");
     }
 });

@@ -428,7 +428,7 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
     let mut names: BTreeMap<String, Info> = BTreeMap::new();
     let all = store.list.list("").map_err(|e| format!("mailbox list: {e}"))?;
     for (n, e) in all {
-        if e.mbtype != mboxlist::list::mbtype::NORMAL {
+        if !e.is_normal() {
             continue;
         }
         let int = InternalName(n);

@@ -12,13 +12,18 @@ struct Inst {
 
 impl Inst {
     fn new(name: &str) -> Inst {
+        Inst::with(name, "")
+    }
+
+    /// An instance whose imapd.conf has `extra` lines.
+    fn with(name: &str, extra: &str) -> Inst {
         let dir = std::env::temp_dir().join(format!("tools-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let conf = dir.join("imapd.conf");
         std::fs::write(
             &conf,
-            format!("configdirectory: {0}/config\npartition-default: {0}/spool\nsyslog_socket: {0}/no.sock\nunixhierarchysep: yes\n", dir.display()),
+            format!("configdirectory: {0}/config\npartition-default: {0}/spool\nsyslog_socket: {0}/no.sock\nunixhierarchysep: yes\n{extra}", dir.display()),
         )
         .unwrap();
         let i = Inst { dir, conf };
@@ -98,6 +103,45 @@ fn reconstruct_finds_a_copied_spool_and_the_other_tools_see_it() {
 }
 
 #[test]
+fn hashed_and_by_id_spools_found_where_cyrus_keeps_them() {
+    let i = Inst::with("hashed", "hashimapspool: yes\n");
+    i.cyrus_spool("f/user/fred", &[1, 2]);
+    i.cyrus_spool("f/user/fred/Sent", &[3]);
+    i.cyrus_spool("s/shared", &[1]);
+    i.cyrus_spool("b/shared/box", &[4]);
+    i.cyrus_spool("s/shared/sub", &[5]);
+    // Not where Cyrus would keep shared.misplaced (m/shared/misplaced): left alone.
+    i.cyrus_spool("x/shared/misplaced", &[6]);
+    let (code, out, err) = i.run("reconstruct", &["-r", "-f", "user/fred", "shared"]);
+    assert_eq!(code, 0, "{out}{err}");
+    for n in ["user.fred", "user.fred.Sent", "shared", "shared.box", "shared.sub"] {
+        assert!(out.contains(&format!("{n}: found on disk")), "{n}: {out}");
+    }
+    assert!(!out.contains("misplaced"), "{out}");
+    assert!(out.contains("shared.box: 1 messages"), "{out}");
+    let (_, out, _) = i.run("mbpath", &["shared/box", "user/fred/Sent"]);
+    assert_eq!(out, format!("{}\n{}\n", i.dir.join("spool/b/shared/box").display(), i.dir.join("spool/f/user/fred/Sent").display()));
+
+    // A mailbox by id is known from the list (here loaded as text), never found on disk.
+    let d = i.cyrus_spool("uuid/x/t/xtbcz3811ht2q5ijm3o2bmhv", &[7]);
+    let (_, out, _) = i.run("reconstruct", &["-f", "user/fred"]);
+    assert!(!out.contains("found on disk"), "{out}");
+    let file = i.dir.join("list.txt");
+    std::fs::write(&file, "user.fred.Old\tdefault\txtbcz3811ht2q5ijm3o2bmhv\t5;by-id\tfred\tlrswipkxtecdan\t\n").unwrap();
+    assert_eq!(i.run("ctl_mboxlist", &["-u", "-f", file.to_str().unwrap()]).0, 0);
+    let (code, out, err) = i.run("reconstruct", &["user/fred/Old"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("user.fred.Old: 1 messages, added uids [7]"), "{out}");
+    for flag in [&[][..], &["-m"][..]] {
+        let (_, out, _) = i.run("mbpath", &[flag, &["user.fred.Old"]].concat());
+        assert_eq!(out, format!("{}\n", d.display()));
+    }
+    let s = i.store();
+    let (_, mb) = s.open_mailbox(&InternalName("user.fred.Old".into())).unwrap();
+    assert_eq!(mb.read_message(Uid(7)).unwrap(), msg(7));
+}
+
+#[test]
 fn ctl_mboxlist_dump_and_undump_round_trip() {
     let a = Inst::new("dump-a");
     a.cyrus_spool("user/fred", &[1]);
@@ -114,6 +158,13 @@ fn ctl_mboxlist_dump_and_undump_round_trip() {
     let (code, _, err) = b.run("ctl_mboxlist", &["-u", "-f", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(b.run("ctl_mboxlist", &["-d"]).1, dump);
+    // A mailbox whose directory is by id keeps that through a dump and a load.
+    let by_id = "user.wilma\tdefault\tq1eler7zcy1hbwe6ful0u9de\t1796399005;by-id\twilma\tlrswipkxtecdan\t\n";
+    std::fs::write(&file, by_id).unwrap();
+    let (code, _, err) = b.run("ctl_mboxlist", &["-u", "-f", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let again = b.run("ctl_mboxlist", &["-d"]).1;
+    assert!(again.ends_with(by_id), "{again}");
     std::fs::write(&file, "user.x\tdefault\n").unwrap();
     let (code, _, err) = b.run("ctl_mboxlist", &["-u", "-f", file.to_str().unwrap()]);
     assert!(code != 0 && err.contains("line 1"), "{err}");

@@ -505,7 +505,7 @@ mod tests {
 
     #[test]
     fn cyrus_options_we_do_not_read_are_noted_not_misspelt() {
-        let c = parse("hashimapspool: true\nsasl_pwcheck_method: auxprop\npop3_autocreate_quota: 1\nimap_sasl_mech_list: PLAIN\n").unwrap();
+        let c = parse("allowusermoves: true\nsasl_pwcheck_method: auxprop\npop3_autocreate_quota: 1\nimap_sasl_mech_list: PLAIN\n").unwrap();
         assert_eq!(c.diags.len(), 2, "sasl_ options are read (by the sasl crate)");
         let imap = c.clone().for_service("imap");
         assert_eq!(imap.prefixed_for_service("sasl_"), vec![("mech_list".into(), "PLAIN".into()), ("pwcheck_method".into(), "auxprop".into())]);

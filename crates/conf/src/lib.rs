@@ -11,12 +11,14 @@
 
 pub mod cyrus;
 pub mod cyrus_names;
+pub mod hashdir;
 pub mod imapd;
 pub mod man;
 pub mod options;
 pub mod value;
 
 pub use cyrus::CyrusConf;
+pub use hashdir::dir_hash;
 pub use imapd::{ConfError, Config, Diag, Origin};
 
 /// Where Cyrus looks when no -C is given.

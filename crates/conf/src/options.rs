@@ -146,7 +146,13 @@ pub const OPTIONS: &[OptDef] = &[
         name: "fulldirhash",
         kind: Kind::Bool,
         default: Some("no"),
-        desc: "Hash per-user directories under sievedir on the whole userid (23 directories A to W) instead of its first letter, as Cyrus does; the suite reads it only for sievedir. It cannot be changed on a live system.",
+        desc: "Hash directories (those of sievedir, and of the spool with hashimapspool) are one of 23, A to W, hashed from the whole name up to its first dot, instead of its first letter in lower case (q when not a to z), as Cyrus does. Set it once, before any mailbox or script exists: a changed value leaves existing directories where the suite (like Cyrus) no longer looks for them.",
+    },
+    OptDef {
+        name: "hashimapspool",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "Mailbox directories get a hash directory, as Cyrus lays them out: partition/f/user/fred/Sent (the hash of the second level of the name, the user of a personal mailbox; see fulldirhash), partition/b/shared/box, partition/s/shared (a one-level name hashes itself), and with virtdomains partition/domain/e/example.org/f/user/fred. Without it: partition/user/fred/Sent and partition/domain/example.org/user/fred. Debian's imapd.conf sets yes. Set it once, as the spool was made: a changed value moves nothing, and mailboxes already made are no longer found (as in Cyrus). Mailboxes taken over from a Cyrus 3.6 spool laid out by mailbox id (mailbox_legacy_dirs: no) keep their partition/uuid/A/B/UNIQUEID directories whatever this says (their list entries say so); the suite itself always makes new mailboxes by name and does not read mailbox_legacy_dirs.",
     },
     OptDef {
         name: "lmtp_downcase_rcpt",

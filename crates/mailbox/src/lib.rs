@@ -30,9 +30,9 @@ pub use format::{IndexHeader, Modseq, Record, Uid, flag};
 pub use mailbox::{Error, Mailbox, Paths, is_no_space};
 pub use notify::Watch;
 pub use reconstruct::{Import, Report, import, reconstruct};
-pub use write::{FlagOp, NewMessage, Writer, create};
+pub use write::{FlagOp, NewMessage, Writer, create, create_dirs_durably};
 
 /// fsync of a directory, so that a rename or a new file in it is durable.
-pub(crate) fn fsync_dir(dir: &std::path::Path) -> std::io::Result<()> {
+pub fn fsync_dir(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }

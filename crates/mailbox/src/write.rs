@@ -69,7 +69,7 @@ pub fn create(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) -> Re
 
 /// `create_dir_all`, with each new directory's entry fsynced in its parent, so that a
 /// mailbox the list knows cannot vanish with a power loss.
-fn create_dirs_durably(dir: &Path) -> Result<(), Error> {
+pub fn create_dirs_durably(dir: &Path) -> Result<(), Error> {
     if dir.is_dir() {
         return Ok(());
     }

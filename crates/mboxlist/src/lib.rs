@@ -1,16 +1,19 @@
 //! The mailbox list: one LMDB environment in `configdirectory/mailboxes.lmdb/`, with
 //! the mailbox entries and their ACLs, quota roots and subscriptions ([`list`]), the
 //! namespace rules that turn client names into internal ones and back ([`names`]),
-//! and ACL evaluation ([`acl`]).
+//! where a mailbox's directory is in Cyrus's spool layouts ([`spool`]), and ACL
+//! evaluation ([`acl`]).
 //!
 //! Open the environment after exec in each process, never before a fork (LMDB forbids
 //! using an environment across fork). On open, reader slots left by killed processes
 //! are cleared, so they never hold back writers.
 
 pub mod acl;
+mod dirs;
 pub mod list;
 pub mod names;
 pub mod seen;
+pub mod spool;
 pub mod store;
 
 pub use acl::{Acl, Rights};

@@ -2,8 +2,9 @@
 //!
 //! Databases of the environment (all keys are bytes, sorted, so a hierarchy is a
 //! contiguous key range):
-//! - `mailboxes`: internal name → [`Entry`] (version 1: `1u8`, type u8,
-//!   uidvalidity u32, then u16-length partition, u16-length uniqueid, u32-length ACL);
+//! - `mailboxes`: internal name → [`Entry`] (version 1: `1u8`, type u8 (see
+//!   [`mbtype`]), uidvalidity u32, then u16-length partition, u16-length uniqueid,
+//!   u32-length ACL);
 //! - `quota`: root name → [`Quota`] (version 1: `1u8`, then four u64: storage limit in
 //!   KiB (`u64::MAX` = none), message limit (`u64::MAX` = none), bytes used, messages
 //!   used);
@@ -14,14 +15,27 @@
 use crate::MboxList;
 use lmdb::{Cursor, Transaction, WriteFlags};
 
-/// Kinds of mailbox-list entries.
+/// The type byte of a mailbox-list entry: a kind in the low bits, flags in the high
+/// ones. Compare kinds with [`kind`] (or [`Entry::is_normal`]), never the whole byte.
 pub mod mbtype {
+    /// Kind: a mailbox in use.
     pub const NORMAL: u8 = 0;
-    /// A name being created or deleted (held while the files are made or removed).
+    /// Kind: a name being created or deleted (held while the files are made or removed).
     pub const RESERVED: u8 = 1;
-    /// Bit: the mailbox's files are under `partition/uuid/A/B/UNIQUEID` (a mailbox
-    /// taken over from Cyrus 3.6 without legacy directories), not under its name.
-    pub const BY_ID: u8 = 2;
+    /// Flag: the mailbox's directory is by mailbox id, `uuid/A/B/UNIQUEID` under its
+    /// partition (Cyrus 3.6's layout without `mailbox_legacy_dirs`), not by name. Set
+    /// only when a mailbox Cyrus made that way is taken over; the suite itself creates
+    /// mailboxes by name. It never changes for a mailbox: its files would be lost to
+    /// the store. Entries written before this bit existed do not have it, so their
+    /// directories stay where they were.
+    pub const BY_ID: u8 = 0x80;
+    /// The bits of the byte that are flags, not the kind.
+    pub const FLAGS: u8 = BY_ID;
+
+    /// The kind of a type byte, without its flags.
+    pub fn kind(t: u8) -> u8 {
+        t & !FLAGS
+    }
 }
 
 /// One mailbox in the list.
@@ -36,6 +50,16 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A mailbox in use (whatever its flags), not a reserved name.
+    pub fn is_normal(&self) -> bool {
+        mbtype::kind(self.mbtype) == mbtype::NORMAL
+    }
+
+    /// Whether its directory is by mailbox id ([`mbtype::BY_ID`]).
+    pub fn is_by_id(&self) -> bool {
+        self.mbtype & mbtype::BY_ID != 0
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut v = vec![1u8, self.mbtype];
         v.extend_from_slice(&self.uidvalidity.to_le_bytes());
@@ -393,7 +417,15 @@ mod tests {
         l.remove("user.barney").unwrap();
         assert!(l.remove("user.barney").is_err());
         assert!(l.update("user.barney", &e2).is_err());
-        assert_eq!(Entry::decode(&e.encode()), Some(e));
+        assert_eq!(Entry::decode(&e.encode()), Some(e.clone()));
+        // The by-id flag is one bit of the type byte; the kind is read apart from it.
+        let by_id = Entry { mbtype: mbtype::NORMAL | mbtype::BY_ID, ..e.clone() };
+        assert_eq!(by_id.encode()[1], 0x80);
+        let back = Entry::decode(&by_id.encode()).unwrap();
+        assert!(back.is_normal() && back.is_by_id());
+        assert!(e.is_normal() && !e.is_by_id());
+        let reserved = Entry { mbtype: mbtype::RESERVED | mbtype::BY_ID, ..e.clone() };
+        assert!(!reserved.is_normal() && reserved.is_by_id());
         assert_eq!(Entry::decode(&[1, 0, 1]), None);
         std::fs::remove_dir_all(d).unwrap();
     }

@@ -300,25 +300,6 @@ impl Namespace {
             None => user,
         })
     }
-
-    /// Relative directory of a mailbox under its partition: `user/fred/Sent`,
-    /// `domain/example.org/user/fred`. Safe by construction: [`validate`] allows no
-    /// `/`, no empty, `.` or `..` part.
-    pub fn path(int: &InternalName) -> std::path::PathBuf {
-        let mut p = std::path::PathBuf::new();
-        let local = match int.0.split_once('!') {
-            Some((d, l)) => {
-                p.push("domain");
-                p.push(d);
-                l
-            }
-            None => int.0.as_str(),
-        };
-        for part in local.split('.') {
-            p.push(part);
-        }
-        p
-    }
 }
 
 #[cfg(test)]
@@ -411,11 +392,5 @@ mod tests {
         let i = n.to_internal("j.smith", "INBOX").unwrap();
         assert_eq!(i.0, "user.j^smith");
         assert_eq!(n.owner(&i).as_deref(), Some("j.smith"));
-    }
-
-    #[test]
-    fn paths_stay_inside_the_partition() {
-        assert_eq!(Namespace::path(&InternalName("user.fred.Sent".into())), std::path::Path::new("user/fred/Sent"));
-        assert_eq!(Namespace::path(&InternalName("example.org!user.fred".into())), std::path::Path::new("domain/example.org/user/fred"));
     }
 }

@@ -2,13 +2,16 @@
 //! partitions and the admins of one imapd.conf, in one place, so that ACLs and quotas
 //! are enforced here and never in a protocol crate alone.
 //!
-//! A mailbox's files: `partition-NAME` + [`Namespace::path`] for the message files;
-//! the same under `metapartition-NAME` for cyrus.header, cyrus.index and cyrus.cache
-//! when `metapartition_files` names them.
+//! A mailbox's files: `partition-NAME` + its directory in Cyrus's layout
+//! ([`crate::spool`]: by name, with `hashimapspool` and `fulldirhash`, or by mailbox
+//! id) for the message files; the same under `metapartition-NAME` for cyrus.header,
+//! cyrus.index and cyrus.cache when `metapartition_files` names them. [`Store::paths`]
+//! is the one place every daemon and tool gets a mailbox's directories from.
 
 use crate::acl::{Acl, Rights};
 use crate::list::{Entry, mbtype};
 use crate::names::{InternalName, Namespace};
+use crate::spool::SpoolLayout;
 use crate::MboxList;
 use conf::Config;
 use mailbox::{Mailbox, NewMessage, Paths, Uid};
@@ -107,6 +110,8 @@ pub struct Store {
     pub cfg: Config,
     pub list: MboxList,
     pub ns: Namespace,
+    /// Where by-name mailboxes are under a partition, read once from the configuration.
+    pub layout: SpoolLayout,
     admins: Vec<String>,
 }
 
@@ -115,13 +120,13 @@ impl Store {
     pub fn open(cfg: &Config) -> Result<Store, StoreError> {
         let dir = cfg.get_str("configdirectory").ok_or_else(|| internal(format!("{}: configdirectory is not set", cfg.path().display())))?;
         let list = MboxList::open(Path::new(dir), false).map_err(|e| internal(format!("{e} (run mkimap first?)")))?;
-        Ok(Store { cfg: cfg.clone(), list, ns: namespace(cfg), admins: cfg.get_list("admins") })
+        Ok(Store::with_list(cfg, list))
     }
 
     /// The store of `cfg` over another mailbox list (a scratch one, for a tool's dry
     /// run that must write nothing into configdirectory).
     pub fn with_list(cfg: &Config, list: MboxList) -> Store {
-        Store { cfg: cfg.clone(), list, ns: namespace(cfg), admins: cfg.get_list("admins") }
+        Store { cfg: cfg.clone(), list, ns: namespace(cfg), layout: SpoolLayout::from_config(cfg), admins: cfg.get_list("admins") }
     }
 
     /// For a daemon: the store, or `None` with the reason logged (its sessions then
@@ -186,9 +191,10 @@ impl Store {
         n
     }
 
-    /// Where the files of `name` (with list entry `e`) are.
+    /// Where the files of `name` (with list entry `e`) are: by mailbox id when the
+    /// entry is flagged [`mbtype::BY_ID`], else by name in the configured layout.
     pub fn paths(&self, name: &InternalName, e: &Entry) -> Result<Paths, StoreError> {
-        let rel = Namespace::path(name);
+        let rel = self.layout.relative(name, e).map_err(internal)?;
         let data = self
             .partition_dir("partition-", &e.partition)
             .ok_or_else(|| internal(format!("{}: partition-{} is not configured", name.0, e.partition)))?
@@ -202,9 +208,27 @@ impl Store {
         Ok(Paths { data, meta })
     }
 
+    /// The directories on `partition` below which by-name mailboxes at or under `name`
+    /// may be (see [`SpoolLayout::roots_below`]), for finding mailboxes on disk. A
+    /// directory found there belongs to the name whose [`Store::paths`] it is; by-id
+    /// directories are found from the list only.
+    pub fn dirs_below(&self, name: &InternalName, partition: &str) -> Result<Vec<PathBuf>, StoreError> {
+        self.outside_by_id_tree(name)?;
+        let root = self.partition_dir("partition-", partition).ok_or_else(|| internal(format!("partition-{partition} is not configured")))?;
+        Ok(self.layout.roots_below(name).into_iter().map(|r| root.join(r)).collect())
+    }
+
+    /// Refuses a name whose by-name directory would be among the by-id directories.
+    fn outside_by_id_tree(&self, name: &InternalName) -> Result<(), StoreError> {
+        if self.layout.in_by_id_tree(name) {
+            return Err(StoreError::BadName(format!("{}: its directory would be among the directories by mailbox id (partition/uuid)", name.0)));
+        }
+        Ok(())
+    }
+
     pub fn lookup(&self, name: &InternalName) -> Result<Entry, StoreError> {
         match self.list.lookup(&name.0).map_err(internal)? {
-            Some(e) if e.mbtype == mbtype::NORMAL => Ok(e),
+            Some(e) if e.is_normal() => Ok(e),
             _ => Err(StoreError::NotFound(name.0.clone())),
         }
     }
@@ -220,6 +244,7 @@ impl Store {
     /// else all rights for the owner of a personal mailbox.
     pub fn create(&self, name: &InternalName, partition: Option<&str>, acl: Option<&Acl>) -> Result<Entry, StoreError> {
         crate::names::validate(&name.0).map_err(|e| StoreError::BadName(e.to_string()))?;
+        self.outside_by_id_tree(name)?;
         let partition = partition.map(str::to_string).unwrap_or_else(|| self.cfg.get_str("defaultpartition").unwrap_or("default").to_string());
         if self.partition_dir("partition-", &partition).is_none() {
             return Err(internal(format!("partition-{partition} is not configured")));
@@ -247,9 +272,21 @@ impl Store {
             let _ = self.list.remove(&name.0);
             return Err(err.into());
         }
-        e.mbtype = mbtype::NORMAL;
+        e.mbtype = mbtype::NORMAL | (e.mbtype & mbtype::FLAGS);
         self.list.update(&name.0, &e).map_err(internal)?;
         Ok(e)
+    }
+
+    /// Adds the entry of a mailbox whose files exist already (taken over from Cyrus,
+    /// or laid by a tool): checks the name, the partition and, for a by-id entry, its
+    /// uniqueid, then inserts `e` as it is. Returns where its files must be; nothing on
+    /// disk is touched. Two by-id entries with one uniqueid would share a directory:
+    /// the caller must not give one twice.
+    pub fn register(&self, name: &InternalName, e: &Entry) -> Result<Paths, StoreError> {
+        crate::names::validate(&name.0).map_err(|x| StoreError::BadName(x.to_string()))?;
+        let paths = self.paths(name, e)?;
+        self.list.insert(&name.0, e).map_err(|m| if m.contains("exists") { StoreError::Exists(name.0.clone()) } else { internal(m) })?;
+        Ok(paths)
     }
 
     pub fn open_mailbox(&self, name: &InternalName) -> Result<(Entry, Mailbox), StoreError> {
@@ -332,7 +369,7 @@ impl Store {
             let _ = self.list.quota_charge(r, -(bytes as i64), -(i64::from(n)), true);
         }
         for dir in [&paths.data, &paths.meta] {
-            remove_mailbox_files(dir);
+            crate::dirs::remove_mailbox_files(dir);
         }
         if root.as_deref() == Some(name.0.as_str()) && self.list.subtree(&name.0).map_err(internal)?.is_empty() {
             let _ = self.list.set_quota_limits(&name.0, None, None);
@@ -343,14 +380,19 @@ impl Store {
         Ok(())
     }
 
-    /// Renames `from` and every mailbox below it to `to` (same partition): the
-    /// directory moves once (children live inside it), each cyrus.header gets its new
-    /// name, the list entries are moved, and usage follows to the new quota root.
+    /// Renames `from` and every mailbox below it to `to` (each on its partition): the
+    /// directories of by-name mailboxes move to their new names' places (a by-id
+    /// directory stays where it is), each cyrus.header gets its new name, the list
+    /// entries are moved, and usage follows to the new quota root.
     pub fn rename(&self, from: &InternalName, to: &InternalName) -> Result<(), StoreError> {
         crate::names::validate(&to.0).map_err(|e| StoreError::BadName(e.to_string()))?;
         if to.0 == from.0 || to.0.starts_with(&format!("{}.", from.0)) {
             return Err(StoreError::BadName("Cannot rename a mailbox into itself".into()));
         }
+        // Moving such a directory would carry by-id directories along. (Children share
+        // their top's first component, so checking the tops covers the trees.)
+        self.outside_by_id_tree(from)?;
+        self.outside_by_id_tree(to)?;
         let tree = self.list.subtree(&from.0).map_err(internal)?;
         if tree.is_empty() {
             return Err(StoreError::NotFound(from.0.clone()));
@@ -361,33 +403,22 @@ impl Store {
                 return Err(StoreError::Exists(renamed(n)));
             }
         }
-        // Usage per mailbox, to move between quota roots.
+        // Usage per mailbox, to move between quota roots; and each mailbox's
+        // directories (data and meta), to go where its new name puts them (a by-id
+        // directory stays; see crate::dirs).
         let mut usage = Vec::new();
+        let mut moves = Vec::new();
         for (n, e) in &tree {
-            let p = self.paths(&InternalName(n.clone()), e)?;
-            let u = Mailbox::open(&p).map(|mb| (mb.header().quota_used as i64, i64::from(mb.header().exists))).unwrap_or((0, 0));
-            usage.push((self.list.quota_root_of(n).map_err(internal)?, u));
-        }
-        // Move the top directory (data and meta); a child on another partition is
-        // moved on its own.
-        let top = &tree[0];
-        let moves: Vec<(&String, &Entry)> = tree.iter().filter(|(n, e)| n == &top.0 || e.partition != top.1.partition).map(|(n, e)| (n, e)).collect();
-        for (n, e) in &moves {
-            let old = self.paths(&InternalName((*n).clone()), e)?;
+            let old = self.paths(&InternalName(n.clone()), e)?;
             let new = self.paths(&InternalName(renamed(n)), e)?;
-            for (a, b) in [(&old.data, &new.data), (&old.meta, &new.meta)] {
-                if a == b || !a.exists() {
-                    continue;
-                }
-                if let Some(parent) = b.parent() {
-                    std::fs::create_dir_all(parent).map_err(|x| internal(format!("{}: {x}", parent.display())))?;
-                }
-                std::fs::rename(a, b).map_err(|x| internal(format!("{} -> {}: {x}", a.display(), b.display())))?;
-                if let Some(parent) = b.parent() {
-                    let _ = std::fs::File::open(parent).and_then(|f| f.sync_all());
-                }
+            let u = Mailbox::open(&old).map(|mb| (mb.header().quota_used as i64, i64::from(mb.header().exists))).unwrap_or((0, 0));
+            usage.push((self.list.quota_root_of(n).map_err(internal)?, u));
+            moves.push((old.data.clone(), new.data.clone()));
+            if old.meta != old.data {
+                moves.push((old.meta, new.meta));
             }
         }
+        crate::dirs::move_mailbox_dirs(&moves).map_err(internal)?;
         for (i, (n, e)) in tree.iter().enumerate() {
             let new_name = renamed(n);
             let p = self.paths(&InternalName(new_name.clone()), e)?;
@@ -429,7 +460,7 @@ impl Store {
         let roots: Vec<String> = self.list.quota_roots().map_err(internal)?.into_iter().map(|(n, _)| n).collect();
         let (mut bytes, mut msgs) = (0u64, 0u64);
         for (name, e) in self.list.subtree(root).map_err(internal)? {
-            if e.mbtype != mbtype::NORMAL {
+            if !e.is_normal() {
                 continue;
             }
             let deeper = roots.iter().any(|r| r.len() > root.len() && (name == *r || name.starts_with(&format!("{r}."))));
@@ -443,19 +474,4 @@ impl Store {
         }
         Ok((bytes, msgs))
     }
-}
-
-/// Removes a mailbox's own files from `dir` (message files, cyrus.*), then `dir`
-/// itself if nothing (no child mailbox) is left in it.
-fn remove_mailbox_files(dir: &Path) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let n = e.file_name();
-        let n = n.to_string_lossy();
-        let ours = n.starts_with("cyrus.") || n.strip_suffix('.').is_some_and(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit())) || n.ends_with(".tmp");
-        if ours && e.file_type().is_ok_and(|t| t.is_file()) {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
-    let _ = std::fs::remove_dir(dir);
 }

@@ -50,6 +50,11 @@ fn create_paths_and_acl_inheritance() {
     assert_eq!(s.rights("cyrus", &sent, &e2).to_string(), "lrswipkxtecdan");
     // Hostile and missing.
     assert!(matches!(s.create(&InternalName("user.fred..x".into()), None, None), Err(StoreError::BadName(_))));
+    // Without hashimapspool, `uuid` would be the top of the by-id directories.
+    for n in ["uuid", "uuid.a"] {
+        assert!(matches!(s.create(&InternalName(n.into()), None, None), Err(StoreError::BadName(_))), "{n}");
+        assert!(matches!(s.rename(&sent, &InternalName(n.into())), Err(StoreError::BadName(_))), "{n}");
+    }
     assert!(matches!(s.create(&InternalName("user.x".into()), Some("nosuch"), None), Err(StoreError::Internal(_))));
     assert!(matches!(s.open_mailbox(&InternalName("user.nobody".into())), Err(StoreError::NotFound(_))));
     std::fs::remove_dir_all(d).unwrap();
@@ -122,5 +127,149 @@ fn over_quota_refuses_growth_but_never_deletion() {
     let q = s.list.quota("user.wilma").unwrap().unwrap();
     assert_eq!((q.storage_used, q.message_used), (2000, 1));
     let _ = Path::new("");
+    std::fs::remove_dir_all(d).unwrap();
+}
+
+/// Appends one message to `name`; returns its UID.
+fn put(s: &Store, name: &str) -> Uid {
+    let name = InternalName(name.into());
+    let (_, mut mb) = s.open_mailbox(&name).unwrap();
+    s.append(&name, &mut mb, &[new(&msg(3))], false).unwrap()[0]
+}
+
+/// `name` is in the list, its files are in `dir` (and `meta`), and they say its name.
+fn files_at(s: &Store, name: &str, dir: &Path, meta: &Path, uid: Uid) {
+    let int = InternalName(name.into());
+    let (e, mb) = s.open_mailbox(&int).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(s.paths(&int, &e).unwrap(), mailbox::Paths { data: dir.to_path_buf(), meta: meta.to_path_buf() }, "{name}");
+    assert!(dir.join(format!("{}.", uid.0)).is_file(), "{name}: {}", dir.display());
+    assert!(meta.join("cyrus.index").is_file(), "{name}: {}", meta.display());
+    assert_eq!(mb.header().exists, 1, "{name}");
+    assert_eq!(mailbox::header::MailboxHeader::read(&meta.join("cyrus.header")).unwrap().name, name);
+}
+
+#[test]
+fn hashed_spool_create_rename_delete() {
+    let (d, s) = instance("hashed", "hashimapspool: yes\n");
+    let sp = d.join("spool");
+    let mut uid = std::collections::HashMap::new();
+    for n in ["user.fred", "user.fred.Sent", "shared", "shared.box", "shared.sub", "shared.sub.deep", "shared.ox"] {
+        s.create(&InternalName(n.into()), None, None).unwrap();
+        uid.insert(n, put(&s, n));
+    }
+    s.create(&InternalName("user.fred.Archive".into()), Some("other"), None).unwrap();
+    uid.insert("user.fred.Archive", put(&s, "user.fred.Archive"));
+    let at = |n: &str, rel: &str, u: &str| files_at(&s, n, &sp.join(rel), &sp.join(rel), uid[u]);
+    at("user.fred", "f/user/fred", "user.fred");
+    at("user.fred.Sent", "f/user/fred/Sent", "user.fred.Sent");
+    at("shared", "s/shared", "shared");
+    at("shared.box", "b/shared/box", "shared.box");
+    at("shared.sub", "s/shared/sub", "shared.sub");
+    at("shared.sub.deep", "s/shared/sub/deep", "shared.sub.deep");
+    at("shared.ox", "o/shared/ox", "shared.ox");
+    files_at(&s, "user.fred.Archive", &d.join("other/f/user/fred/Archive"), &d.join("meta/f/user/fred/Archive"), uid["user.fred.Archive"]);
+
+    // A one-level name's children are hashed apart from it: s/shared goes to o/other
+    // whole, carrying s/shared/sub, which must go on to s/other/sub.
+    s.rename(&InternalName("shared".into()), &InternalName("other".into())).unwrap();
+    at("other", "o/other", "shared");
+    at("other.box", "b/other/box", "shared.box");
+    at("other.sub", "s/other/sub", "shared.sub");
+    at("other.sub.deep", "s/other/sub/deep", "shared.sub.deep");
+    at("other.ox", "o/other/ox", "shared.ox");
+    for gone in ["s/shared", "b/shared/box", "o/shared/ox", "o/other/sub"] {
+        assert!(!sp.join(gone).exists(), "{gone}");
+    }
+    assert!(s.lookup(&InternalName("shared.box".into())).is_err());
+
+    // A user's tree changes hash directory; the metapartition follows.
+    s.rename(&InternalName("user.fred".into()), &InternalName("user.barney".into())).unwrap();
+    at("user.barney", "b/user/barney", "user.fred");
+    at("user.barney.Sent", "b/user/barney/Sent", "user.fred.Sent");
+    files_at(&s, "user.barney.Archive", &d.join("other/b/user/barney/Archive"), &d.join("meta/b/user/barney/Archive"), uid["user.fred.Archive"]);
+    assert!(!sp.join("f/user/fred").exists() && !d.join("other/f/user/fred/Archive").exists() && !d.join("meta/f/user/fred/Archive").exists());
+
+    // Onto a directory that exists on the way to a deeper mailbox: files move one by one.
+    s.create(&InternalName("other.y.z".into()), None, None).unwrap();
+    assert!(sp.join("y/other/y").is_dir());
+    s.rename(&InternalName("other.box".into()), &InternalName("other.y".into())).unwrap();
+    at("other.y", "y/other/y", "shared.box");
+    assert!(!sp.join("b/other/box").exists());
+
+    // A directory of files the list does not know stops a rename before anything moves.
+    std::fs::create_dir_all(sp.join("n/user/nobody")).unwrap();
+    std::fs::write(sp.join("n/user/nobody/1."), "x").unwrap();
+    assert!(s.rename(&InternalName("user.barney".into()), &InternalName("user.nobody".into())).is_err());
+    at("user.barney", "b/user/barney", "user.fred");
+
+    // Deleting removes the mailbox's own files; its directory goes once empty.
+    s.delete(&InternalName("other.y".into())).unwrap();
+    assert!(!sp.join("y/other/y/cyrus.index").exists() && sp.join("y/other/y/z/cyrus.index").exists());
+    s.delete(&InternalName("other.ox".into())).unwrap();
+    s.delete(&InternalName("other".into())).unwrap();
+    assert!(!sp.join("o/other").exists());
+    std::fs::remove_dir_all(d).unwrap();
+}
+
+#[test]
+fn fulldirhash_and_virtdomains() {
+    let (d, s) = instance("fullhash", "hashimapspool: yes\nfulldirhash: yes\nvirtdomains: userid\n");
+    let h = |x: &str| conf::dir_hash(x, true);
+    let (hd, hf, hw) = (h("example"), h("fred"), h("wilma"));
+    for n in ["example.com!user.fred", "example.com!user.fred.Sent", "example.com!shared"] {
+        s.create(&InternalName(n.into()), None, None).unwrap();
+    }
+    let u = put(&s, "example.com!user.fred.Sent");
+    let sent = d.join(format!("spool/domain/{hd}/example.com/{hf}/user/fred/Sent"));
+    files_at(&s, "example.com!user.fred.Sent", &sent, &sent, u);
+    assert!(d.join(format!("spool/domain/{hd}/example.com/{}/shared/cyrus.index", h("shared"))).is_file());
+    s.rename(&InternalName("example.com!user.fred".into()), &InternalName("example.com!user.wilma".into())).unwrap();
+    let sent = d.join(format!("spool/domain/{hd}/example.com/{hw}/user/wilma/Sent"));
+    files_at(&s, "example.com!user.wilma.Sent", &sent, &sent, u);
+    std::fs::remove_dir_all(d).unwrap();
+}
+
+#[test]
+fn by_id_directories_stay_on_rename_and_go_on_delete() {
+    use mboxlist::list::{Entry, mbtype};
+    let (d, s) = instance("byid", "hashimapspool: yes\n");
+    // Taken over from Cyrus 3.6: an INBOX and a folder by id, and a folder by name.
+    let taken = |name: &str, id: &str| {
+        let e = Entry { mbtype: mbtype::NORMAL | mbtype::BY_ID, partition: "default".into(), uniqueid: id.into(), uidvalidity: 7, acl: "fred\tlrswipkxtecdan\t".into() };
+        let p = s.register(&InternalName(name.into()), &e).unwrap();
+        assert_eq!(p.data, d.join(format!("spool/uuid/{}/{}/{id}", &id[..1], &id[1..2])));
+        mailbox::create(&p, name, id, 7).unwrap();
+        put(&s, name)
+    };
+    let u_inbox = taken("user.fred", "t904ma1mbajzel1p0lumls0w");
+    let u_old = taken("user.fred.Old", "xtbcz3811ht2q5ijm3o2bmhv");
+    s.create(&InternalName("user.fred.Sent".into()), None, None).unwrap();
+    let u_sent = put(&s, "user.fred.Sent");
+    let inbox_dir = d.join("spool/uuid/t/9/t904ma1mbajzel1p0lumls0w");
+    let old_dir = d.join("spool/uuid/x/t/xtbcz3811ht2q5ijm3o2bmhv");
+    files_at(&s, "user.fred", &inbox_dir, &inbox_dir, u_inbox);
+    files_at(&s, "user.fred.Sent", &d.join("spool/f/user/fred/Sent"), &d.join("spool/f/user/fred/Sent"), u_sent);
+
+    // Refused: a bad name, an id that is no directory name, a name taken.
+    let e = Entry { mbtype: mbtype::NORMAL | mbtype::BY_ID, partition: "default".into(), uniqueid: "../x".into(), ..Default::default() };
+    assert!(matches!(s.register(&InternalName("user.x".into()), &e), Err(StoreError::Internal(_))));
+    assert!(matches!(s.register(&InternalName("user..x".into()), &e), Err(StoreError::BadName(_))));
+    let e = Entry { uniqueid: "abcdef".into(), ..e };
+    assert!(matches!(s.register(&InternalName("user.fred".into()), &e), Err(StoreError::Exists(_))));
+    assert!(matches!(s.register(&InternalName("user.y".into()), &Entry { partition: "nosuch".into(), ..e }), Err(StoreError::Internal(_))));
+
+    // A rename moves only the by-name folder; by-id directories stay, headers follow.
+    s.rename(&InternalName("user.fred".into()), &InternalName("user.wilma".into())).unwrap();
+    files_at(&s, "user.wilma", &inbox_dir, &inbox_dir, u_inbox);
+    files_at(&s, "user.wilma.Old", &old_dir, &old_dir, u_old);
+    files_at(&s, "user.wilma.Sent", &d.join("spool/w/user/wilma/Sent"), &d.join("spool/w/user/wilma/Sent"), u_sent);
+    assert!(s.lookup(&InternalName("user.wilma.Old".into())).unwrap().is_by_id());
+    assert!(!s.lookup(&InternalName("user.wilma.Sent".into())).unwrap().is_by_id());
+
+    s.delete(&InternalName("user.wilma.Old".into())).unwrap();
+    assert!(!old_dir.exists());
+    s.delete(&InternalName("user.wilma".into())).unwrap();
+    assert!(!inbox_dir.exists());
+    assert!(d.join("spool/w/user/wilma/Sent/cyrus.index").is_file());
     std::fs::remove_dir_all(d).unwrap();
 }

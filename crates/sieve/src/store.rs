@@ -137,21 +137,7 @@ pub fn valid_name(name: &str) -> bool {
         && !name.chars().any(|c| c == '/' || c.is_control() || c == '\u{2028}' || c == '\u{2029}')
 }
 
-/// Cyrus's `dir_hash_c`: the one-character directory a name is hashed into.
-pub fn dir_hash(name: &str, full: bool) -> char {
-    if full {
-        let mut n: u32 = 0;
-        for b in name.bytes().take_while(|&b| b != b'.') {
-            n = ((n << 3) ^ (n >> 5)) ^ u32::from(b);
-        }
-        char::from(b'A' + (n % 23) as u8)
-    } else {
-        match name.bytes().next().map(|b| b.to_ascii_lowercase()) {
-            Some(c) if c.is_ascii_lowercase() => char::from(c),
-            _ => 'q',
-        }
-    }
-}
+pub use conf::dir_hash;
 
 /// A part of a path that comes from a userid or domain: one plain component.
 fn component(s: &str) -> Result<&str, Error> {
@@ -552,15 +538,7 @@ mod tests {
     }
 
     #[test]
-    fn full_dir_hash_is_cyrus_dir_hash_c() {
-        // dir_hash_c(name, 1) computed by hand from Cyrus's lib/util.c.
-        let mut n: u32 = 0;
-        for b in b"fred" {
-            n = ((n << 3) ^ (n >> 5)) ^ u32::from(*b);
-        }
-        assert_eq!(dir_hash("fred", true), char::from(b'A' + (n % 23) as u8));
-        assert_eq!(dir_hash("fred.smith", true), dir_hash("fred", true), "stops at the first dot");
-        assert!(('A'..='W').contains(&dir_hash("someone-else", true)));
+    fn fulldirhash_places_the_user_dir() {
         let c = cfg("sievedir: /s\nfulldirhash: yes\n");
         assert_eq!(path_of(&c, "fred"), PathBuf::from(format!("/s/{}/fred", dir_hash("fred", true))));
     }

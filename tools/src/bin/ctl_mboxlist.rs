@@ -3,6 +3,8 @@
 //!
 //! One mailbox a line: `name TAB partition TAB uniqueid TAB uidvalidity TAB acl`,
 //! where acl is Cyrus's stored form (identifiers and rights, each followed by TAB).
+//! A mailbox whose directory is by mailbox id has `;by-id` after its uidvalidity, so
+//! that a dump loaded again finds its files where they are.
 
 use clap::Parser;
 use mboxlist::list::{Entry, mbtype};
@@ -30,6 +32,8 @@ struct Args {
 }
 
 const PROG: &str = "ctl_mboxlist";
+/// Follows the uidvalidity of a mailbox whose directory is by mailbox id.
+const BY_ID_MARK: &str = ";by-id";
 
 fn main() {
     let args = Args::parse();
@@ -43,10 +47,11 @@ fn main() {
             None => Box::new(std::io::stdout().lock()),
         };
         for (name, e) in list {
-            if e.mbtype != mbtype::NORMAL || args.partition.as_ref().is_some_and(|p| *p != e.partition) {
+            if !e.is_normal() || args.partition.as_ref().is_some_and(|p| *p != e.partition) {
                 continue;
             }
-            writeln!(out, "{name}\t{}\t{}\t{}\t{}", e.partition, e.uniqueid, e.uidvalidity, e.acl).unwrap_or_else(|e| fail(e.to_string()));
+            let layout = if e.is_by_id() { BY_ID_MARK } else { "" };
+            writeln!(out, "{name}\t{}\t{}\t{}{layout}\t{}", e.partition, e.uniqueid, e.uidvalidity, e.acl).unwrap_or_else(|e| fail(e.to_string()));
         }
     } else if args.undump {
         let input: Box<dyn BufRead> = match &args.file {
@@ -63,11 +68,15 @@ fn main() {
             let (Some(name), Some(partition), Some(uniqueid), Some(uv)) = (f.next(), f.next(), f.next(), f.next()) else {
                 fail(format!("line {}: expected name, partition, uniqueid, uidvalidity and acl separated by tabs", i + 1));
             };
+            let (uv, by_id) = match uv.strip_suffix(BY_ID_MARK) {
+                Some(u) => (u, mbtype::BY_ID),
+                None => (uv, 0),
+            };
             let uidvalidity = uv.parse().unwrap_or_else(|_| fail(format!("line {}: bad uidvalidity '{uv}'", i + 1)));
             let acl = f.next().unwrap_or("").to_string();
             mboxlist::Acl::parse(&acl).unwrap_or_else(|e| fail(format!("line {}: {e}", i + 1)));
             mboxlist::names::validate(name).unwrap_or_else(|e| fail(format!("line {}: {e}", i + 1)));
-            let e = Entry { mbtype: mbtype::NORMAL, partition: partition.into(), uniqueid: uniqueid.into(), uidvalidity, acl };
+            let e = Entry { mbtype: mbtype::NORMAL | by_id, partition: partition.into(), uniqueid: uniqueid.into(), uidvalidity, acl };
             let r = if store.list.lookup(name).ok().flatten().is_some() { store.list.update(name, &e) } else { store.list.insert(name, &e) };
             r.unwrap_or_else(|e| fail(format!("line {}: {e}", i + 1)));
             n += 1;

@@ -15,7 +15,7 @@ struct Args {
     #[arg(short = 'r')]
     recursive: bool,
     /// Find mailboxes on disk (below the ones named) missing from the mailbox list, and
-    /// add them.
+    /// add them (by-name directories only; see reconstruct(8)).
     #[arg(short = 'f')]
     find: bool,
     /// Partition to look in with -f (default: defaultpartition).
@@ -119,47 +119,52 @@ fn one(store: &mboxlist::Store, name: &mboxlist::InternalName, quiet: bool) -> R
 }
 
 /// Adds to the list every directory below `name`'s place on `partition` that holds
-/// message files or a cyrus.header but has no list entry.
+/// message files or a cyrus.header but has no list entry. The places are those of the
+/// by-name layout (with `hashimapspool`, a one-level name's children are under every
+/// hash directory); a directory counts only where the layout puts the name it stands
+/// for. By-id directories (`uuid/A/B/ID`) carry no name and are not looked for.
 fn find_on_disk(store: &mboxlist::Store, name: &mboxlist::InternalName, partition: &str, quiet: bool) -> Result<(), String> {
     let probe = Entry { partition: partition.to_string(), ..Default::default() };
-    let root = store.paths(name, &probe).map_err(|e| e.to_string())?.data;
-    let base = root.clone();
-    let mut stack = vec![root];
-    while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
-        let mut has_messages = dir.join("cyrus.header").exists();
-        for ent in rd.flatten() {
-            let p = ent.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if ent.file_name().to_str().is_some_and(|n| n.ends_with('.') && n[..n.len() - 1].bytes().all(|b| b.is_ascii_digit())) {
-                has_messages = true;
+    for base in store.dirs_below(name, partition).map_err(|e| e.to_string())? {
+        let mut stack = vec![base.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+            let mut has_messages = dir.join("cyrus.header").exists();
+            for ent in rd.flatten() {
+                let p = ent.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if ent.file_name().to_str().is_some_and(|n| n.ends_with('.') && n[..n.len() - 1].bytes().all(|b| b.is_ascii_digit())) {
+                    has_messages = true;
+                }
             }
-        }
-        if !has_messages {
-            continue;
-        }
-        let rel = dir.strip_prefix(&base).map_err(|e| e.to_string())?;
-        let mut found = name.0.clone();
-        for c in rel.components() {
-            found.push('.');
-            found.push_str(&c.as_os_str().to_string_lossy());
-        }
-        if mboxlist::names::validate(&found).is_err() || store.list.lookup(&found).map_err(|e| e)?.is_some() {
-            continue;
-        }
-        let header = mailbox::header::MailboxHeader::read(&dir.join("cyrus.header")).ok();
-        let owner = store.ns.owner(&mboxlist::InternalName(found.clone()));
-        let e = Entry {
-            mbtype: mbtype::NORMAL,
-            partition: partition.to_string(),
-            uniqueid: header.map(|h| h.uniqueid).unwrap_or_else(mboxlist::store::new_uniqueid),
-            uidvalidity: tools::now() as u32,
-            acl: owner.map(|o| format!("{o}\t{}\t", mboxlist::acl::ALL_RIGHTS)).unwrap_or_default(),
-        };
-        store.list.insert(&found, &e)?;
-        if !quiet {
-            println!("{found}: found on disk, added to the mailbox list");
+            if !has_messages {
+                continue;
+            }
+            let rel = dir.strip_prefix(&base).map_err(|e| e.to_string())?;
+            let mut found = name.0.clone();
+            for c in rel.components() {
+                found.push('.');
+                found.push_str(&c.as_os_str().to_string_lossy());
+            }
+            let int = mboxlist::InternalName(found.clone());
+            let in_place = store.paths(&int, &probe).is_ok_and(|p| p.data == dir);
+            if !in_place || mboxlist::names::validate(&found).is_err() || store.list.lookup(&found)?.is_some() {
+                continue;
+            }
+            let header = mailbox::header::MailboxHeader::read(&dir.join("cyrus.header")).ok();
+            let owner = store.ns.owner(&int);
+            let e = Entry {
+                mbtype: mbtype::NORMAL,
+                partition: partition.to_string(),
+                uniqueid: header.map(|h| h.uniqueid).unwrap_or_else(mboxlist::store::new_uniqueid),
+                uidvalidity: tools::now() as u32,
+                acl: owner.map(|o| format!("{o}\t{}\t", mboxlist::acl::ALL_RIGHTS)).unwrap_or_default(),
+            };
+            store.list.insert(&found, &e)?;
+            if !quiet {
+                println!("{found}: found on disk, added to the mailbox list");
+            }
         }
     }
     Ok(())

@@ -10,20 +10,7 @@ use mboxlist::seen::UidSet;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Cyrus's `dir_hash_c`: the directory letter of a name.
-pub fn dir_hash(name: &str, full: bool) -> char {
-    if full {
-        let mut n: u32 = 0;
-        for b in name.bytes().take_while(|&b| b != b'.') {
-            n = ((n << 3) ^ (n >> 5)) ^ u32::from(b);
-        }
-        return (b'A' + (n % 23) as u8) as char;
-    }
-    match name.bytes().next().map(|b| b.to_ascii_lowercase()) {
-        Some(c @ b'a'..=b'z') => c as char,
-        _ => 'q',
-    }
-}
+use conf::dir_hash;
 
 /// The userid of a user's INBOX (`user.fred` → fred, `example.com!user.fred` →
 /// fred@example.com), `None` for other mailboxes.
@@ -407,9 +394,6 @@ mod tests {
 
     #[test]
     fn pieces() {
-        assert_eq!(dir_hash("fred", false), 'f');
-        assert_eq!(dir_hash("9lives", false), 'q');
-        assert!(('A'..='W').contains(&dir_hash("fred", true)));
         assert_eq!(owner_of_inbox("example.com!user.fred^x").as_deref(), Some("fred.x@example.com"));
         assert_eq!(owner_of_inbox("user.fred.Sent"), None);
         assert_eq!(mailbox_owner("user.fred.Sent").as_deref(), Some("fred"));
