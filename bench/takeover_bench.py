@@ -92,7 +92,10 @@ def main():
         t_cy, rss_cy, _ = timed(rec)
         print(f"Cyrus reconstruct -r: {t_cy:.1f} s, {count / t_cy:.0f} msg/s, max RSS {rss_cy:.0f} MiB")
         subprocess.run(["sync"])
-        t_us, rss_us, out = timed([os.path.join(SUITE_BIN, "cyr_takeover"), "-C", cy.conf])
+        cmd = [os.path.join(SUITE_BIN, "cyr_takeover"), "-C", cy.conf]
+        if os.environ.get("TAKEOVER_PERF"):
+            cmd = ["perf", "record", "-g", "-o", os.environ["TAKEOVER_PERF"], "--"] + cmd
+        t_us, rss_us, out = timed(cmd)
         print(out.strip().splitlines()[-1])
         print(f"cyr_takeover:          {t_us:.1f} s, {count / t_us:.0f} msg/s, max RSS {rss_us:.0f} MiB")
         print(f"ratio (cyr_takeover / reconstruct -r speed): {t_cy / t_us:.2f}")

@@ -138,7 +138,7 @@ pub fn reconstruct(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) 
         last_uid: old_h.as_ref().map_or(0, |h| h.last_uid),
         ..Default::default()
     };
-    rebuild(paths, &names, h, &old, &files, &mut report, true)?;
+    rebuild(paths, &names, h, &old, &files, &mut report, true, false)?;
     drop(lockfile);
     // Prove the result opens and reads.
     let mb = Mailbox::open(paths)?;
@@ -153,7 +153,10 @@ pub fn reconstruct(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) 
 /// modseqs, expunged state), files without a record are added with no flags, and size,
 /// GUID and cache always come from the file itself. The header is written first, then
 /// the cache, then the index, each fsynced and renamed into place.
-fn rebuild(paths: &Paths, names: &MailboxHeader, mut h: IndexHeader, old: &BTreeMap<Uid, Record>, files: &[Uid], report: &mut Report, sync: bool) -> Result<(), Error> {
+/// With `trust_guid`, an old record's GUID is kept when its size is the file's (an
+/// import from a system whose GUID is also the file's SHA-1), saving a hash of every
+/// message.
+fn rebuild(paths: &Paths, names: &MailboxHeader, mut h: IndexHeader, old: &BTreeMap<Uid, Record>, files: &[Uid], report: &mut Report, sync: bool, trust_guid: bool) -> Result<(), Error> {
     let mut cache = Vec::new();
     let mut index = Vec::with_capacity(HEADER_SIZE + files.len() * RECORD_SIZE);
     index.extend_from_slice(&[0u8; HEADER_SIZE]);
@@ -174,9 +177,12 @@ fn rebuild(paths: &Paths, names: &MailboxHeader, mut h: IndexHeader, old: &BTree
             }
         };
         r.system_flags &= !flag::UNLINKED;
+        let known_guid = trust_guid && r.guid != [0u8; 20] && r.size as usize == raw.len();
         r.size = raw.len() as u32;
         r.header_size = crate::cache::header_len(&raw) as u32;
-        r.guid = openssl::sha::sha1(&raw);
+        if !known_guid {
+            r.guid = openssl::sha::sha1(&raw);
+        }
         r.sentdate = parsed.fields().date.unwrap_or(0);
         r.cache_offset = cache.len() as u64;
         r.cache_len = payload.len() as u32;
@@ -220,7 +226,8 @@ pub struct Import {
     pub last_appenddate: i64,
     /// User flag names; bit n of a record's user flags is the n-th.
     pub user_flags: Vec<String>,
-    /// The records to keep, by UID (flags, dates, modseq, expunged state).
+    /// The records to keep, by UID (flags, dates, modseq, expunged state). A record's
+    /// GUID (the SHA-1 of the message file) is kept when its size is the file's.
     pub records: BTreeMap<Uid, Record>,
     /// fsync each file (else the caller makes the whole import durable at once, e.g.
     /// with syncfs, before it relies on it).
@@ -246,7 +253,7 @@ pub fn import(paths: &Paths, name: &str, uniqueid: &str, imp: &Import) -> Result
         last_appenddate: imp.last_appenddate,
         ..Default::default()
     };
-    rebuild(paths, &names, h, &imp.records, &files, &mut report, imp.sync)?;
+    rebuild(paths, &names, h, &imp.records, &files, &mut report, imp.sync, true)?;
     let mb = Mailbox::open(paths)?;
     for r in mb.records() {
         r?;

@@ -56,6 +56,7 @@ pub fn run(store: &Store, cfg: &conf::Config, opts: &Options, progress: &mut dyn
     let mut by_id = HashMap::new();
     let mut seen_ids: HashMap<String, String> = HashMap::new();
     let mut pending = Vec::new();
+    let mut todo: Vec<&site::CyrusMailbox> = Vec::new();
     for m in &list {
         if let Some(why) = m.skip {
             sum.skipped.push((m.name.clone(), why.to_string()));
@@ -75,12 +76,18 @@ pub fn run(store: &Store, cfg: &conf::Config, opts: &Options, progress: &mut dyn
                 continue;
             }
         }
-        let out = convert::convert(store, m, opts.dry_run, &mut pending);
+        todo.push(m);
+    }
+    // Mailboxes are independent: convert them on every core (each reads and parses
+    // its message files, which is where the time goes), then account in list order.
+    let outcomes = convert_all(store, &todo, opts.dry_run);
+    for (m, (out, entry)) in todo.iter().zip(outcomes) {
         if out.already {
             sum.already += 1;
             by_id.insert(m.uniqueid.clone(), m.name.clone());
             continue;
         }
+        pending.extend(entry);
         let failed = !out.converted && !opts.dry_run;
         for p in out.problems {
             sum.problems.push((m.name.clone(), p));
@@ -136,6 +143,32 @@ pub fn run(store: &Store, cfg: &conf::Config, opts: &Options, progress: &mut dyn
     }
     sum.carried.users = users.len();
     Ok(sum)
+}
+
+/// Converts `todo` on as many threads as there are cores; the outcomes in `todo`'s
+/// order, each with the list entry to add.
+fn convert_all(store: &Store, todo: &[&site::CyrusMailbox], dry_run: bool) -> Vec<(convert::Outcome, Option<(String, mboxlist::Entry)>)> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<(convert::Outcome, Option<(String, mboxlist::Entry)>)>>> = Mutex::new((0..todo.len()).map(|_| None).collect());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(todo.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(m) = todo.get(i) else { break };
+                    let mut pending = Vec::new();
+                    let out = convert::convert(store, m, dry_run, &mut pending);
+                    if let Ok(mut r) = results.lock() {
+                        r[i] = Some((out, pending.pop()));
+                    }
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_default().into_iter().map(|o| o.unwrap_or_default()).collect()
 }
 
 /// syncfs(2) of the filesystem holding `dir`.
