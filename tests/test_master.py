@@ -305,12 +305,19 @@ def test_explicit_dash_c_in_cmd_wins(make_instance):
 
 def test_worker_that_dies_at_start_is_throttled(make_instance):
     inst = make_instance()
-    inst.write_cyrus_conf(SERVICES=imap_service(inst, extra="prefork=1") + f'  broken cmd="nosuchdaemon" listen="127.0.0.1:{inst.port("broken")}" prefork=1\n')
+    dying = os.path.join(inst.dir, "dying.sh")
+    with open(dying, "w") as f:
+        f.write("#!/bin/sh\nexit 3\n")
+    os.chmod(dying, 0o755)
+    inst.write_cyrus_conf(SERVICES=imap_service(inst, extra="prefork=1")
+                          + f'  broken cmd="{dying}" listen="127.0.0.1:{inst.port("broken")}" prefork=1\n'
+                          + f'  http cmd="httpd -U 30" listen="127.0.0.1:{inst.port("http")}" prefork=0\n')
     inst.start()
-    inst.log.wait(r"cannot execute \S+/nosuchdaemon: No such file or directory")
+    # A Cyrus program the suite does not have is named once and left out.
+    inst.log.wait(r"service http: not provided by this suite: \S+/httpd \(from cmd=\"httpd -U 30\"\); the entry is left out")
     inst.log.wait(r"service broken: 5 workers in a row died at start; waiting 1s")
     time.sleep(3)
-    forks = len(inst.log.grep(r"name:broken .* exited, status 127"))
+    forks = len(inst.log.grep(r"name:broken .* exited, status 3"))
     assert 5 <= forks <= 10, forks
     # The healthy service is unaffected.
     assert b"* OK" in greet(inst.port("imap"))

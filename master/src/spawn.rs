@@ -4,7 +4,8 @@
 //! directory that holds master's own binary (so an installed suite and a cargo build
 //! both work; an absolute path is used as given) and adds `-C <master's imapd.conf>`
 //! when the command has no `-C` of its own (Cyrus 3.6 would let the child fall back to
-//! /etc/imapd.conf). Everything is allocated before `fork()`; between fork and exec
+//! /etc/imapd.conf). Debian's `/usr/sbin/cyrus TOOL ...` wrapper runs the suite's tool of
+//! that name (`expire` is `cyr_expire`). Everything is allocated before `fork()`; between fork and exec
 //! the child makes only async-signal-safe system calls.
 //!
 //! Caution: every descriptor master holds is close-on-exec and at or above
@@ -74,12 +75,34 @@ pub fn own_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// Debian's dispatcher of Cyrus's admin tools.
+fn is_debian_wrapper(prog: &str) -> bool {
+    prog == "/usr/sbin/cyrus" || prog == "cyrus"
+}
+
+/// The tool Debian's wrapper runs for `name` (it knows a few short names).
+fn debian_tool(name: &str) -> &str {
+    match name {
+        "expire" => "cyr_expire",
+        "mboxlist" => "ctl_mboxlist",
+        "check" => "chk_cyrus",
+        other => other,
+    }
+}
+
 impl Command {
     /// Builds the command of entry `name` from `cmd`.
     pub fn new(name: &str, cmd: &str, config: &Path, bindir: &Path) -> Result<Command, String> {
         let mut words: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
         if words.is_empty() {
             return Err(format!("{name}: empty cmd"));
+        }
+        // Debian's cyrus.conf runs the admin tools through its wrapper (`/usr/sbin/cyrus
+        // expire -E 3`): on this suite they are the suite's own tools of that name.
+        if is_debian_wrapper(&words[0]) && words.len() > 1 {
+            let tool = debian_tool(&words[1]).to_string();
+            words.remove(0);
+            words[0] = tool;
         }
         let path = if words[0].starts_with('/') { PathBuf::from(&words[0]) } else { bindir.join(&words[0]) };
         let has_c = words[1..].iter().any(|w| w == "-C" || (w.starts_with("-C") && w.len() > 2));
@@ -210,7 +233,9 @@ mod tests {
         let c = Command::new("imap", "imapd -U 30", Path::new("/etc/x.conf"), Path::new("/opt/suite/bin")).unwrap();
         assert_eq!(c.display(), "/opt/suite/bin/imapd -U 30 -C /etc/x.conf");
         let c = Command::new("recover", "/usr/sbin/cyrus ctl_cyrusdb -r", Path::new("/etc/x.conf"), Path::new("/b")).unwrap();
-        assert_eq!(c.display(), "/usr/sbin/cyrus ctl_cyrusdb -r -C /etc/x.conf");
+        assert_eq!(c.display(), "/b/ctl_cyrusdb -r -C /etc/x.conf", "Debian's wrapper runs the suite's tool");
+        let c = Command::new("delprune", "/usr/sbin/cyrus expire -E 3", Path::new("/etc/x.conf"), Path::new("/b")).unwrap();
+        assert_eq!(c.display(), "/b/cyr_expire -E 3 -C /etc/x.conf");
         let c = Command::new("imap", "/usr/bin/imapd -C /other.conf", Path::new("/etc/x.conf"), Path::new("/b")).unwrap();
         assert_eq!(c.display(), "/usr/bin/imapd -C /other.conf");
         let c = Command::new("imap", "imapd -C/other.conf -s", Path::new("/etc/x.conf"), Path::new("/b")).unwrap();

@@ -25,6 +25,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// How a missing program is reported (START entries are then skipped, not fatal).
+const NOT_PROVIDED: &str = "not provided by this suite:";
+
 /// Forks per second allowed to one DAEMON entry (Cyrus's limit).
 const DAEMON_MAXFORKRATE: u32 = 10;
 
@@ -124,8 +127,14 @@ impl Master {
         })
     }
 
+    /// The command of an entry; an error when its program is not there (a Cyrus
+    /// program the suite does not provide, such as httpd or notifyd).
     fn command(&self, name: &str, cmd: &str) -> Result<Command, String> {
-        Command::new(name, cmd, &self.s.config, &self.s.bindir)
+        let c = Command::new(name, cmd, &self.s.config, &self.s.bindir)?;
+        if !c.path.exists() {
+            return Err(format!("{NOT_PROVIDED} {} (from cmd=\"{cmd}\"); the entry is left out", c.path.display()));
+        }
+        Ok(c)
     }
 
     /// Binds the listeners of `cc` (a service that cannot bind is logged and left out;
@@ -161,7 +170,16 @@ impl Master {
     /// fails stops master, as in Cyrus ("can't run startup").
     pub fn run_start(&mut self, cc: &CyrusConf) -> Result<(), String> {
         for e in &cc.start {
-            let cmd = self.command(&e.name, &e.cmd).map_err(|err| format!("can't run startup: START {}: {err}", e.name))?;
+            let cmd = match self.command(&e.name, &e.cmd) {
+                Ok(c) => c,
+                // A Cyrus tool this suite has no use for (tls_prune: it keeps no TLS
+                // session database) is skipped, not fatal.
+                Err(err) if err.starts_with(NOT_PROVIDED) => {
+                    log::warn!("START {}: {err}", e.name);
+                    continue;
+                }
+                Err(err) => return Err(format!("can't run startup: START {}: {err}", e.name)),
+            };
             let born = Instant::now();
             match spawn::spawn(&cmd, self.id(), ChildFds { status: None, listener: None, maxfds: 0 }) {
                 Ok(pid) => {

@@ -318,6 +318,7 @@ pub const CYRUS_OPTION_NAMES: &[&str] = &[
     "newspostuser",
     "newsprefix",
     "newsrc_db_path",
+    "newsspool",
     "nntptimeout",
     "notesmailbox",
     "notify_external",
