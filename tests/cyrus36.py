@@ -25,12 +25,16 @@ def available():
 
 
 class CyrusInstance:
-    def __init__(self):
+    """extra_conf: lines appended to imapd.conf (later lines win in Cyrus's parser);
+    sieve=True adds a timsieved service on self.sieve_port."""
+
+    def __init__(self, extra_conf="", sieve=False):
         self.dir = tempfile.mkdtemp(prefix="cyrus36-")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
         self.lmtp_socket = os.path.join(self.dir, "lmtp.sock")
         self.pop_port = free_port()
+        self.sieve_port = free_port() if sieve else None
         conf = os.path.join(self.dir, "conf")
         for d in ("db", "lock", "log", "proc", "quota", "sieve", "socket", "user"):
             os.makedirs(os.path.join(conf, d))
@@ -43,7 +47,7 @@ class CyrusInstance:
                 f"sasl_auxprop_plugin: sasldb\nsasl_sasldb_path: {self.dir}/sasldb2\nsasl_mech_list: PLAIN LOGIN\n"
                 f"altnamespace: no\nunixhierarchysep: no\nmunge8bit: no\n"
                 f"idlesocket: {conf}/socket/idle\nlmtpsocket: {conf}/socket/lmtp\nnotifysocket: {conf}/socket/notify\n"
-                f"sievedir: {conf}/sieve\n"
+                f"sievedir: {conf}/sieve\n" + extra_conf
             )
         with open(os.path.join(self.dir, "cyrus.conf"), "w") as f:
             f.write(
@@ -52,6 +56,8 @@ class CyrusInstance:
                 f'  lmtpunix cmd="{CYRUS_BIN}/lmtpd -C {self.conf}" listen="{self.lmtp_socket}" prefork=1\n'
                 + (f'  pop3 cmd="{CYRUS_BIN}/pop3d -C {self.conf}" listen="127.0.0.1:{self.pop_port}" prefork=1\n'
                    if os.access(os.path.join(CYRUS_BIN, "pop3d"), os.X_OK) else "")
+                + (f'  sieve cmd="{CYRUS_BIN}/timsieved -C {self.conf}" listen="127.0.0.1:{self.sieve_port}" prefork=0\n'
+                   if sieve else "")
                 + "}\n"
                 "EVENTS {\n}\nDAEMON {\n}\n"
             )
@@ -70,9 +76,13 @@ class CyrusInstance:
         wait_for(lambda: _connects(self.port), timeout=20, what="Cyrus imapd to listen")
         return self
 
-    def add_password(self, user, password):
-        subprocess.run(["saslpasswd2", "-p", "-c", "-f", os.path.join(self.dir, "sasldb2"), "-u", "cyrus.test", user],
+    def add_password(self, user, password, realm="cyrus.test"):
+        """A sasldb user; with virtdomains, `user@domain` logs in as user in realm domain."""
+        subprocess.run(["saslpasswd2", "-p", "-c", "-f", os.path.join(self.dir, "sasldb2"), "-u", realm, user],
                        input=password.encode(), check=True)
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("cyrus")
+            os.chown(os.path.join(self.dir, "sasldb2"), pw.pw_uid, pw.pw_gid)
 
     def create_users(self, users):
         """Creates user.NAME for each, as the admin over IMAP."""
@@ -106,13 +116,24 @@ class CyrusInstance:
                 for n in [dirpath] + [os.path.join(dirpath, x) for x in files]:
                     os.chown(n, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
 
-    def stop(self):
+    def halt(self):
+        """Stops Cyrus's master (and so its workers) and keeps the site's files."""
         try:
             with open(self.pidfile) as f:
                 pid = int(f.read().strip())
+        except (OSError, ValueError):
+            return
+        try:
             os.kill(pid, signal.SIGTERM)
-            wait_for(lambda: not os.path.exists(f"/proc/{pid}"), timeout=20, what="Cyrus master to stop")
-        except (OSError, ValueError, AssertionError):
+        except OSError:
+            return
+        wait_for(lambda: not os.path.exists(f"/proc/{pid}"), timeout=20, what="Cyrus master to stop")
+        wait_for(lambda: not _connects(self.port), timeout=20, what="Cyrus imapd to stop listening")
+
+    def stop(self):
+        try:
+            self.halt()
+        except AssertionError:
             pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
