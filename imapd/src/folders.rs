@@ -15,6 +15,8 @@ use service::Conn;
 use std::collections::{BTreeMap, HashSet};
 
 const SPECIAL_USE: &str = "/specialuse";
+/// Cyrus's hierarchy of deleted mailboxes (its `deletedprefix` default).
+const DELETED_PREFIX: &str = "DELETED.";
 const SPECIAL_USES: &[&str] = &["\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"];
 
 pub(crate) fn no(conn: &mut Conn, tag: &str, msg: &str) {
@@ -432,12 +434,24 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
             continue;
         }
         let int = InternalName(n);
+        // Cyrus's DELETED hierarchy (mailboxes deleted under Cyrus and taken over)
+        // is for administrators to restore from, as in Cyrus.
+        if !s.admin && int.0.split_once('!').map_or(int.0.as_str(), |(_, l)| l).starts_with(DELETED_PREFIX) {
+            continue;
+        }
         let r = store.rights(s.userid(), &int, &e);
         if !r.has('l') {
             continue;
         }
         let ext = s.external(&int);
-        let uses = store.list.annotation(&int.0, SPECIAL_USE, "").ok().flatten().map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default();
+        // A special use is the owner's own view of a personal mailbox (as in Cyrus,
+        // where it is the owner's private annotation).
+        let owner = store.ns.owner(&int);
+        let uses = if owner.is_none() || owner.as_deref() == Some(s.userid()) {
+            store.list.annotation(&int.0, SPECIAL_USE, "").ok().flatten().map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default()
+        } else {
+            String::new()
+        };
         let subscribed = subs.contains(&int.0);
         names.insert(ext, Info { int: Some(int), selectable: true, children: false, uses, subscribed });
     }

@@ -73,8 +73,11 @@ pub fn read(store: &Store, m: &CyrusMailbox, paths: &Paths, check_files: bool, p
     let hdr_path = cyrus_file(paths, "cyrus.header");
     let hdr_bytes = std::fs::read(&hdr_path).map_err(|e| format!("{}: {e}", hdr_path.display()))?;
     let hdr = cyrusdb::header::read(&hdr_bytes).map_err(|e| format!("{}: {e}", hdr_path.display()))?;
+    // A mailbox moved into the DELETED hierarchy keeps its old name in its header
+    // (DELETED.user.fred.Old.6B12E9EB holds user.fred.Old).
+    let deleted_as = |n: &str| m.name.strip_prefix("DELETED.").and_then(|r| r.rsplit_once('.')).is_some_and(|(orig, _)| orig == n);
     if let Some(n) = &hdr.name {
-        if n != &m.name {
+        if n != &m.name && !deleted_as(n) {
             // Debian's 3.6.1 can give two mailboxes one uniqueid (and one directory).
             return Err(format!("{}: cyrus.header names {n}: two mailboxes share this directory (uniqueid {})", hdr_path.display(), m.uniqueid));
         }

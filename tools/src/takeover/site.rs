@@ -78,8 +78,11 @@ fn classify(t: &str, v36: bool) -> (Kind, bool, Option<&'static str>) {
             }
         }
     }
+    // `d` is the tombstone Cyrus leaves at a deleted mailbox's old name (no files);
+    // the mailbox itself, moved into the DELETED hierarchy, is an ordinary entry an
+    // admin may still restore, and is taken over like the others.
     let skip = if flags.contains('d') {
-        Some("a deleted mailbox (Cyrus's DELETED hierarchy)")
+        Some("the tombstone of a deleted mailbox (its files are under DELETED.*)")
     } else if flags.contains('r') {
         Some("on another server (remote entry of a Murder)")
     } else if flags.contains('z') {
@@ -99,7 +102,6 @@ fn classify(t: &str, v36: bool) -> (Kind, bool, Option<&'static str>) {
 fn from_dlist(name: String, v: &Value, v36: bool) -> CyrusMailbox {
     let text = |k: &str| v.get(k).and_then(Value::text).unwrap_or_default();
     let (kind, by_id, skip) = classify(&text("T"), v36);
-    let skip = skip.or_else(|| name.starts_with("DELETED.").then_some("a deleted mailbox (Cyrus's DELETED hierarchy)"));
     CyrusMailbox {
         name,
         uniqueid: text("I"),
@@ -123,8 +125,6 @@ fn from_v24(name: String, value: &[u8]) -> CyrusMailbox {
         Some("on another server (remote entry of a Murder)")
     } else if mbtype & 2 != 0 {
         Some("a reserved name (a create or rename in progress under Cyrus)")
-    } else if mbtype & 16 != 0 || name.starts_with("DELETED.") {
-        Some("a deleted mailbox (Cyrus's DELETED hierarchy)")
     } else {
         None
     };
@@ -190,7 +190,7 @@ pub fn from_dump(text: &str) -> Result<Vec<CyrusMailbox>, String> {
                 uidvalidity: s("uidvalidity").parse().unwrap_or(0),
                 by_id,
                 kind,
-                skip: skip.or_else(|| name.starts_with("DELETED.").then_some("a deleted mailbox (Cyrus's DELETED hierarchy)")),
+                skip,
             });
         }
         return Ok(out);
