@@ -151,3 +151,17 @@ def test_faults_are_reported_and_nothing_is_half_done(site):
     assert "4 mailboxes were already taken over" in again.stdout, again.stdout
     assert "takeover: 0 mailboxes" in again.stdout
     assert tree_digest(cy.dir).keys() >= set(k for k in after if "lmdb" not in k)
+
+
+def test_mailbox_list_from_ctl_mboxlist_dump(site):
+    """When all an administrator has is the text of Cyrus's `ctl_mboxlist -d`."""
+    cy, dirs = site
+    dump = subprocess.run([os.path.join(cyrus36.CYRUS_BIN, "ctl_mboxlist"), "-C", cy.conf, "-d"],
+                          capture_output=True, text=True, check=True, user="cyrus" if os.geteuid() == 0 else None)
+    path = os.path.join(cy.dir, "mboxlist.txt")
+    with open(path, "w") as f:
+        f.write(dump.stdout)
+    os.rename(os.path.join(cy.dir, "conf", "mailboxes.db"), os.path.join(cy.dir, "conf", "mailboxes.db.away"))
+    r = takeover(cy, "--dump", path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"takeover: {len(USERS)} mailboxes, {5 * len(USERS)} messages" in r.stdout, r.stdout
