@@ -91,13 +91,7 @@ impl Site<'_> {
     /// index record and came with the mailbox).
     pub fn seen(&self, userid: &str, problems: &mut Vec<String>) -> usize {
         let Some(path) = self.user_file(userid, "seen") else { return 0 };
-        let pairs = match kv::read_file(&path) {
-            Ok(p) => p,
-            Err(e) => {
-                problems.push(e.0);
-                return 0;
-            }
-        };
+        let Some(pairs) = read_db(&path, problems) else { return 0 };
         let mut n = 0;
         for (k, v) in &pairs {
             let uniqueid = String::from_utf8_lossy(k).into_owned();
@@ -122,13 +116,7 @@ impl Site<'_> {
     /// user's own INBOX written `INBOX`.
     pub fn subscriptions(&self, userid: &str, problems: &mut Vec<String>) -> usize {
         let Some(path) = self.user_file(userid, "sub") else { return 0 };
-        let pairs = match kv::read_file(&path) {
-            Ok(p) => p,
-            Err(e) => {
-                problems.push(e.0);
-                return 0;
-            }
-        };
+        let Some(pairs) = read_db(&path, problems) else { return 0 };
         let v36 = pairs.contains_key(&b"\x1fVER\x1f"[..]);
         let inbox = self.store.ns.inbox(userid).0;
         let mut n = 0;
@@ -210,13 +198,7 @@ impl Site<'_> {
         if !path.exists() {
             return 0;
         }
-        let pairs = match kv::read_file(&path) {
-            Ok(p) => p,
-            Err(e) => {
-                problems.push(e.0);
-                return 0;
-            }
-        };
+        let Some(pairs) = read_db(&path, problems) else { return 0 };
         let mut n = 0;
         for (k, v) in &pairs {
             let parts: Vec<&[u8]> = k.split(|&b| b == 0).collect();
@@ -338,6 +320,11 @@ impl Site<'_> {
         }
         Ok(out)
     }
+}
+
+/// A Cyrus database read whole, or `None` with the reason among the problems.
+fn read_db(path: &Path, problems: &mut Vec<String>) -> Option<kv::Pairs> {
+    kv::read_file(path).map_err(|e| problems.push(e.0)).ok()
 }
 
 /// The owner of a mailbox in a user's hierarchy.
