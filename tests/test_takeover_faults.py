@@ -5,6 +5,7 @@ mailboxes alone. The site is made by Debian's Cyrus 3.6 in a temp dir."""
 
 import hashlib
 import os
+import pwd
 import smtplib
 import subprocess
 
@@ -165,3 +166,40 @@ def test_mailbox_list_from_ctl_mboxlist_dump(site):
     r = takeover(cy, "--dump", path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"takeover: {len(USERS)} mailboxes, {5 * len(USERS)} messages" in r.stdout, r.stdout
+
+
+def test_archived_messages_are_taken_over_and_given_back():
+    """archive_enabled: messages Cyrus moved to archivepartition-default are linked
+    into their mailbox (not copied); --revert takes the links away again."""
+    cy = cyrus36.CyrusInstance()
+    arch = os.path.join(cy.dir, "archive")
+    os.makedirs(arch)
+    if os.geteuid() == 0:
+        os.chown(arch, pwd.getpwnam("cyrus").pw_uid, pwd.getpwnam("cyrus").pw_gid)
+    with open(cy.conf, "a") as f:
+        f.write(f"mailbox_legacy_dirs: yes\narchive_enabled: yes\narchivepartition-default: {arch}\n")
+    try:
+        cy.start()
+        cy.create_users(["fred"])
+        lm = smtplib.LMTP(cy.lmtp_socket, timeout=30)
+        lm.ehlo("mta")
+        for i in range(4):
+            lmtp_send(lm, "a@example.org", ["fred"], f"Subject: a{i}\r\nMessage-ID: <a{i}@x>\r\n\r\nbody {i}\r\n".encode())
+        lm.quit()
+        subprocess.run([os.path.join(cyrus36.CYRUS_BIN, "cyr_expire"), "-C", cy.conf, "-A", "0"], check=True, capture_output=True,
+                       user="cyrus" if os.geteuid() == 0 else None)
+        halt(cy)
+        data, archived = mailbox_dir(cy, "fred"), os.path.join(arch, "user", "fred")
+        assert sorted(f for f in os.listdir(archived) if f.endswith(".")) == ["1.", "2.", "3.", "4."], "Cyrus archived them"
+        assert not [f for f in os.listdir(data) if f.endswith(".")]
+        r = takeover(cy)
+        assert r.returncode == 0 and "takeover: 1 mailboxes, 4 messages" in r.stdout, r.stdout + r.stderr
+        for u in range(1, 5):
+            st_a, st_d = os.stat(os.path.join(archived, f"{u}.")), os.stat(os.path.join(data, f"{u}."))
+            assert st_a.st_ino == st_d.st_ino, "linked, not copied"
+        r = takeover(cy, "--revert")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert not [f for f in os.listdir(data) if f.endswith(".")], "the links are gone again"
+        assert len([f for f in os.listdir(archived) if f.endswith(".")]) == 4, "the archive keeps every message"
+    finally:
+        cy.stop()

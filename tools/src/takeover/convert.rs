@@ -64,6 +64,8 @@ pub struct Read {
     pub records: Vec<index::Record>,
     /// Cyrus bit number of each user flag → this suite's bit number.
     pub flag_map: Vec<Option<usize>>,
+    /// Archived messages: UID and the file on the archive partition.
+    pub archived: Vec<(Uid, PathBuf)>,
     pub uniqueid: String,
 }
 
@@ -102,8 +104,18 @@ pub fn read(store: &Store, m: &CyrusMailbox, paths: &Paths, check_files: bool, p
         }
     }
     records.retain(|r| r.system_flags & cflag::UNLINKED == 0);
+    // Messages Cyrus archived (archive_enabled) live under archivepartition-NAME, at
+    // the same place relative to it: they are hard-linked into the mailbox.
+    let mut archived = Vec::new();
     if let Some(r) = records.iter().find(|r| r.system_flags & cflag::ARCHIVED != 0) {
-        return Err(format!("UID {} lives on Cyrus's archive partition, which this suite does not read (move archived messages back with Cyrus first)", r.uid));
+        let root = |prefix: &str| store.cfg.prefixed(prefix).into_iter().find(|(p, _)| *p == m.partition).map(|(_, d)| PathBuf::from(d));
+        let (Some(part), Some(arch)) = (root("partition-"), root("archivepartition-")) else {
+            return Err(format!("UID {} is archived, and no archivepartition-{} is configured to find it", r.uid, m.partition));
+        };
+        let rel = paths.data.strip_prefix(&part).map_err(|_| format!("{} is not under partition-{}", paths.data.display(), m.partition))?;
+        for r in records.iter().filter(|r| r.system_flags & cflag::ARCHIVED != 0 && r.system_flags & cflag::EXPUNGED == 0) {
+            archived.push((Uid(r.uid), arch.join(rel).join(format!("{}.", r.uid))));
+        }
     }
     // User flags: holes dropped, bits renumbered.
     let mut user_flags = Vec::new();
@@ -133,7 +145,7 @@ pub fn read(store: &Store, m: &CyrusMailbox, paths: &Paths, check_files: bool, p
         // A dry run checks each file here; a real run learns the same from the
         // files as it converts them (one read of each, no extra stat).
         if check_files {
-            let file = paths.message(Uid(r.uid));
+            let file = archived.iter().find(|(u, _)| u.0 == r.uid).map_or_else(|| paths.message(Uid(r.uid)), |(_, f)| f.clone());
             match std::fs::metadata(&file) {
                 Ok(md) if md.len() != u64::from(r.size) => {
                     problems.push(format!("{}: {} bytes where Cyrus's index says {}", file.display(), md.len(), r.size));
@@ -175,6 +187,7 @@ pub fn read(store: &Store, m: &CyrusMailbox, paths: &Paths, check_files: bool, p
         },
         records,
         flag_map,
+        archived,
         uniqueid,
     })
 }
@@ -251,6 +264,23 @@ pub fn convert(store: &Store, m: &CyrusMailbox, dry_run: bool, pending: &mut Vec
             return out;
         }
     };
+    let mut linked = Vec::new();
+    for (uid, from) in &read.archived {
+        let to = paths.message(*uid);
+        if to.exists() {
+            continue;
+        }
+        if let Err(e) = std::fs::hard_link(from, &to) {
+            for l in &linked {
+                let _ = std::fs::remove_file(l);
+            }
+            put_back(&moved);
+            out.problems.push(format!("not converted: archived {} cannot be linked into the mailbox ({e}); the archive partition must be on the same filesystem", from.display()));
+            out.converted = false;
+            return out;
+        }
+        linked.push(to);
+    }
     let mut entry = entry;
     entry.uniqueid = read.uniqueid.clone();
     entry.uidvalidity = read.import.uidvalidity;
@@ -268,7 +298,9 @@ pub fn convert(store: &Store, m: &CyrusMailbox, dry_run: bool, pending: &mut Vec
             .filter(|(_, a)| a.exists())
             .collect();
         put_back(&aside);
-        let _ = moved;
+        for l in &linked {
+            let _ = std::fs::remove_file(l);
+        }
         out.problems.push(format!("not converted: {e}"));
         return out;
     }
@@ -319,9 +351,21 @@ fn verify(paths: &Paths, read: &Read, problems: &mut Vec<String>) {
 }
 
 /// Puts Cyrus's files back in a mailbox directory and removes this suite's (for going
-/// back to Cyrus). Returns whether anything was put back.
+/// back to Cyrus), and the links of archived messages made at the takeover (Cyrus
+/// would take such a file for a lost message and give it a new UID). Returns whether
+/// anything was put back.
 pub fn revert(paths: &Paths) -> Result<bool, String> {
+    use std::os::unix::fs::MetadataExt;
     let mut any = false;
+    if let Ok(ix) = std::fs::read(paths.meta.join(format!("cyrus.index.{ASIDE}"))).map_err(|e| e.to_string()).and_then(|b| index::read(&b).map_err(|e| e.0)) {
+        for r in ix.records.iter().filter(|r| r.system_flags & cflag::ARCHIVED != 0) {
+            let f = paths.message(Uid(r.uid));
+            // Only a second link: the archive partition keeps the message.
+            if std::fs::metadata(&f).is_ok_and(|md| md.nlink() > 1) {
+                std::fs::remove_file(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+            }
+        }
+    }
     for f in CYRUS_FILES {
         let (at, aside) = (paths.meta.join(f), paths.meta.join(format!("{f}.{ASIDE}")));
         if aside.exists() {
