@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import cyrus36  # noqa: E402
 from suite import Instance, descendants, lmtp_send  # noqa: E402
+from test_sieve import put_script  # noqa: E402  (a script where Cyrus keeps it)
 
 
 def tree_cpu(root):
@@ -187,7 +188,7 @@ def main():
             cy.create_users(users + [f"{u}.Filed" for u in users])
             if variant:
                 for u in users:
-                    install_suite_script(ours, u, SIEVE_SCRIPT)
+                    put_script(ours, u, SIEVE_SCRIPT, name="bench")
                     cy.install_sieve(u, SIEVE_SCRIPT)
             with open(cy.pidfile) as f:
                 cy_pid = int(f.read().strip())
@@ -220,19 +221,6 @@ def main():
             print(line)
     if args.sieve:
         subprocess.run([os.path.join(ROOT, "target", "release" if os.path.exists(os.path.join(ROOT, "target", "release", "suite-bench")) else "debug", "suite-bench"), "sieve", "--kib", "100"])
-
-
-def install_suite_script(inst, user, source, name="bench"):
-    """The script as Cyrus keeps it (sievedir/H/USER/NAME.script, defaultbc)."""
-    d = os.path.join(inst.dir, "sieve", user[0], user)
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"{name}.script"), "w") as f:
-        f.write(source)
-    link = os.path.join(d, "defaultbc")
-    if os.path.lexists(link):
-        os.unlink(link)
-    os.symlink(f"{name}.bc", link)
-    inst._own()
 
 
 if __name__ == "__main__":

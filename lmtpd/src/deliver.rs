@@ -313,7 +313,10 @@ impl Deliverer {
         // The deliver databases are split by the recipient's first letter: key by
         // user (or "shared") and mailbox, so that users spread over the letters.
         let dup_key = format!("{}:{}", t.user.as_deref().unwrap_or("shared"), name.0);
-        if let (true, Some(id)) = (self.duplicates, msgid) {
+        // A user's default mailbox was looked up in the deliver database before the
+        // script ran (deliver_target): not twice.
+        let checked = t.user.is_some() && *name == t.mailbox;
+        if let (true, Some(id), false) = (self.duplicates, msgid, checked) {
             if let Ok(Some(_)) = self.deliverdb.check(id, &dup_key) {
                 log::info!("dupelim: eliminated duplicate message to {} id {} (delivery)", name.0, id);
                 return Reply::new(250, format!("2.1.5 Ok (duplicate of a message already delivered to {})", t.rcpt));

@@ -62,8 +62,6 @@ pub struct Read {
     pub import: Import,
     /// Cyrus's records (non-unlinked), for the comparison after writing.
     pub records: Vec<index::Record>,
-    /// Cyrus bit number of each user flag → this suite's bit number.
-    pub flag_map: Vec<Option<usize>>,
     /// Archived messages: UID and the file on the archive partition.
     pub archived: Vec<(Uid, PathBuf)>,
     pub uniqueid: String,
@@ -173,7 +171,6 @@ pub fn read(store: &Store, m: &CyrusMailbox, paths: &Paths, check_files: bool, p
             },
         );
     }
-    let _ = store;
     Ok(Read {
         import: Import {
             uidvalidity: if ix.header.uidvalidity != 0 { ix.header.uidvalidity } else { m.uidvalidity },
@@ -186,7 +183,6 @@ pub fn read(store: &Store, m: &CyrusMailbox, paths: &Paths, check_files: bool, p
             sync: false,
         },
         records,
-        flag_map,
         archived,
         uniqueid,
     })
@@ -347,7 +343,6 @@ fn verify(paths: &Paths, read: &Read, problems: &mut Vec<String>) {
     if header.uidvalidity != read.import.uidvalidity || header.last_uid < read.import.last_uid {
         problems.push("UIDVALIDITY or the last UID differ after conversion".into());
     }
-    let _ = &read.flag_map;
 }
 
 /// Puts Cyrus's files back in a mailbox directory and removes this suite's (for going
