@@ -23,6 +23,8 @@ pub enum Sect {
 pub enum Item {
     Uid,
     Flags,
+    /// RFC 7162: `MODSEQ (n)`.
+    Modseq,
     InternalDate,
     Size,
     Envelope,
@@ -73,6 +75,7 @@ fn parse_item(p: &mut Parser) -> PResult<Item> {
     Ok(match k.as_str() {
         "UID" => Item::Uid,
         "FLAGS" => Item::Flags,
+        "MODSEQ" => Item::Modseq,
         "INTERNALDATE" => Item::InternalDate,
         "RFC822.SIZE" => Item::Size,
         "ENVELOPE" => Item::Envelope,
@@ -275,6 +278,7 @@ pub fn write_items(out: &mut Vec<u8>, items: &[Item], src: &mut Source, flags: &
         *first = false;
         match it {
             Item::Uid => out.extend_from_slice(format!("UID {}", rec.uid.0).as_bytes()),
+            Item::Modseq => out.extend_from_slice(format!("MODSEQ ({})", rec.modseq.0).as_bytes()),
             Item::Flags => {
                 out.extend_from_slice(b"FLAGS ");
                 out.extend_from_slice(flags.as_bytes());

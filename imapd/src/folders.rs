@@ -540,7 +540,7 @@ fn status_items(p: &mut Parser) -> PResult<Vec<String>> {
     let mut v = Vec::new();
     while !p.eat(b')') {
         let k = p.keyword()?;
-        if !matches!(k.as_str(), "MESSAGES" | "RECENT" | "UIDNEXT" | "UIDVALIDITY" | "UNSEEN" | "SIZE") {
+        if !matches!(k.as_str(), "MESSAGES" | "RECENT" | "UIDNEXT" | "UIDVALIDITY" | "UNSEEN" | "SIZE" | "HIGHESTMODSEQ") {
             return Err(format!("Invalid STATUS item {}", k.chars().take(30).collect::<String>()));
         }
         v.push(k);
@@ -596,6 +596,7 @@ fn status(s: &Session, int: &InternalName, items: &[String]) -> Result<String, S
             "UIDNEXT" => u64::from(h.last_uid) + 1,
             "UIDVALIDITY" => u64::from(h.uidvalidity),
             "UNSEEN" => u64::from(unseen),
+            "HIGHESTMODSEQ" => h.highestmodseq.max(1),
             _ => h.quota_used,
         };
         parts.push(format!("{i} {v}"));

@@ -13,6 +13,7 @@ pub mod parse;
 pub mod search;
 pub mod selected;
 pub mod session;
+pub mod sync;
 pub mod telemetry;
 
 /// Parses one command as the session would (tag, name, arguments) without running

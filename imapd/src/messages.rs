@@ -5,6 +5,7 @@
 use crate::fetch::{self, Item};
 use crate::parse::{self, PResult, Parser, compact};
 use crate::search;
+use crate::sync;
 use crate::selected::{Selected, system_flag};
 use crate::session::{Session, no, ok, store_no};
 use mailbox::{FlagOp, NewMessage, flag};
@@ -36,16 +37,30 @@ impl Session<'_> {
         let set = p.seqset()?;
         p.sp()?;
         let mut items = fetch::parse_items(p)?;
-        if p.eat(b' ') {
-            return Err("FETCH modifiers are not supported".into());
-        }
+        let mods = if p.eat(b' ') { sync::parse_fetch_mods(p)? } else { Default::default() };
         p.end()?;
+        if mods.vanished && !(uid && self.mode.qresync) {
+            return Err("VANISHED needs UID FETCH and QRESYNC enabled".into());
+        }
+        if mods.changedsince.is_some() && !items.contains(&Item::Modseq) {
+            items.push(Item::Modseq);
+        }
+        if items.contains(&Item::Modseq) {
+            self.enable_condstore();
+        }
         if uid && !items.contains(&Item::Uid) {
             items.insert(0, Item::Uid);
         }
-        let Some(msns) = self.msns(conn, tag, &set, uid) else { return Ok(()) };
+        let Some(mut msns) = self.msns(conn, tag, &set, uid) else { return Ok(()) };
         let store = self.store();
         let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
+        if let Some(since) = mods.changedsince {
+            if mods.vanished {
+                let gone = sync::vanished_since(sel, &set.resolve(sel.mb.header().last_uid), since).map_err(|e| e.to_string())?;
+                sync::write_vanished(conn, &gone, true);
+            }
+            msns.retain(|&m| sel.record(m).is_ok_and(|r| r.modseq.0 > since));
+        }
         // \Seen first, in one write, for the messages a non-PEEK item reads.
         let sets_seen = items.iter().any(Item::sets_seen) && !sel.readonly && sel.rights.has('s');
         let mut newly_seen = std::collections::HashSet::new();
@@ -88,6 +103,10 @@ impl Session<'_> {
             }
             if !wants_flags && newly_seen.contains(&rec.uid.0) {
                 out.extend_from_slice(format!(" FLAGS {flags}").as_bytes());
+                // CONDSTORE: a FETCH that changed flags says with what modseq.
+                if sel.mode.condstore && !items.contains(&Item::Modseq) {
+                    out.extend_from_slice(format!(" MODSEQ ({})", rec.modseq.0).as_bytes());
+                }
             }
             out.extend_from_slice(b")\r\n");
             conn.write(&out);
@@ -106,6 +125,13 @@ impl Session<'_> {
         p.sp()?;
         let set = p.seqset()?;
         p.sp()?;
+        let unchangedsince = if p.peek() == Some(b'(') {
+            let n = sync::parse_store_mods(p)?;
+            p.sp()?;
+            Some(n)
+        } else {
+            None
+        };
         let op_word = p.keyword()?;
         let (op, silent) = match op_word.as_str() {
             "FLAGS" => (FlagOp::Replace, false),
@@ -119,6 +145,9 @@ impl Session<'_> {
         p.sp()?;
         let flags = p.flag_list(true)?;
         p.end()?;
+        if unchangedsince.is_some() {
+            self.enable_condstore();
+        }
         let Some(msns) = self.msns(conn, tag, &set, uid) else { return Ok(()) };
         let store = self.store();
         let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
@@ -146,8 +175,12 @@ impl Session<'_> {
             kws.clear();
         }
         let mut uids = Vec::with_capacity(msns.len());
+        // UNCHANGEDSINCE: messages changed after it are left alone and named in
+        // [MODIFIED] (checked again under the lock below).
+        let mut modified: Vec<u32> = Vec::new();
         for &m in &msns {
             match sel.record(m) {
+                Ok(r) if unchangedsince.is_some_and(|n| r.modseq.0 > n) => modified.push(if uid { r.uid.0 } else { m }),
                 Ok(r) => uids.push(r.uid),
                 Err(e) => log::error!("{}: {e}", sel.name.0),
             }
@@ -167,6 +200,17 @@ impl Session<'_> {
         }
         let result = (|| {
             let mut w = sel.mb.lock()?;
+            let mut late = Vec::new();
+            if let Some(n) = unchangedsince {
+                let mut cursor = 0;
+                uids.retain(|&u| match w.mailbox().seek(u, &mut cursor) {
+                    Ok(Some((_, r))) if r.modseq.0 > n => {
+                        late.push(u.0);
+                        false
+                    }
+                    _ => true,
+                });
+            }
             let before = w.mailbox().header().highestmodseq;
             let changed = if op == FlagOp::Replace && (!r.has('s') || !r.has('t') || !r.has('w') || sel.seen_db.is_some()) {
                 // Replace only what the user may change: remove the rest of the
@@ -190,32 +234,42 @@ impl Session<'_> {
                 w.store(&uids, op, index_sys, &kw_refs)?
             };
             let after = w.mailbox().header().highestmodseq;
-            Ok::<_, mailbox::Error>((before, after, changed.len()))
+            let changed: std::collections::HashSet<u32> = changed.iter().map(|r| r.uid.0).collect();
+            Ok::<_, mailbox::Error>((before, after, changed, late))
         })();
-        match result {
-            Ok((before, after, _)) => sel.own_write(before, after),
+        let changed = match result {
+            Ok((before, after, changed, late)) => {
+                sel.own_write(before, after);
+                modified.extend(late.iter().map(|&u| if uid { u } else { sel.msn_of(u).unwrap_or(0) }));
+                changed
+            }
             Err(e) => {
                 store_no(conn, tag, &StoreError::from(e));
                 return Ok(());
             }
-        }
+        };
         // Updates first: new keywords must be announced before the FETCHes use them.
         self.updates(conn, false);
-        if !silent {
-            let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
-            for &m in &msns {
-                if let Ok(rec) = sel.record(m) {
-                    let f = sel.flags_text(&rec);
-                    if uid {
-                        conn.write_fmt(format_args!("* {m} FETCH (UID {} FLAGS {f})\r\n", rec.uid.0));
-                    } else {
-                        conn.write_fmt(format_args!("* {m} FETCH (FLAGS {f})\r\n"));
-                    }
-                }
+        let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
+        modified.sort_unstable();
+        for &m in &msns {
+            let Ok(rec) = sel.record(m) else { continue };
+            if modified.binary_search(&if uid { rec.uid.0 } else { m }).is_ok() {
+                continue;
+            }
+            if !silent {
+                conn.write(sel.fetch_flags_line(m, &rec, uid).as_bytes());
+            } else if sel.mode.condstore && changed.contains(&rec.uid.0) {
+                // .SILENT still tells a CONDSTORE client the new modseq (RFC 7162 3.1.3).
+                conn.write_fmt(format_args!("* {m} FETCH (UID {} MODSEQ ({}))\r\n", rec.uid.0, rec.modseq.0));
             }
         }
         self.updates(conn, false);
-        ok(conn, tag, "Completed");
+        if modified.is_empty() {
+            ok(conn, tag, "Completed");
+        } else {
+            ok(conn, tag, &format!("[MODIFIED {}] Conditional STORE failed", compact(&modified)));
+        }
         Ok(())
     }
 
@@ -233,7 +287,12 @@ impl Session<'_> {
         }
         let prog = search::parse_program(p)?;
         p.end()?;
+        let with_modseq = search::uses_modseq(&prog);
+        if with_modseq {
+            self.enable_condstore();
+        }
         let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
+        let mut top_modseq = 0u64;
         let n = sel.exists();
         let max_uid = sel.max_uid();
         let keywords = sel.mb.user_flags().to_vec();
@@ -246,6 +305,7 @@ impl Session<'_> {
             let mut c = search::Candidate::new(msn, &rec, sel.sys_flags(&rec), sel.recent.contains(rec.uid.0), n, max_uid, &keywords, &read_payload, &read_raw);
             if search::matches(&prog, &mut c) {
                 hits.push((msn, rec.uid.0));
+                top_modseq = top_modseq.max(rec.modseq.0);
             }
         }
         let nums: Vec<u32> = hits.iter().map(|&(m, u)| if uid { u } else { m }).collect();
@@ -255,6 +315,9 @@ impl Session<'_> {
                 for x in &nums {
                     line.push(' ');
                     line.push_str(&x.to_string());
+                }
+                if with_modseq && !nums.is_empty() {
+                    line.push_str(&format!(" (MODSEQ {top_modseq})"));
                 }
                 line.push_str("\r\n");
                 conn.write(line.as_bytes());
@@ -277,6 +340,9 @@ impl Session<'_> {
                 }
                 if r.count {
                     line.push_str(&format!(" COUNT {}", nums.len()));
+                }
+                if with_modseq && !nums.is_empty() {
+                    line.push_str(&format!(" MODSEQ {top_modseq}"));
                 }
                 line.push_str("\r\n");
                 conn.write(line.as_bytes());

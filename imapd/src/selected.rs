@@ -41,6 +41,9 @@ pub struct Selected {
     /// The user's \Seen set when it is not kept in the index.
     pub seen_db: Option<UidSet>,
     pub userid: String,
+    /// CONDSTORE/QRESYNC as the session enabled them: FETCH lines carry UID and
+    /// MODSEQ, expunges go out as VANISHED.
+    pub mode: crate::sync::SyncMode,
 }
 
 /// Message flags as the client sees them.
@@ -101,6 +104,7 @@ impl Selected {
             known_keywords,
             seen_db,
             userid: userid.to_string(),
+            mode: Default::default(),
         })
     }
 
@@ -191,6 +195,21 @@ impl Selected {
         s
     }
 
+    /// `* n FETCH (FLAGS (...))` for a record, with UID when `uid` or QRESYNC is on
+    /// (RFC 7162 3.2.4) and MODSEQ when CONDSTORE is (3.1.4), in Cyrus's order.
+    pub fn fetch_flags_line(&self, msn: u32, r: &Record, uid: bool) -> String {
+        let f = self.flags_text(r);
+        if self.mode.condstore && (uid || self.mode.qresync) {
+            format!("* {msn} FETCH (UID {} FLAGS {f} MODSEQ ({}))\r\n", r.uid.0, r.modseq.0)
+        } else if self.mode.condstore {
+            format!("* {msn} FETCH (FLAGS {f} MODSEQ ({}))\r\n", r.modseq.0)
+        } else if uid {
+            format!("* {msn} FETCH (UID {} FLAGS {f})\r\n", r.uid.0)
+        } else {
+            format!("* {msn} FETCH (FLAGS {f})\r\n")
+        }
+    }
+
     /// `* FLAGS (...)` and the PERMANENTFLAGS line.
     pub fn write_flags(&self, conn: &mut Conn) {
         let kws = self.mb.user_flags().join(" ");
@@ -264,7 +283,7 @@ impl Selected {
                 }
             }
             for (msn, r) in changed {
-                conn.write_fmt(format_args!("* {msn} FETCH (FLAGS {})\r\n", self.flags_text(&r)));
+                conn.write(self.fetch_flags_line(msn, &r, false).as_bytes());
             }
             if !new.is_empty() {
                 for (uid, p) in new {
@@ -295,15 +314,21 @@ impl Selected {
     }
 
     /// Sends EXPUNGE for every held-back expunge, highest message number first (each
-    /// number is then still right when it is read).
+    /// number is then still right when it is read); with QRESYNC one VANISHED line.
     fn flush_expunges(&mut self, conn: &mut Conn) {
-        let mut msns: Vec<u32> = self.pending_expunge.iter().filter_map(|&u| self.msn_of(u)).collect();
-        msns.sort_unstable_by(|a, b| b.cmp(a));
-        let mut out = String::with_capacity(msns.len() * 16);
-        for msn in &msns {
-            out.push_str(&format!("* {msn} EXPUNGE\r\n"));
+        if self.mode.qresync {
+            let mut uids: Vec<u32> = self.pending_expunge.iter().copied().filter(|&u| self.msn_of(u).is_some()).collect();
+            uids.sort_unstable();
+            crate::sync::write_vanished(conn, &uids, false);
+        } else {
+            let mut msns: Vec<u32> = self.pending_expunge.iter().filter_map(|&u| self.msn_of(u)).collect();
+            msns.sort_unstable_by(|a, b| b.cmp(a));
+            let mut out = String::with_capacity(msns.len() * 16);
+            for msn in &msns {
+                out.push_str(&format!("* {msn} EXPUNGE\r\n"));
+            }
+            conn.write(out.as_bytes());
         }
-        conn.write(out.as_bytes());
         // One pass over the map, however many went.
         let keep: Vec<bool> = self.uids.iter().map(|u| !self.pending_expunge.contains(u)).collect();
         let mut k = keep.iter();

@@ -37,6 +37,8 @@ pub struct Session<'a> {
     closing: bool,
     /// This login, counted for maxlogins_per_host/user while the session lasts.
     proc_login: Option<service::procs::Login>,
+    /// CONDSTORE/QRESYNC as enabled so far.
+    pub mode: crate::sync::SyncMode,
 }
 
 /// What a command asks of the loop.
@@ -133,7 +135,7 @@ impl<'a> Session<'a> {
             _ => 256 * 1024 * 1024,
         };
         let ns = store.map(|s| s.ns.clone()).unwrap_or_default();
-        Session { w, store, ns, user: None, admin: false, sel: None, failures: 0, max_word, max_message, closing: false, proc_login: None }
+        Session { w, store, ns, user: None, admin: false, sel: None, failures: 0, max_word, max_message, closing: false, proc_login: None, mode: Default::default() }
     }
 
     pub fn capabilities(&self, conn: &Conn) -> String {
@@ -153,7 +155,7 @@ impl<'a> Session<'a> {
         } else {
             c.extend([
                 "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE", "LIST-EXTENDED",
-                "LIST-STATUS", "ESEARCH", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "ACL", "RIGHTS=kxten", "SASL-IR",
+                "LIST-STATUS", "ESEARCH", "CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "ACL", "RIGHTS=kxten", "SASL-IR",
             ]);
         }
         if self.user.is_some() {
@@ -371,23 +373,44 @@ impl<'a> Session<'a> {
             "SELECT" | "EXAMINE" => {
                 p.sp()?;
                 let mbox = p.mailbox()?;
-                if p.eat(b' ') {
-                    // select parameters (CONDSTORE ...) are not supported.
-                    return Err("SELECT parameters are not supported".into());
-                }
+                let params = if p.eat(b' ') { crate::sync::parse_select_params(p)? } else { Default::default() };
                 p.end()?;
-                self.select(conn, tag, &mbox, name == "EXAMINE");
+                if params.qresync.is_some() && !self.mode.qresync {
+                    return Err("QRESYNC is not enabled".into());
+                }
+                if params.condstore {
+                    self.enable_condstore();
+                }
+                self.select(conn, tag, &mbox, name == "EXAMINE", params.qresync.as_ref());
             }
             "CREATE" | "DELETE" | "RENAME" | "SUBSCRIBE" | "UNSUBSCRIBE" | "LIST" | "LSUB" | "STATUS" | "NAMESPACE" | "SETACL" | "DELETEACL" | "GETACL"
             | "LISTRIGHTS" | "MYRIGHTS" | "GETQUOTA" | "GETQUOTAROOT" | "SETQUOTA" => crate::folders::command(self, conn, tag, &name, p)?,
             "APPEND" => self.append(conn, tag, p)?,
             "ENABLE" => {
                 p.sp()?;
+                let mut enabled = Vec::new();
                 while !p.at_end() {
-                    p.atom()?;
+                    let ext = String::from_utf8_lossy(p.atom()?).to_ascii_uppercase();
                     let _ = p.eat(b' ');
+                    // Only what was not on already is listed (RFC 5161 3.1).
+                    match ext.as_str() {
+                        "CONDSTORE" if !self.mode.condstore => {
+                            self.enable_condstore();
+                            enabled.push(ext);
+                        }
+                        "QRESYNC" if !self.mode.qresync => {
+                            self.enable_condstore();
+                            self.mode.qresync = true;
+                            if let Some(sel) = self.sel.as_mut() {
+                                sel.mode = self.mode;
+                            }
+                            enabled.push(ext);
+                        }
+                        _ => {}
+                    }
                 }
-                conn.write(b"* ENABLED\r\n");
+                let list: String = enabled.iter().map(|e| format!(" {e}")).collect();
+                conn.write_fmt(format_args!("* ENABLED{list}\r\n"));
                 ok(conn, tag, "Completed");
             }
             "IDLE" => {
@@ -601,8 +624,20 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn select(&mut self, conn: &mut Conn, tag: &str, mbox: &str, examine: bool) {
-        self.sel = None;
+    /// Turns CONDSTORE on for the rest of the session (RFC 7162 3.1).
+    pub fn enable_condstore(&mut self) {
+        self.mode.condstore = true;
+        if let Some(sel) = self.sel.as_mut() {
+            sel.mode = self.mode;
+        }
+    }
+
+    fn select(&mut self, conn: &mut Conn, tag: &str, mbox: &str, examine: bool, qresync: Option<&crate::sync::Qresync>) {
+        // The mailbox selected before is closed now, whatever comes of this
+        // (RFC 7162 3.2.11, RFC 9051 7.1).
+        if self.sel.take().is_some() {
+            conn.write(b"* OK [CLOSED] Ok\r\n");
+        }
         let name = match self.internal(mbox) {
             Ok(n) => n,
             Err(e) => return no(conn, tag, &format!("[CANNOT] {e}")),
@@ -614,10 +649,11 @@ impl<'a> Session<'a> {
         if !rights.has('r') {
             return if rights.has('l') { no(conn, tag, "[NOPERM] Permission denied") } else { no(conn, tag, "[NONEXISTENT] Mailbox does not exist") };
         }
-        let sel = match Selected::open(self.store(), &name, self.userid(), rights, examine) {
+        let mut sel = match Selected::open(self.store(), &name, self.userid(), rights, examine) {
             Ok(s) => s,
             Err(e) => return store_no(conn, tag, &e),
         };
+        sel.mode = self.mode;
         let h = sel.mb.header().clone();
         let recent = sel.uids.iter().filter(|u| sel.recent.contains(**u)).count();
         sel.write_flags(conn);
@@ -625,7 +661,6 @@ impl<'a> Session<'a> {
         // First unseen message.
         let mut first_unseen = None;
         let n = sel.exists();
-        let mut sel = sel;
         for msn in 1..=n {
             if let Ok(r) = sel.record(msn) {
                 if !sel.is_seen(&r) {
@@ -638,6 +673,14 @@ impl<'a> Session<'a> {
             conn.write_fmt(format_args!("* OK [UNSEEN {u}] Ok\r\n"));
         }
         conn.write_fmt(format_args!("* OK [UIDVALIDITY {}] Ok\r\n* OK [UIDNEXT {}] Ok\r\n", h.uidvalidity, h.last_uid + 1));
+        // Every mailbox keeps modseqs: HIGHESTMODSEQ on every SELECT (RFC 7162 3.1.2.1).
+        conn.write_fmt(format_args!("* OK [HIGHESTMODSEQ {}] Ok\r\n", h.highestmodseq.max(1)));
+        if let Some(q) = qresync {
+            if let Err(e) = crate::sync::qresync_report(&mut sel, q, conn) {
+                log::error!("{}: {e}", sel.name.0);
+                return no(conn, tag, "[SERVERBUG] Mailbox damaged");
+            }
+        }
         let ro = sel.readonly;
         self.sel = Some(sel);
         ok(conn, tag, if ro { "[READ-ONLY] Completed" } else { "[READ-WRITE] Completed" });
