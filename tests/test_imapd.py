@@ -84,8 +84,8 @@ class Server:
 class SuiteServer(Server):
     name = "suite"
 
-    def __init__(self):
-        self.inst = inst = Instance(name="imapd", extra_conf=COMMON_CONF)
+    def __init__(self, extra_conf=""):
+        self.inst = inst = Instance(name="imapd", extra_conf=COMMON_CONF + extra_conf)
         self.dir = inst.dir
         self.cert, key = make_cert(inst.dir)
         db = os.path.join(inst.dir, "config", "sasldb2")

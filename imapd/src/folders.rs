@@ -391,7 +391,7 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
     } else {
         patterns.push(p.list_mailbox()?);
     }
-    let (mut ret_subscribed, mut ret_status) = (false, None);
+    let (mut ret_subscribed, mut ret_status, mut ret_metadata) = (false, None, None);
     if !lsub && p.eat(b' ') {
         if !p.word("RETURN") {
             return Err("Expected RETURN".into());
@@ -407,6 +407,7 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
                     p.sp()?;
                     ret_status = Some(status_items(p)?);
                 }
+                "METADATA" => ret_metadata = Some(crate::metadata::parse_list_option(p)?),
                 other => return Err(format!("Unknown LIST return option {other}")),
             }
             let _ = p.eat(b' ');
@@ -472,7 +473,7 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
             e.children = true;
         }
     }
-    let mut out = String::new();
+    let mut out: Vec<u8> = Vec::new();
     for (ext, info) in &names {
         // A parent that is not a mailbox is listed (\Noselect) only for a `%` pattern
         // (RFC 3501 6.3.8; Cyrus lists none for `*`).
@@ -521,14 +522,17 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
         if !lsub {
             attrs.extend(uses.iter().copied());
         }
-        out.push_str(&format!("* {cmd} ({}) \"{sep}\" {}\r\n", attrs.join(" "), astring_out(ext)));
+        out.extend_from_slice(format!("* {cmd} ({}) \"{sep}\" {}\r\n", attrs.join(" "), astring_out(ext)).as_bytes());
         if let (Some(items), Some(int), true) = (&ret_status, &info.int, info.selectable) {
             if let Ok(text) = status(s, int, items) {
-                out.push_str(&format!("* STATUS {} ({text})\r\n", astring_out(ext)));
+                out.extend_from_slice(format!("* STATUS {} ({text})\r\n", astring_out(ext)).as_bytes());
             }
         }
+        if let (Some((entries, maxsize)), Some(int), true) = (&ret_metadata, &info.int, info.selectable) {
+            out.extend_from_slice(&crate::metadata::list_line(s, int, ext, entries, *maxsize));
+        }
     }
-    conn.write(out.as_bytes());
+    conn.write(&out);
     ok(conn, tag);
     Ok(())
 }

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod fetch;
 pub mod messages;
+pub mod metadata;
 pub mod folders;
 pub mod parse;
 pub mod search;

@@ -95,6 +95,30 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Show a user's folders at the top level beside INBOX, other users' under userprefix and shared ones under sharedprefix.",
     },
     OptDef {
+        name: "annotation_allow_undefined",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "Allow METADATA values for entries neither Cyrus nor annotation_definitions defines.",
+    },
+    OptDef {
+        name: "annotation_definitions",
+        kind: Kind::Str,
+        default: None,
+        desc: "File of extra METADATA entry definitions, one per line: name, scope, attrib-type, proxy-type, attrib-names, acl (Cyrus's format; message-scope lines are ignored).",
+    },
+    OptDef {
+        name: "annotation_maxentries",
+        kind: Kind::Int,
+        default: Some("1000"),
+        desc: "Suite extension: most METADATA values one user (or the shared set) may keep on one mailbox or the server; SETMETADATA past it is refused with NO [METADATA TOOMANY]. 0: no limit.",
+    },
+    OptDef {
+        name: "annotation_maxsize",
+        kind: Kind::Int,
+        default: Some("65536"),
+        desc: "Suite extension: largest METADATA value, in bytes; a larger one is refused with NO [METADATA MAXSIZE n]. 0: no limit.",
+    },
+    OptDef {
         name: "anysievefolder",
         kind: Kind::Bool,
         default: Some("no"),

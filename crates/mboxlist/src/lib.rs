@@ -11,6 +11,7 @@
 pub mod acl;
 mod dirs;
 pub mod list;
+pub mod metadata;
 pub mod names;
 pub mod seen;
 pub mod spool;

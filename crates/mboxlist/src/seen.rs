@@ -123,15 +123,23 @@ impl MboxList {
 
     /// Sets (or with `None` removes) an annotation value.
     pub fn set_annotation(&self, mailbox: &str, entry: &str, userid: &str, value: Option<&[u8]>) -> Result<(), String> {
+        self.set_annotations(&[(mailbox, entry, userid, value)])
+    }
+
+    /// Sets (a value) or removes (`None`) several annotations in one transaction:
+    /// all or none. Each item: (mailbox, entry, userid, value).
+    pub fn set_annotations(&self, items: &[(&str, &str, &str, Option<&[u8]>)]) -> Result<(), String> {
         let db = self.db("annotations")?;
         let mut txn = self.env.begin_rw_txn().map_err(|e| e.to_string())?;
-        let k = key3(mailbox, entry, userid);
-        match value {
-            Some(v) => txn.put(db, &k, &v, WriteFlags::empty()).map_err(|e| e.to_string())?,
-            None => match txn.del(db, &k, None) {
-                Ok(()) | Err(lmdb::Error::NotFound) => {}
-                Err(e) => return Err(e.to_string()),
-            },
+        for (mailbox, entry, userid, value) in items {
+            let k = key3(mailbox, entry, userid);
+            match value {
+                Some(v) => txn.put(db, &k, v, WriteFlags::empty()).map_err(|e| e.to_string())?,
+                None => match txn.del(db, &k, None) {
+                    Ok(()) | Err(lmdb::Error::NotFound) => {}
+                    Err(e) => return Err(e.to_string()),
+                },
+            }
         }
         txn.commit().map_err(|e| e.to_string())
     }
