@@ -155,7 +155,7 @@ impl<'a> Session<'a> {
         } else {
             c.extend([
                 "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE", "LIST-EXTENDED",
-                "LIST-STATUS", "ESEARCH", "CONDSTORE", "QRESYNC", "METADATA", "LIST-METADATA", "WITHIN", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "ACL", "RIGHTS=kxten", "SASL-IR",
+                "LIST-STATUS", "ESEARCH", "CONDSTORE", "QRESYNC", "METADATA", "LIST-METADATA", "WITHIN", "COMPRESS=DEFLATE", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "ACL", "RIGHTS=kxten", "SASL-IR",
             ]);
         }
         if self.user.is_some() {
@@ -386,6 +386,26 @@ impl<'a> Session<'a> {
             "CREATE" | "DELETE" | "RENAME" | "SUBSCRIBE" | "UNSUBSCRIBE" | "LIST" | "LSUB" | "STATUS" | "NAMESPACE" | "SETACL" | "DELETEACL" | "GETACL"
             | "LISTRIGHTS" | "MYRIGHTS" | "GETQUOTA" | "GETQUOTAROOT" | "SETQUOTA" => crate::folders::command(self, conn, tag, &name, p)?,
             "APPEND" => self.append(conn, tag, p)?,
+            "COMPRESS" => {
+                p.sp()?;
+                let alg = p.keyword()?;
+                p.end()?;
+                if alg != "DEFLATE" {
+                    // NO, as Cyrus answers (RFC 4978 names no code for it).
+                    no(conn, tag, &format!("Unknown COMPRESS algorithm: {}", alg.chars().take(30).collect::<String>()));
+                    return Ok(Flow::Go);
+                }
+                if conn.is_compressed() {
+                    // BAD, as Cyrus answers (RFC 4978 3 says NO).
+                    bad(conn, tag, "[COMPRESSIONACTIVE] DEFLATE active via COMPRESS");
+                    return Ok(Flow::Go);
+                }
+                ok(conn, tag, "DEFLATE active");
+                if let Err(e) = conn.start_deflate() {
+                    log::info!("COMPRESS from {}: {e}", conn.peer);
+                    return Ok(Flow::Close);
+                }
+            }
             "GETMETADATA" | "SETMETADATA" => crate::metadata::command(self, conn, tag, &name, p)?,
             "ENABLE" => {
                 p.sp()?;
@@ -755,6 +775,6 @@ fn is_known(name: &str) -> bool {
         "SELECT" | "EXAMINE" | "CREATE" | "DELETE" | "RENAME" | "SUBSCRIBE" | "UNSUBSCRIBE" | "LIST" | "LSUB" | "STATUS" | "APPEND" | "CHECK"
             | "CLOSE" | "UNSELECT" | "EXPUNGE" | "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "UID" | "IDLE" | "NAMESPACE" | "ENABLE"
             | "SETACL" | "DELETEACL" | "GETACL" | "LISTRIGHTS" | "MYRIGHTS" | "GETQUOTA" | "GETQUOTAROOT" | "SETQUOTA"
-            | "GETMETADATA" | "SETMETADATA"
+            | "GETMETADATA" | "SETMETADATA" | "COMPRESS"
     )
 }

@@ -168,6 +168,22 @@ pub struct Conn {
     /// Telemetry: everything read and written is copied here (Cyrus's
     /// `configdirectory/log/USER/` session logs).
     tee: Option<std::fs::File>,
+    /// COMPRESS=DEFLATE (RFC 4978, RFC 8054): raw deflate both ways once started.
+    deflate: Option<Box<Deflate>>,
+}
+
+/// The compression layer: input is inflated into the read buffer, output deflated
+/// with a sync flush at each [`Conn::flush`], so that every response reaches the
+/// client whole. Inflating never makes more than one read buffer at a time, so a
+/// deflate bomb costs CPU in proportion to what the client sends and memory not at
+/// all; the protocol's own bounds on lines and literals then refuse what it holds.
+struct Deflate {
+    zin: flate2::Decompress,
+    zout: flate2::Compress,
+    /// Compressed input read but not yet inflated.
+    raw: Vec<u8>,
+    raw_pos: usize,
+    out: Vec<u8>,
 }
 
 impl Conn {
@@ -181,6 +197,7 @@ impl Conn {
             rend: 0,
             wbuf: Vec::with_capacity(1024),
             tee: None,
+            deflate: None,
         }
     }
 
@@ -248,6 +265,10 @@ impl Conn {
         if self.is_tls() {
             return Err("TLS is already active".into());
         }
+        if self.deflate.is_some() {
+            // RFC 4978 4: TLS goes under compression, never over it.
+            return Err("TLS cannot start once compression is active".into());
+        }
         let inner = std::mem::replace(&mut self.stream, Stream::Closed);
         match acceptor.accept(inner) {
             Ok(s) => {
@@ -261,10 +282,39 @@ impl Conn {
         }
     }
 
+    /// Starts COMPRESS=DEFLATE: everything after the response already queued (which
+    /// goes out first, uncompressed) is compressed both ways. Refused when it is on
+    /// already or the client sent bytes after the command (they would be read as if
+    /// compressed).
+    pub fn start_deflate(&mut self) -> Result<(), String> {
+        if self.deflate.is_some() {
+            return Err("compression is already active".into());
+        }
+        if self.buffered() > 0 {
+            return Err("client sent data after COMPRESS before its answer".into());
+        }
+        self.flush().map_err(|e| e.to_string())?;
+        self.deflate = Some(Box::new(Deflate {
+            zin: flate2::Decompress::new(false),
+            zout: flate2::Compress::new(flate2::Compression::new(6), false),
+            raw: Vec::new(),
+            raw_pos: 0,
+            out: Vec::new(),
+        }));
+        Ok(())
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        self.deflate.is_some()
+    }
+
     fn fill(&mut self) -> Result<(), ReadError> {
         if self.rpos == self.rend {
             self.rpos = 0;
             self.rend = 0;
+        }
+        if self.deflate.is_some() {
+            return self.fill_inflated();
         }
         loop {
             match self.stream.read(&mut self.rbuf[self.rend..]) {
@@ -280,6 +330,58 @@ impl Conn {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
             }
+        }
+    }
+
+    /// Fills the read buffer from the compressed stream: inflates what is held,
+    /// reading more from the socket until at least one byte comes out.
+    fn fill_inflated(&mut self) -> Result<(), ReadError> {
+        if self.rend == self.rbuf.len() {
+            // Unconsumed bytes fill the buffer: move them to its start.
+            self.rbuf.copy_within(self.rpos..self.rend, 0);
+            self.rend -= self.rpos;
+            self.rpos = 0;
+        }
+        loop {
+            let z = self.deflate.as_mut().expect("deflate on");
+            if z.raw_pos < z.raw.len() {
+                let (in0, out0) = (z.zin.total_in(), z.zin.total_out());
+                let r = z.zin.decompress(&z.raw[z.raw_pos..], &mut self.rbuf[self.rend..], flate2::FlushDecompress::None);
+                let used = (z.zin.total_in() - in0) as usize;
+                let made = (z.zin.total_out() - out0) as usize;
+                z.raw_pos += used;
+                if z.raw_pos == z.raw.len() {
+                    z.raw.clear();
+                    z.raw_pos = 0;
+                }
+                match r {
+                    Ok(flate2::Status::StreamEnd) => return Err(ReadError::Eof),
+                    Ok(_) => {}
+                    Err(e) => return Err(ReadError::Io(io::Error::new(io::ErrorKind::InvalidData, format!("bad compressed data: {e}")))),
+                }
+                if made > 0 {
+                    if self.tee.is_some() {
+                        let data = self.rbuf[self.rend..self.rend + made].to_vec();
+                        self.tee(b'<', &data);
+                    }
+                    self.rend += made;
+                    return Ok(());
+                }
+                if used > 0 {
+                    continue;
+                }
+            }
+            let mut tmp = [0u8; 8192];
+            let n = loop {
+                match self.stream.read(&mut tmp) {
+                    Ok(0) => return Err(ReadError::Eof),
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            let z = self.deflate.as_mut().expect("deflate on");
+            z.raw.extend_from_slice(&tmp[..n]);
         }
     }
 
@@ -301,7 +403,8 @@ impl Conn {
             ),
             Stream::Closed => return Err(closed()),
         };
-        if self.buffered() > 0 || pending > 0 {
+        let held = self.deflate.as_ref().is_some_and(|z| z.raw_pos < z.raw.len());
+        if self.buffered() > 0 || pending > 0 || held {
             return Ok((true, false));
         }
         let mut fds = [
@@ -465,8 +568,39 @@ impl Conn {
             self.tee(b'>', &data);
             self.wbuf = data;
         }
-        let r = self.stream.write_all(&self.wbuf).and_then(|()| self.stream.flush());
+        let r = match self.deflate.as_mut() {
+            None => self.stream.write_all(&self.wbuf).and_then(|()| self.stream.flush()),
+            Some(_) if self.wbuf.is_empty() => Ok(()),
+            Some(z) => {
+                z.out.clear();
+                z.out.reserve(self.wbuf.len() / 2 + 64);
+                let mut pos = 0;
+                let mut result = Ok(());
+                loop {
+                    if z.out.capacity() - z.out.len() < 64 {
+                        z.out.reserve(z.out.capacity().max(4096));
+                    }
+                    let before = z.zout.total_in();
+                    let st = z.zout.compress_vec(&self.wbuf[pos..], &mut z.out, flate2::FlushCompress::Sync);
+                    pos += (z.zout.total_in() - before) as usize;
+                    if let Err(e) = st {
+                        result = Err(io::Error::other(e));
+                        break;
+                    }
+                    // Done when all input is taken and the sync flush had room to end.
+                    if pos == self.wbuf.len() && z.out.len() < z.out.capacity() {
+                        break;
+                    }
+                }
+                result.and_then(|()| self.stream.write_all(&z.out)).and_then(|()| self.stream.flush())
+            }
+        };
         self.wbuf.clear();
+        if let Some(z) = self.deflate.as_mut() {
+            if z.out.capacity() > 2 * MAX_QUEUED {
+                z.out = Vec::new();
+            }
+        }
         // A large response (a big message) must not leave its buffer behind for the
         // rest of a long session.
         if self.wbuf.capacity() > 2 * MAX_QUEUED {
