@@ -34,12 +34,15 @@ pub enum Item {
     Rfc822Header,
     Rfc822Text,
     Section { peek: bool, part: Vec<u32>, sect: Sect, partial: Option<(u64, u64)> },
+    /// RFC 3516: `BINARY[part]<partial>`, the part with its transfer encoding undone.
+    Binary { peek: bool, part: Vec<u32>, partial: Option<(u64, u64)> },
+    BinarySize { part: Vec<u32> },
 }
 
 impl Item {
     /// Whether fetching it sets \Seen.
     pub fn sets_seen(&self) -> bool {
-        matches!(self, Item::Rfc822 | Item::Rfc822Text | Item::Section { peek: false, .. })
+        matches!(self, Item::Rfc822 | Item::Rfc822Text | Item::Section { peek: false, .. } | Item::Binary { peek: false, .. })
     }
 }
 
@@ -87,23 +90,47 @@ fn parse_item(p: &mut Parser) -> PResult<Item> {
             p.pos += 1;
             let (part, sect) = parse_section(p)?;
             p.expect(b']')?;
-            let partial = if p.eat(b'<') {
-                let start = p.number()?;
-                p.expect(b'.')?;
-                let len = p.number()?;
-                if len == 0 {
-                    return Err("Invalid partial length".into());
-                }
-                p.expect(b'>')?;
-                Some((start, len))
-            } else {
-                None
-            };
+            let partial = parse_partial(p)?;
             Item::Section { peek: k == "BODY.PEEK", part, sect, partial }
         }
         "BODY" => Item::BodyNoExt,
+        "BINARY" | "BINARY.PEEK" | "BINARY.SIZE" => {
+            p.expect(b'[')?;
+            let mut part = Vec::new();
+            while p.peek().is_some_and(|c| c.is_ascii_digit()) {
+                let n = p.number32()?;
+                if n == 0 || part.len() >= crate::parse::MAX_DEPTH {
+                    return Err("Invalid part number".into());
+                }
+                part.push(n);
+                if !p.eat(b'.') {
+                    break;
+                }
+            }
+            p.expect(b']')?;
+            if k == "BINARY.SIZE" {
+                Item::BinarySize { part }
+            } else {
+                Item::Binary { peek: k == "BINARY.PEEK", partial: parse_partial(p)?, part }
+            }
+        }
         other => return Err(format!("Invalid fetch attribute {}", other.chars().take(30).collect::<String>())),
     })
+}
+
+/// `<start.length>` after a section, if there.
+fn parse_partial(p: &mut Parser) -> PResult<Option<(u64, u64)>> {
+    if !p.eat(b'<') {
+        return Ok(None);
+    }
+    let start = p.number()?;
+    p.expect(b'.')?;
+    let len = p.number()?;
+    if len == 0 {
+        return Err("Invalid partial length".into());
+    }
+    p.expect(b'>')?;
+    Ok(Some((start, len)))
 }
 
 fn parse_section(p: &mut Parser) -> PResult<(Vec<u32>, Sect)> {
@@ -214,6 +241,9 @@ pub struct Source<'m> {
     pub parsed: Option<message::Cached>,
     pub raw: Option<Vec<u8>>,
     pub read_raw: &'m dyn Fn() -> Option<Vec<u8>>,
+    /// A BINARY item met a transfer encoding it cannot undo (the FETCH then ends
+    /// with NO [UNKNOWN-CTE]).
+    pub unknown_cte: bool,
 }
 
 impl<'m> Source<'m> {
@@ -261,7 +291,9 @@ fn literal(out: &mut Vec<u8>, data: &[u8], partial: Option<(u64, u64)>) {
         }
         None => data,
     };
-    out.extend_from_slice(format!("{{{}}}\r\n", data.len()).as_bytes());
+    // Content holding a NUL can only go as a literal8 (RFC 3516 4.3).
+    let eight = if data.contains(&0) { "~" } else { "" };
+    out.extend_from_slice(format!("{eight}{{{}}}\r\n", data.len()).as_bytes());
     out.extend_from_slice(data);
 }
 
@@ -338,6 +370,29 @@ pub fn write_items(out: &mut Vec<u8>, items: &[Item], src: &mut Source, flags: &
                     }
                 }
             }
+            Item::Binary { part, .. } | Item::BinarySize { part } => {
+                let (size_only, partial) = match it {
+                    Item::Binary { partial, .. } => (false, partial),
+                    _ => (true, &None),
+                };
+                let label = part.iter().map(u32::to_string).collect::<Vec<_>>().join(".");
+                if size_only {
+                    out.extend_from_slice(format!("BINARY.SIZE[{label}] ").as_bytes());
+                } else {
+                    let start = partial.map(|(s, _)| format!("<{s}>")).unwrap_or_default();
+                    out.extend_from_slice(format!("BINARY[{label}]{start} ").as_bytes());
+                }
+                match binary_data(src, part) {
+                    Some(Ok(d)) if size_only => out.extend_from_slice(d.len().to_string().as_bytes()),
+                    Some(Ok(d)) => literal(out, &d, *partial),
+                    Some(Err(())) => {
+                        src.unknown_cte = true;
+                        out.extend_from_slice(b"NIL");
+                    }
+                    None if size_only => out.push(b'0'),
+                    None => literal(out, b"", None),
+                }
+            }
             Item::Section { part, sect, partial, .. } => {
                 out.extend_from_slice(section_label(part, sect, *partial).as_bytes());
                 out.push(b' ');
@@ -356,6 +411,20 @@ pub fn write_items(out: &mut Vec<u8>, items: &[Item], src: &mut Source, flags: &
         }
     }
     ok
+}
+
+/// The content of `BINARY[part]`: the whole message for `[]`, else the part's body
+/// decoded. `None` when there is no such part, `Err` for an unknown encoding.
+fn binary_data(src: &mut Source, part: &[u32]) -> Option<Result<Vec<u8>, ()>> {
+    if part.is_empty() {
+        return src.raw().map(|r| Ok(r.to_vec()));
+    }
+    let parsed = src.parsed()?;
+    let body = parsed.section(part, SectionKind::Body)?;
+    let head = parsed.section(part, SectionKind::Mime)?;
+    let raw = src.raw()?;
+    let (h, b) = (raw.get(head)?, raw.get(body)?);
+    Some(message::binary_content(h, b).map(|c| c.into_owned()).map_err(|_| ()))
 }
 
 fn section_data(src: &mut Source, part: &[u32], sect: &Sect) -> Option<Vec<u8>> {

@@ -6,6 +6,7 @@
 //! [`access`] (ACL, QUOTA), [`telemetry`]. See imapd(8).
 
 pub mod access;
+pub mod append;
 pub mod fetch;
 pub mod messages;
 pub mod metadata;
@@ -68,15 +69,10 @@ pub fn parse_command(cmd: &[u8]) -> Result<String, String> {
             p.sp()?;
             p.mailbox()?;
             p.sp()?;
-            if p.peek() == Some(b'(') {
-                p.flag_list(false)?;
-                p.sp()?;
+            append::message_syntax(&mut p)?;
+            while p.eat(b' ') {
+                append::message_syntax(&mut p)?;
             }
-            if p.peek() == Some(b'"') {
-                p.date_time()?;
-                p.sp()?;
-            }
-            p.string()?;
         }
         "LIST" | "LSUB" => {
             p.sp()?;

@@ -81,6 +81,7 @@ impl Session<'_> {
         let wants_flags = items.contains(&Item::Flags);
         let mut out = Vec::with_capacity(4096);
         let mut failed = false;
+        let mut unknown_cte = false;
         for &msn in &msns {
             let rec = match sel.record(msn) {
                 Ok(r) => r,
@@ -93,7 +94,7 @@ impl Session<'_> {
             let mb = &sel.mb;
             let read_payload = || mb.cache_entry(&rec).ok();
             let read_raw = || mb.read_message(rec.uid).ok();
-            let mut src = fetch::Source { rec: &rec, payload: None, read_payload: &read_payload, parsed: None, raw: None, read_raw: &read_raw };
+            let mut src = fetch::Source { rec: &rec, payload: None, read_payload: &read_payload, parsed: None, raw: None, read_raw: &read_raw, unknown_cte: false };
             let flags = sel.flags_text(&rec);
             out.clear();
             out.extend_from_slice(format!("* {msn} FETCH (").as_bytes());
@@ -101,6 +102,7 @@ impl Session<'_> {
             if !fetch::write_items(&mut out, &items, &mut src, &flags, &mut first) {
                 failed = true;
             }
+            unknown_cte |= src.unknown_cte;
             if !wants_flags && newly_seen.contains(&rec.uid.0) {
                 out.extend_from_slice(format!(" FLAGS {flags}").as_bytes());
                 // CONDSTORE: a FETCH that changed flags says with what modseq.
@@ -113,7 +115,9 @@ impl Session<'_> {
         }
         // Expunges wait (RFC 3501 7.4.1) unless this is UID FETCH.
         self.updates(conn, false);
-        if failed {
+        if unknown_cte {
+            no(conn, tag, "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
+        } else if failed {
             no(conn, tag, "[SERVERBUG] Some messages could not be read");
         } else {
             ok(conn, tag, "Completed");
@@ -399,11 +403,11 @@ impl Session<'_> {
         }
     }
 
-    // ---- APPEND, COPY, MOVE ----
+    // ---- COPY, MOVE (APPEND is in crate::append) ----
 
     /// The mailbox an APPEND, COPY or MOVE puts messages into, if it exists and the
     /// user has `i` there; otherwise the NO is sent (`[TRYCREATE]` when it is missing).
-    fn insert_target(&self, conn: &mut Conn, tag: &str, mbox: &str) -> Option<(InternalName, mboxlist::Entry)> {
+    pub(crate) fn insert_target(&self, conn: &mut Conn, tag: &str, mbox: &str) -> Option<(InternalName, mboxlist::Entry)> {
         let name = match self.internal(mbox) {
             Ok(n) => n,
             Err(e) => {
@@ -431,82 +435,6 @@ impl Session<'_> {
                 None
             }
         }
-    }
-
-    pub(crate) fn append(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser) -> PResult<()> {
-        p.sp()?;
-        let mbox = p.mailbox()?;
-        p.sp()?;
-        let mut flags = Vec::new();
-        if p.peek() == Some(b'(') {
-            flags = p.flag_list(false)?;
-            p.sp()?;
-        }
-        let mut date = None;
-        if p.peek() == Some(b'"') {
-            date = Some(p.date_time()?);
-            p.sp()?;
-        }
-        let msg = p.string()?.into_owned();
-        if p.eat(b' ') {
-            return Err("MULTIAPPEND is not supported".into());
-        }
-        p.end()?;
-        let Some((name, entry)) = self.insert_target(conn, tag, &mbox) else { return Ok(()) };
-        let rights = self.store().rights(self.userid(), &name, &entry);
-        if msg.is_empty() {
-            no(conn, tag, "Message has no header or body");
-            return Ok(());
-        }
-        if msg.contains(&0) {
-            no(conn, tag, "Message contains NUL characters");
-            return Ok(());
-        }
-        let mut sys = 0u32;
-        let mut kws = Vec::new();
-        for f in &flags {
-            match system_flag(f) {
-                Some(b) => sys |= b,
-                None if f.starts_with('\\') => {}
-                None => kws.push(f.as_str()),
-            }
-        }
-        let keep_kws = rights.has('w');
-        sys = allowed_flags(sys, rights);
-        if !keep_kws {
-            kws.clear();
-        }
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-        let store = self.store();
-        // \Seen of someone who is not the owner is theirs alone (the seen database).
-        let seen_elsewhere = store.ns.owner(&name).as_deref() != Some(self.userid()) && sys & flag::SEEN != 0;
-        if seen_elsewhere {
-            sys &= !flag::SEEN;
-        }
-        let (entry, mut mb) = match store.open_mailbox(&name) {
-            Ok(x) => x,
-            Err(e) => {
-                store_no(conn, tag, &e);
-                return Ok(());
-            }
-        };
-        let nm = NewMessage { raw: &msg, flags: sys, keywords: &kws, internaldate: date.unwrap_or(now), parsed: None, link_from: None };
-        match store.append(&name, &mut mb, &[nm], false) {
-            Ok(uids) => {
-                if seen_elsewhere {
-                    let mut s = store.list.seen(self.userid(), &entry.uniqueid).unwrap_or_default();
-                    for u in &uids {
-                        s.insert(u.0);
-                    }
-                    let _ = store.list.set_seen(self.userid(), &entry.uniqueid, &s);
-                }
-                self.updates(conn, true);
-                let u = uids.first().map_or(0, |u| u.0);
-                ok(conn, tag, &format!("[APPENDUID {} {u}] Completed", mb.header().uidvalidity));
-            }
-            Err(e) => store_no(conn, tag, &e),
-        }
-        Ok(())
     }
 
     pub(crate) fn copy(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser, uid: bool, mv: bool) -> PResult<()> {
@@ -647,7 +575,7 @@ impl Session<'_> {
 
 /// The system flags of `sys` that `rights` allow setting (RFC 4314 4): \Seen needs
 /// `s`, \Deleted `t`, the others `w`.
-fn allowed_flags(sys: u32, rights: mboxlist::Rights) -> u32 {
+pub(crate) fn allowed_flags(sys: u32, rights: mboxlist::Rights) -> u32 {
     let mut f = sys & flag::IMAP;
     if !rights.has('s') {
         f &= !flag::SEEN;

@@ -32,7 +32,7 @@ pub struct Session<'a> {
     /// Largest literal accepted outside APPEND (`maxword`), and for APPEND
     /// (`maxmessagesize`, 0: our own bound).
     max_word: u64,
-    max_message: u64,
+    pub(crate) max_message: u64,
     /// A BYE was sent: the session ends after this command.
     closing: bool,
     /// This login, counted for maxlogins_per_host/user while the session lasts.
@@ -155,7 +155,7 @@ impl<'a> Session<'a> {
         } else {
             c.extend([
                 "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE", "LIST-EXTENDED",
-                "LIST-STATUS", "ESEARCH", "CONDSTORE", "QRESYNC", "METADATA", "LIST-METADATA", "WITHIN", "COMPRESS=DEFLATE", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "ACL", "RIGHTS=kxten", "SASL-IR",
+                "LIST-STATUS", "ESEARCH", "CONDSTORE", "QRESYNC", "METADATA", "LIST-METADATA", "WITHIN", "COMPRESS=DEFLATE", "BINARY", "MULTIAPPEND", "CATENATE", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "ACL", "RIGHTS=kxten", "SASL-IR",
             ]);
         }
         if self.user.is_some() {

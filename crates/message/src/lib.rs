@@ -94,6 +94,20 @@ pub fn header_fields(block: &[u8]) -> Vec<(&[u8], &[u8])> {
     header::fields(block).into_iter().map(|f| (f.name, f.value)).collect()
 }
 
+/// The content of a part for BINARY[...] (RFC 3516 4.2): `body` with the
+/// Content-Transfer-Encoding of `mime_header` (the part's own header) undone.
+/// `Err` names an encoding the server does not know ([UNKNOWN-CTE]).
+pub fn binary_content<'r>(mime_header: &[u8], body: &'r [u8]) -> Result<std::borrow::Cow<'r, [u8]>, String> {
+    let known = Known::collect(mime_header);
+    let cte = known.content_transfer_encoding.map(|v| unfold(v).trim_ascii().to_ascii_uppercase());
+    match cte.as_deref() {
+        None | Some(b"7BIT" | b"8BIT" | b"BINARY" | b"") => Ok(std::borrow::Cow::Borrowed(body)),
+        Some(b"BASE64") => Ok(transfer::Transfer::Base64.decode(body)),
+        Some(b"QUOTED-PRINTABLE") => Ok(transfer::Transfer::QuotedPrintable.decode(body)),
+        Some(other) => Err(String::from_utf8_lossy(other).into_owned()),
+    }
+}
+
 /// A header value unfolded: leading blanks and the line ends of folds removed.
 pub fn unfold_value(value: &[u8]) -> Vec<u8> {
     unfold(value)
