@@ -150,7 +150,7 @@ fn expand_legacy(letters: &str) -> String {
     s
 }
 
-fn rights_text(r: Rights) -> String {
+pub(crate) fn rights_text(r: Rights) -> String {
     let mut s = r.to_string();
     // Clients of RFC 2086 look for c and d: shown when their modern rights are there.
     if r.has('k') && !s.contains('c') {

@@ -37,6 +37,14 @@ pub enum Item {
     /// RFC 3516: `BINARY[part]<partial>`, the part with its transfer encoding undone.
     Binary { peek: bool, part: Vec<u32>, partial: Option<(u64, u64)> },
     BinarySize { part: Vec<u32> },
+    /// RFC 8474 OBJECTID: the message's id (from its GUID, as Cyrus forms it) and
+    /// its thread's (NIL: the store keeps no conversations).
+    EmailId,
+    ThreadId,
+    /// RFC 8514: when the message was put in this mailbox.
+    SaveDate,
+    /// RFC 8970: the start of the message's text.
+    Preview,
 }
 
 impl Item {
@@ -79,6 +87,17 @@ fn parse_item(p: &mut Parser) -> PResult<Item> {
         "UID" => Item::Uid,
         "FLAGS" => Item::Flags,
         "MODSEQ" => Item::Modseq,
+        "EMAILID" => Item::EmailId,
+        "THREADID" => Item::ThreadId,
+        "SAVEDATE" => Item::SaveDate,
+        "PREVIEW" => {
+            // (LAZY) changes nothing: the preview is always made at once.
+            let save = p.pos;
+            if !(p.eat(b' ') && p.eat(b'(') && p.word("LAZY") && p.eat(b')')) {
+                p.pos = save;
+            }
+            Item::Preview
+        }
         "INTERNALDATE" => Item::InternalDate,
         "RFC822.SIZE" => Item::Size,
         "ENVELOPE" => Item::Envelope,
@@ -311,6 +330,28 @@ pub fn write_items(out: &mut Vec<u8>, items: &[Item], src: &mut Source, flags: &
         match it {
             Item::Uid => out.extend_from_slice(format!("UID {}", rec.uid.0).as_bytes()),
             Item::Modseq => out.extend_from_slice(format!("MODSEQ ({})", rec.modseq.0).as_bytes()),
+            Item::EmailId => out.extend_from_slice(format!("EMAILID ({})", email_id(rec)).as_bytes()),
+            Item::ThreadId => out.extend_from_slice(b"THREADID NIL"),
+            Item::SaveDate => {
+                out.extend_from_slice(b"SAVEDATE \"");
+                out.extend_from_slice(crate::parse::format_internaldate(rec.saved()).as_bytes());
+                out.push(b'"');
+            }
+            Item::Preview => {
+                out.extend_from_slice(b"PREVIEW ");
+                match preview(src) {
+                    Some(t) if t.bytes().all(|c| c != b'"' && c != b'\\') => {
+                        out.push(b'"');
+                        out.extend_from_slice(t.as_bytes());
+                        out.push(b'"');
+                    }
+                    Some(t) => literal(out, t.as_bytes(), None),
+                    None => {
+                        ok = false;
+                        out.extend_from_slice(b"NIL");
+                    }
+                }
+            }
             Item::Flags => {
                 out.extend_from_slice(b"FLAGS ");
                 out.extend_from_slice(flags.as_bytes());
@@ -411,6 +452,69 @@ pub fn write_items(out: &mut Vec<u8>, items: &[Item], src: &mut Source, flags: &
         }
     }
     ok
+}
+
+/// RFC 8474 EMAILID as Cyrus forms it: `M` and the first 12 octets of the GUID in hex.
+pub fn email_id(rec: &Record) -> String {
+    let mut s = String::with_capacity(25);
+    s.push('M');
+    for b in &rec.guid[..12] {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Longest preview, in characters (RFC 8970 3).
+const PREVIEW_CHARS: usize = 256;
+
+/// RFC 8970 PREVIEW: the first text part (plain text, else HTML without its tags),
+/// white space folded, at most 256 characters; "" when there is no text.
+fn preview(src: &mut Source) -> Option<String> {
+    let raw = src.raw()?.to_vec();
+    let parts = src.parsed()?.leaf_parts(&raw);
+    let pick = parts.iter().find(|(t, _)| t == "text/plain").or_else(|| parts.iter().find(|(t, _)| t == "text/html"));
+    let Some((media, text)) = pick else { return Some(String::new()) };
+    let mut plain = String::with_capacity(text.len().min(4096));
+    let mut in_tag = false;
+    for c in text.chars() {
+        if media == "text/html" {
+            match c {
+                '<' => in_tag = true,
+                '>' if in_tag => {
+                    in_tag = false;
+                    plain.push(' ');
+                    continue;
+                }
+                _ => {}
+            }
+            if in_tag {
+                continue;
+            }
+        }
+        plain.push(c);
+        if plain.len() > 64 * 1024 {
+            break;
+        }
+    }
+    let mut out = String::new();
+    let mut n = 0;
+    for w in plain.split_whitespace() {
+        if n > 0 {
+            out.push(' ');
+            n += 1;
+        }
+        for c in w.chars().filter(|c| !c.is_control()) {
+            if n >= PREVIEW_CHARS {
+                return Some(out.trim_end().to_string());
+            }
+            out.push(c);
+            n += 1;
+        }
+        if n >= PREVIEW_CHARS {
+            break;
+        }
+    }
+    Some(out.trim_end().to_string())
 }
 
 /// The content of `BINARY[part]`: the whole message for `[]`, else the part's body

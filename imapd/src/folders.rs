@@ -14,10 +14,10 @@ use mboxlist::{Acl, InternalName, StoreError};
 use service::Conn;
 use std::collections::{BTreeMap, HashSet};
 
-const SPECIAL_USE: &str = "/specialuse";
+pub(crate) const SPECIAL_USE: &str = "/specialuse";
 /// Cyrus's hierarchy of deleted mailboxes (its `deletedprefix` default).
 const DELETED_PREFIX: &str = "DELETED.";
-const SPECIAL_USES: &[&str] = &["\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"];
+pub(crate) const SPECIAL_USES: &[&str] = &["\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"];
 
 pub(crate) fn no(conn: &mut Conn, tag: &str, msg: &str) {
     conn.write_fmt(format_args!("{tag} NO {msg}\r\n"));
@@ -161,12 +161,13 @@ fn create(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser) -> PResul
     }
     let store = s.store();
     match store.create(&int, None, None) {
-        Ok(_) => {
+        Ok(e) => {
             if !uses.is_empty() {
                 let v = uses.iter().map(|u| canonical_use(u)).collect::<Vec<_>>().join(" ");
                 let _ = store.list.set_annotation(&int.0, SPECIAL_USE, "", Some(v.as_bytes()));
             }
-            ok(conn, tag);
+            // RFC 8474: the new mailbox's id (its uniqueid, as Cyrus gives it).
+            crate::session::ok(conn, tag, &format!("[MAILBOXID ({})] Completed", e.uniqueid));
         }
         Err(e) => store_no(conn, tag, &e),
     }
@@ -391,7 +392,7 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
     } else {
         patterns.push(p.list_mailbox()?);
     }
-    let (mut ret_subscribed, mut ret_status, mut ret_metadata) = (false, None, None);
+    let (mut ret_subscribed, mut ret_status, mut ret_metadata, mut ret_myrights) = (false, None, None, false);
     if !lsub && p.eat(b' ') {
         if !p.word("RETURN") {
             return Err("Expected RETURN".into());
@@ -408,6 +409,7 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
                     ret_status = Some(status_items(p)?);
                 }
                 "METADATA" => ret_metadata = Some(crate::metadata::parse_list_option(p)?),
+                "MYRIGHTS" => ret_myrights = true,
                 other => return Err(format!("Unknown LIST return option {other}")),
             }
             let _ = p.eat(b' ');
@@ -528,6 +530,12 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
                 out.extend_from_slice(format!("* STATUS {} ({text})\r\n", astring_out(ext)).as_bytes());
             }
         }
+        if let (true, Some(int), true) = (ret_myrights, &info.int, info.selectable) {
+            // RFC 8440.
+            if let Ok((_, r)) = s.rights(int) {
+                out.extend_from_slice(format!("* MYRIGHTS {} {}\r\n", astring_out(ext), crate::access::rights_text(r)).as_bytes());
+            }
+        }
         if let (Some((entries, maxsize)), Some(int), true) = (&ret_metadata, &info.int, info.selectable) {
             out.extend_from_slice(&crate::metadata::list_line(s, int, ext, entries, *maxsize));
         }
@@ -544,7 +552,7 @@ fn status_items(p: &mut Parser) -> PResult<Vec<String>> {
     let mut v = Vec::new();
     while !p.eat(b')') {
         let k = p.keyword()?;
-        if !matches!(k.as_str(), "MESSAGES" | "RECENT" | "UIDNEXT" | "UIDVALIDITY" | "UNSEEN" | "SIZE" | "HIGHESTMODSEQ") {
+        if !matches!(k.as_str(), "MESSAGES" | "RECENT" | "UIDNEXT" | "UIDVALIDITY" | "UNSEEN" | "SIZE" | "HIGHESTMODSEQ" | "DELETED" | "MAILBOXID") {
             return Err(format!("Invalid STATUS item {}", k.chars().take(30).collect::<String>()));
         }
         v.push(k);
@@ -594,6 +602,10 @@ fn status(s: &Session, int: &InternalName, items: &[String]) -> Result<String, S
     }
     let mut parts = Vec::new();
     for i in items {
+        if i == "MAILBOXID" {
+            parts.push(format!("MAILBOXID ({})", entry.uniqueid));
+            continue;
+        }
         let v: u64 = match i.as_str() {
             "MESSAGES" => u64::from(h.exists),
             "RECENT" => u64::from(recent),
@@ -601,6 +613,7 @@ fn status(s: &Session, int: &InternalName, items: &[String]) -> Result<String, S
             "UIDVALIDITY" => u64::from(h.uidvalidity),
             "UNSEEN" => u64::from(unseen),
             "HIGHESTMODSEQ" => h.highestmodseq.max(1),
+            "DELETED" => u64::from(h.deleted),
             _ => h.quota_used,
         };
         parts.push(format!("{i} {v}"));

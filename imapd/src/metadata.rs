@@ -15,10 +15,9 @@ use mboxlist::{InternalName, StoreError};
 use service::Conn;
 use std::sync::OnceLock;
 
-/// Where the special use is kept: the owner's, stored as the shared value of this
-/// entry (see `folders.rs`), shown as `/private/specialuse`.
-const SPECIAL_USE: &str = "/specialuse";
-const SPECIAL_USES: &[&str] = &["\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"];
+// The special use is the owner's, kept as the shared value of SPECIAL_USE (see
+// folders.rs) and shown as `/private/specialuse`.
+use crate::folders::{SPECIAL_USE, SPECIAL_USES};
 
 fn defs(s: &Session) -> &'static Definitions {
     static DEFS: OnceLock<Definitions> = OnceLock::new();

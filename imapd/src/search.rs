@@ -35,6 +35,12 @@ pub enum Key {
     /// RFC 7162 3.1.5: modseq at least this (the entry name and type are accepted
     /// and, as every flag shares the message's modseq, do not narrow it).
     Modseq(u64),
+    /// RFC 8514: save date before, on, since a day.
+    SavedBefore(i64),
+    SavedOn(i64),
+    SavedSince(i64),
+    /// RFC 8474 (THREADID matches nothing: no conversations are kept).
+    EmailId(String),
     /// RFC 5032 WITHIN: internal date more than / at most this many seconds ago.
     Older(u64),
     Younger(u64),
@@ -150,7 +156,7 @@ fn parse_key(p: &mut Parser, depth: usize) -> PResult<Key> {
             let n = p.number()?;
             if k == "LARGER" { Key::Larger(n) } else { Key::Smaller(n) }
         }
-        "BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE" => {
+        "BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE" | "SAVEDBEFORE" | "SAVEDON" | "SAVEDSINCE" => {
             p.sp()?;
             let d = p.date()?;
             match k.as_str() {
@@ -159,8 +165,18 @@ fn parse_key(p: &mut Parser, depth: usize) -> PResult<Key> {
                 "SINCE" => Key::Since(d),
                 "SENTBEFORE" => Key::SentBefore(d),
                 "SENTON" => Key::SentOn(d),
+                "SAVEDBEFORE" => Key::SavedBefore(d),
+                "SAVEDON" => Key::SavedOn(d),
+                "SAVEDSINCE" => Key::SavedSince(d),
                 _ => Key::SentSince(d),
             }
+        }
+        // RFC 8514: every mailbox keeps save dates.
+        "SAVEDATESUPPORTED" => Key::All,
+        "EMAILID" | "THREADID" => {
+            p.sp()?;
+            let id = String::from_utf8_lossy(p.atom()?).into_owned();
+            if k == "EMAILID" { Key::EmailId(id) } else { Key::Not(Box::new(Key::All)) }
         }
         "SUBJECT" => Key::Field(Field::Subject, text(p)?),
         "FROM" => Key::Field(Field::From, text(p)?),
@@ -382,6 +398,10 @@ pub fn matches(k: &Key, c: &mut Candidate) -> bool {
         }
         Key::New => c.recent && c.sys & flag::SEEN == 0,
         Key::Modseq(n) => c.rec.modseq.0 >= *n,
+        Key::SavedBefore(d) => day(c.rec.saved()) < *d,
+        Key::SavedOn(d) => day(c.rec.saved()) == *d,
+        Key::SavedSince(d) => day(c.rec.saved()) >= *d,
+        Key::EmailId(id) => crate::fetch::email_id(c.rec) == *id,
         Key::Older(n) => now() - c.rec.internaldate > *n as i64,
         Key::Younger(n) => now() - c.rec.internaldate <= *n as i64,
         Key::Old => !c.recent,

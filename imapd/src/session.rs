@@ -155,7 +155,7 @@ impl<'a> Session<'a> {
         } else {
             c.extend([
                 "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE", "LIST-EXTENDED",
-                "LIST-STATUS", "ESEARCH", "CONDSTORE", "QRESYNC", "METADATA", "LIST-METADATA", "WITHIN", "COMPRESS=DEFLATE", "BINARY", "MULTIAPPEND", "CATENATE", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "ACL", "RIGHTS=kxten", "SASL-IR",
+                "LIST-STATUS", "ESEARCH", "CONDSTORE", "QRESYNC", "METADATA", "LIST-METADATA", "WITHIN", "COMPRESS=DEFLATE", "BINARY", "MULTIAPPEND", "CATENATE", "STATUS=SIZE", "OBJECTID", "SAVEDATE", "PREVIEW", "LIST-MYRIGHTS", "UNAUTHENTICATE", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "ACL", "RIGHTS=kxten", "SASL-IR",
             ]);
         }
         if self.user.is_some() {
@@ -438,6 +438,21 @@ impl<'a> Session<'a> {
                 p.end()?;
                 return Ok(self.idle(conn, tag));
             }
+            "UNAUTHENTICATE" => {
+                // RFC 8437: back to the not-authenticated state, as if just connected
+                // (TLS stays; compression too).
+                p.end()?;
+                if let Some(u) = &self.user {
+                    log::info!("unauthenticate: {} {u}", conn.peer);
+                }
+                self.sel = None;
+                self.user = None;
+                self.admin = false;
+                self.proc_login = None;
+                self.mode = Default::default();
+                self.ns = self.store.map(|s| s.ns.clone()).unwrap_or_default();
+                ok(conn, tag, "Completed");
+            }
             "CHECK" => {
                 p.end()?;
                 self.updates(conn, true);
@@ -695,7 +710,7 @@ impl<'a> Session<'a> {
         }
         conn.write_fmt(format_args!("* OK [UIDVALIDITY {}] Ok\r\n* OK [UIDNEXT {}] Ok\r\n", h.uidvalidity, h.last_uid + 1));
         // Every mailbox keeps modseqs: HIGHESTMODSEQ on every SELECT (RFC 7162 3.1.2.1).
-        conn.write_fmt(format_args!("* OK [HIGHESTMODSEQ {}] Ok\r\n", h.highestmodseq.max(1)));
+        conn.write_fmt(format_args!("* OK [HIGHESTMODSEQ {}] Ok\r\n* OK [MAILBOXID ({})] Ok\r\n", h.highestmodseq.max(1), sel.uniqueid));
         if let Some(q) = qresync {
             if let Err(e) = crate::sync::qresync_report(&mut sel, q, conn) {
                 log::error!("{}: {e}", sel.name.0);
@@ -775,6 +790,6 @@ fn is_known(name: &str) -> bool {
         "SELECT" | "EXAMINE" | "CREATE" | "DELETE" | "RENAME" | "SUBSCRIBE" | "UNSUBSCRIBE" | "LIST" | "LSUB" | "STATUS" | "APPEND" | "CHECK"
             | "CLOSE" | "UNSELECT" | "EXPUNGE" | "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "UID" | "IDLE" | "NAMESPACE" | "ENABLE"
             | "SETACL" | "DELETEACL" | "GETACL" | "LISTRIGHTS" | "MYRIGHTS" | "GETQUOTA" | "GETQUOTAROOT" | "SETQUOTA"
-            | "GETMETADATA" | "SETMETADATA" | "COMPRESS"
+            | "GETMETADATA" | "SETMETADATA" | "COMPRESS" | "UNAUTHENTICATE"
     )
 }

@@ -20,7 +20,7 @@
 //! ```text
 //!   0 uid u32           4 system_flags u32    8 internaldate i64  16 sentdate i64
 //!  24 size u32         28 header_size u32    32 cache_offset u64  40 cache_len u32
-//!  44 user_flags [u32; 4] (bit n = user flag n of cyrus.header)   60 (zero) u32
+//!  44 user_flags [u32; 4] (bit n = user flag n of cyrus.header)   60 savedate u32
 //!  64 modseq u64       72 last_updated i64   80 guid [u8; 20] (SHA-1 of the message)
 //! 100 crc u32 of 0..100
 //! ```
@@ -205,6 +205,10 @@ pub struct Record {
     pub modseq: Modseq,
     pub last_updated: i64,
     pub guid: [u8; 20],
+    /// When the message was put in this mailbox (seconds since the epoch; 0 for
+    /// records written before this field was kept: then the internal date stands
+    /// in). RFC 8514 SAVEDATE.
+    pub savedate: u32,
 }
 
 impl Record {
@@ -221,6 +225,7 @@ impl Record {
         for (i, f) in self.user_flags.iter().enumerate() {
             put32(&mut b, 44 + 4 * i, *f);
         }
+        put32(&mut b, 60, self.savedate);
         put64(&mut b, 64, self.modseq.0);
         put64(&mut b, 72, self.last_updated as u64);
         b[80..100].copy_from_slice(&self.guid);
@@ -251,7 +256,13 @@ impl Record {
             modseq: Modseq(u64_at(b, 64)),
             last_updated: u64_at(b, 72) as i64,
             guid,
+            savedate: u32_at(b, 60),
         })
+    }
+
+    /// The save date (RFC 8514), the internal date where none was kept.
+    pub fn saved(&self) -> i64 {
+        if self.savedate == 0 { self.internaldate } else { i64::from(self.savedate) }
     }
 
     pub fn is_expunged(&self) -> bool {

@@ -253,6 +253,7 @@ impl Writer<'_> {
                 modseq: Modseq(h.highestmodseq),
                 last_updated: t,
                 guid: openssl::sha::sha1(m.raw),
+                savedate: u32::try_from(t).unwrap_or(0),
             };
             cache_off += entry.len() as u64;
             cache_buf.extend_from_slice(&entry);
