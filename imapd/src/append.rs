@@ -43,7 +43,14 @@ fn parse_message(p: &mut Parser) -> PResult<Draft> {
         p.sp()?;
     }
     let mut pieces = Vec::new();
-    if p.word("CATENATE") {
+    if p.word("UTF8") {
+        // RFC 6855 4: `UTF8 (~{n}...)`, a message with UTF-8 headers.
+        p.sp()?;
+        p.expect(b'(')?;
+        let _ = p.eat(b'~');
+        pieces.push(Piece::Text(p.string()?.into_owned()));
+        p.expect(b')')?;
+    } else if p.word("CATENATE") {
         p.sp()?;
         p.expect(b'(')?;
         loop {
@@ -217,11 +224,65 @@ impl Session<'_> {
             drafts.push(parse_message(p)?);
         }
         p.end()?;
-        let Some((name, entry)) = self.insert_target(conn, tag, &mbox) else { return Ok(()) };
+        if let Some((uidvalidity, uids)) = self.append_drafts(conn, tag, &mbox, &drafts) {
+            self.updates(conn, true);
+            ok(conn, tag, &format!("[APPENDUID {uidvalidity} {}] Completed", compact(&uids)));
+        }
+        Ok(())
+    }
+
+    /// REPLACE (RFC 8508): the new message goes in (as APPEND), then the old one
+    /// is expunged; if the first fails, the second does not happen.
+    pub(crate) fn replace(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser, uid: bool) -> PResult<()> {
+        p.sp()?;
+        let set = p.seqset()?;
+        if !set.is_saved() && !(set.0.len() == 1 && set.0[0].0 == set.0[0].1) {
+            return Err("REPLACE takes one message".into());
+        }
+        p.sp()?;
+        let mbox = p.mailbox()?;
+        p.sp()?;
+        let draft = parse_message(p)?;
+        p.end()?;
+        let Some(msns) = self.msns(conn, tag, &set, uid) else { return Ok(()) };
+        let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
+        let [msn] = msns[..] else {
+            no(conn, tag, "REPLACE takes exactly one message");
+            return Ok(());
+        };
+        if sel.readonly || !sel.rights.has('e') || !sel.rights.has('t') {
+            no(conn, tag, "[NOPERM] Permission denied: cannot expunge from this mailbox");
+            return Ok(());
+        }
+        let old = match sel.record(msn) {
+            Ok(r) => r.uid,
+            Err(e) => {
+                no(conn, tag, &format!("[SERVERBUG] {e}"));
+                return Ok(());
+            }
+        };
+        let Some((uidvalidity, uids)) = self.append_drafts(conn, tag, &mbox, std::slice::from_ref(&draft)) else { return Ok(()) };
+        conn.write_fmt(format_args!("* OK [APPENDUID {uidvalidity} {}] Replacement message ready\r\n", compact(&uids)));
+        let store = self.store();
+        let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
+        if let Err(e) = store.expunge(&sel.name.clone(), &mut sel.mb, &[old]) {
+            log::error!("REPLACE: appended to {mbox} but not expunged from {}: {e}", sel.name.0);
+            no(conn, tag, "[SERVERBUG] The new message is in, the old one could not be removed");
+            return Ok(());
+        }
+        self.updates(conn, true);
+        ok(conn, tag, "Replace completed");
+        Ok(())
+    }
+
+    /// Puts the drafts together and appends them to `mbox` in one batch: the
+    /// UIDVALIDITY and new UIDs, or None when the NO was sent.
+    fn append_drafts(&mut self, conn: &mut Conn, tag: &str, mbox: &str, drafts: &[Draft]) -> Option<(u32, Vec<u32>)> {
+        let (name, entry) = self.insert_target(conn, tag, mbox)?;
         let rights = self.store().rights(self.userid(), &name, &entry);
         // Put every message together first.
         let mut raws: Vec<Vec<u8>> = Vec::with_capacity(drafts.len());
-        for d in &drafts {
+        for d in drafts {
             let mut msg = Vec::new();
             for piece in &d.pieces {
                 match piece {
@@ -230,22 +291,22 @@ impl Session<'_> {
                         Some(b) => msg.extend_from_slice(&b),
                         None => {
                             no(conn, tag, &format!("[BADURL {}] Invalid or inaccessible URL", crate::parse::astring_out(u)));
-                            return Ok(());
+                            return None;
                         }
                     },
                 }
                 if msg.len() as u64 > self.max_message {
                     no(conn, tag, "[TOOBIG] Message too large");
-                    return Ok(());
+                    return None;
                 }
             }
             if msg.is_empty() {
                 no(conn, tag, "Message has no header or body");
-                return Ok(());
+                return None;
             }
             if msg.contains(&0) {
                 no(conn, tag, "Message contains NUL characters");
-                return Ok(());
+                return None;
             }
             raws.push(msg);
         }
@@ -281,7 +342,7 @@ impl Session<'_> {
             Ok(x) => x,
             Err(e) => {
                 store_no(conn, tag, &e);
-                return Ok(());
+                return None;
             }
         };
         let nms: Vec<NewMessage> = drafts
@@ -298,13 +359,13 @@ impl Session<'_> {
                     }
                     let _ = store.list.set_seen(self.userid(), &entry.uniqueid, &s);
                 }
-                self.updates(conn, true);
-                let list: Vec<u32> = uids.iter().map(|u| u.0).collect();
-                ok(conn, tag, &format!("[APPENDUID {} {}] Completed", mb.header().uidvalidity, compact(&list)));
+                Some((mb.header().uidvalidity, uids.iter().map(|u| u.0).collect()))
             }
-            Err(e) => store_no(conn, tag, &e),
+            Err(e) => {
+                store_no(conn, tag, &e);
+                None
+            }
         }
-        Ok(())
     }
 }
 

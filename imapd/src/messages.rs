@@ -21,7 +21,7 @@ impl Session<'_> {
     /// every message). Returns None when the NO was sent.
     pub(crate) fn msns(&self, conn: &mut Conn, tag: &str, set: &parse::SeqSet, uid: bool) -> Option<Vec<u32>> {
         let sel = self.sel.as_ref()?;
-        if !uid {
+        if !uid && !set.is_saved() {
             let n = u64::from(sel.exists());
             let end = |x: u64| if x == parse::STAR { n } else { x };
             if set.0.iter().any(|&(a, b)| end(a).min(end(b)) > n || (n == 0 && (a == parse::STAR || b == parse::STAR))) {
@@ -289,8 +289,13 @@ impl Session<'_> {
             }
             p.sp()?;
         }
-        let prog = search::parse_program(p)?;
+        let mut prog = search::parse_program(p)?;
         p.end()?;
+        // IMAP4rev2 answers every SEARCH with ESEARCH (RFC 9051 7.3.4).
+        let ret = if ret.is_none() && self.mode.rev2 { Some(search::Return { all: true, ..Default::default() }) } else { ret };
+        if let Some(sel) = self.sel.as_ref() {
+            search::substitute_saved(&mut prog, &sel.saved);
+        }
         let with_modseq = search::uses_modseq(&prog);
         if with_modseq {
             self.enable_condstore();
@@ -313,7 +318,26 @@ impl Session<'_> {
             }
         }
         let nums: Vec<u32> = hits.iter().map(|&(m, u)| if uid { u } else { m }).collect();
+        if let Some(r) = ret.as_ref().filter(|r| r.save) {
+            // RFC 5182 2.4: with MIN and/or MAX only those are kept.
+            let uids: Vec<u32> = hits.iter().map(|&(_, u)| u).collect();
+            sel.saved = if (r.min || r.max) && !r.all && !r.count {
+                let mut v: Vec<u32> = Vec::new();
+                if r.min {
+                    v.extend(uids.first());
+                }
+                if r.max {
+                    v.extend(uids.last());
+                }
+                v.dedup();
+                v
+            } else {
+                uids
+            };
+        }
         match ret {
+            // SAVE alone: no ESEARCH at all.
+            Some(r) if r.save && !(r.min || r.max || r.count || r.all) => {}
             None => {
                 let mut line = String::from("* SEARCH");
                 for x in &nums {
@@ -384,7 +408,11 @@ impl Session<'_> {
                 let sel = self.sel.as_ref();
                 let max = sel.map_or(0, |x| x.max_uid());
                 let ranges = s.resolve(max);
-                let mut v: Vec<u32> = sel.map(|x| x.uids.iter().copied().filter(|&u| ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&u))).collect()).unwrap_or_default();
+                let mut v: Vec<u32> = match sel {
+                    Some(x) if s.is_saved() => x.saved.clone(),
+                    Some(x) => x.uids.iter().copied().filter(|&u| ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&u))).collect(),
+                    None => Vec::new(),
+                };
                 v.sort_unstable();
                 Some(v)
             }

@@ -15,7 +15,10 @@ pub type PResult<T> = Result<T, String>;
 /// `*` in a sequence set.
 pub const STAR: u64 = u64::MAX;
 
-/// A sequence set as written: ranges whose ends may be [`STAR`]; `$` is not supported.
+/// `$` (RFC 5182 SEARCHRES): the saved search result, as the one range (SAVED, SAVED).
+pub const SAVED: u64 = u64::MAX - 1;
+
+/// A sequence set as written: ranges whose ends may be [`STAR`], or `$` ([`SAVED`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeqSet(pub Vec<(u64, u64)>);
 
@@ -25,7 +28,7 @@ impl SeqSet {
     /// `max` even when... there is nothing: then it is empty).
     pub fn resolve(&self, max: u32) -> Vec<(u32, u32)> {
         let mut out: Vec<(u32, u32)> = Vec::new();
-        if max == 0 {
+        if max == 0 || self.is_saved() {
             return out;
         }
         for &(a, b) in &self.0 {
@@ -46,6 +49,11 @@ impl SeqSet {
             }
         }
         merged
+    }
+
+    /// Whether this is `$`, which the caller resolves against the saved result.
+    pub fn is_saved(&self) -> bool {
+        self.0 == [(SAVED, SAVED)]
     }
 
     /// Whether `n` is in the set, `*` being `max` (for UID sets in SEARCH).
@@ -327,6 +335,9 @@ impl<'a> Parser<'a> {
     }
 
     pub fn seqset(&mut self) -> PResult<SeqSet> {
+        if self.eat(b'$') {
+            return Ok(SeqSet(vec![(SAVED, SAVED)]));
+        }
         let mut v = Vec::new();
         loop {
             let a = self.seq_number()?;
@@ -343,7 +354,7 @@ impl<'a> Parser<'a> {
 
     /// Whether a sequence set starts here (a digit or `*`).
     pub fn at_seqset(&self) -> bool {
-        self.peek().is_some_and(|c| c.is_ascii_digit() || c == b'*')
+        self.peek().is_some_and(|c| c.is_ascii_digit() || c == b'*' || c == b'$')
     }
 
     /// A flag: `\Word` or a keyword atom.

@@ -65,6 +65,8 @@ pub struct Return {
     pub max: bool,
     pub count: bool,
     pub all: bool,
+    /// RFC 5182: keep the result as `$`.
+    pub save: bool,
 }
 
 fn text(p: &mut Parser) -> PResult<String> {
@@ -224,7 +226,7 @@ pub fn parse_return(p: &mut Parser) -> PResult<Option<Return>> {
                 "MAX" => r.max = true,
                 "COUNT" => r.count = true,
                 "ALL" => r.all = true,
-                "SAVE" => return Err("SEARCHRES is not supported".into()),
+                "SAVE" => r.save = true,
                 other => return Err(format!("Unknown RETURN option {other}")),
             }
             if p.eat(b')') {
@@ -233,7 +235,7 @@ pub fn parse_return(p: &mut Parser) -> PResult<Option<Return>> {
             p.sp()?;
         }
     }
-    if !(r.min || r.max || r.count || r.all) {
+    if !(r.min || r.max || r.count || r.all || r.save) {
         r.all = true;
     }
     p.sp()?;
@@ -372,6 +374,26 @@ fn day(t: i64) -> i64 {
 
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Replaces `$` in the program by the saved result (UIDs, ascending).
+pub fn substitute_saved(k: &mut Key, saved: &[u32]) {
+    match k {
+        Key::Seq(s) | Key::Uid(s) if s.is_saved() => {
+            *k = if saved.is_empty() {
+                Key::Not(Box::new(Key::All))
+            } else {
+                Key::Uid(crate::parse::SeqSet(saved.iter().map(|&u| (u64::from(u), u64::from(u))).collect()))
+            };
+        }
+        Key::Not(k) => substitute_saved(k, saved),
+        Key::Or(a, b) => {
+            substitute_saved(a, saved);
+            substitute_saved(b, saved);
+        }
+        Key::And(v) => v.iter_mut().for_each(|k| substitute_saved(k, saved)),
+        _ => {}
+    }
 }
 
 /// Whether the program has a MODSEQ key (the answer then carries the highest

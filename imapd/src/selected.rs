@@ -43,7 +43,9 @@ pub struct Selected {
     pub userid: String,
     /// CONDSTORE/QRESYNC as the session enabled them: FETCH lines carry UID and
     /// MODSEQ, expunges go out as VANISHED.
-    pub mode: crate::sync::SyncMode,
+    pub mode: crate::sync::Enabled,
+    /// The UIDs of the last `SEARCH RETURN (SAVE)` (RFC 5182 `$`), ascending.
+    pub saved: Vec<u32>,
 }
 
 /// Message flags as the client sees them.
@@ -105,6 +107,7 @@ impl Selected {
             seen_db,
             userid: userid.to_string(),
             mode: Default::default(),
+            saved: Vec::new(),
         })
     }
 
@@ -182,7 +185,7 @@ impl Selected {
         for n in flag_names(self.sys_flags(r)) {
             push(&mut s, n);
         }
-        if self.recent.contains(r.uid.0) {
+        if self.recent.contains(r.uid.0) && !self.mode.rev2 {
             push(&mut s, "\\Recent");
         }
         let names = self.mb.user_flags();
@@ -302,8 +305,10 @@ impl Selected {
                     }
                 }
                 conn.write_fmt(format_args!("* {} EXISTS\r\n", self.uids.len()));
-                let n_recent = self.uids.iter().filter(|u| self.recent.contains(**u)).count();
-                conn.write_fmt(format_args!("* {n_recent} RECENT\r\n"));
+                if !self.mode.rev2 {
+                    let n_recent = self.uids.iter().filter(|u| self.recent.contains(**u)).count();
+                    conn.write_fmt(format_args!("* {n_recent} RECENT\r\n"));
+                }
             }
             self.known_modseq = h.highestmodseq.max(self.known_modseq);
         }
@@ -341,6 +346,10 @@ impl Selected {
     /// Message numbers of a resolved sequence set (or UID set when `uid`), ascending.
     pub fn resolve(&self, set: &crate::parse::SeqSet, uid: bool) -> Vec<u32> {
         let mut out = Vec::new();
+        if set.is_saved() {
+            // `$`: the saved messages still here, whatever the command's kind.
+            return self.saved.iter().filter_map(|&u| self.msn_of(u)).collect();
+        }
         if uid {
             let max = self.max_uid();
             for (lo, hi) in set.resolve(max) {

@@ -38,7 +38,7 @@ pub struct Session<'a> {
     /// This login, counted for maxlogins_per_host/user while the session lasts.
     proc_login: Option<service::procs::Login>,
     /// CONDSTORE/QRESYNC as enabled so far.
-    pub mode: crate::sync::SyncMode,
+    pub mode: crate::sync::Enabled,
 }
 
 /// What a command asks of the loop.
@@ -139,7 +139,7 @@ impl<'a> Session<'a> {
     }
 
     pub fn capabilities(&self, conn: &Conn) -> String {
-        let mut c = vec!["IMAP4rev1", "LITERAL+", "ID", "ENABLE"];
+        let mut c = vec!["IMAP4rev1", "IMAP4rev2", "LITERAL+", "ID", "ENABLE"];
         let mut owned = Vec::new();
         if self.user.is_none() {
             if !conn.is_tls() && self.w.tls_configured() {
@@ -155,7 +155,7 @@ impl<'a> Session<'a> {
         } else {
             c.extend([
                 "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE", "LIST-EXTENDED",
-                "LIST-STATUS", "ESEARCH", "CONDSTORE", "QRESYNC", "METADATA", "LIST-METADATA", "WITHIN", "COMPRESS=DEFLATE", "BINARY", "MULTIAPPEND", "CATENATE", "STATUS=SIZE", "OBJECTID", "SAVEDATE", "PREVIEW", "LIST-MYRIGHTS", "UNAUTHENTICATE", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "ACL", "RIGHTS=kxten", "SASL-IR",
+                "LIST-STATUS", "ESEARCH", "CONDSTORE", "QRESYNC", "METADATA", "LIST-METADATA", "WITHIN", "COMPRESS=DEFLATE", "BINARY", "MULTIAPPEND", "CATENATE", "STATUS=SIZE", "OBJECTID", "SAVEDATE", "PREVIEW", "LIST-MYRIGHTS", "UNAUTHENTICATE", "SEARCHRES", "REPLACE", "UTF8=ACCEPT", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "ACL", "RIGHTS=kxten", "SASL-IR",
             ]);
         }
         if self.user.is_some() {
@@ -356,14 +356,14 @@ impl<'a> Session<'a> {
         let name = if uid {
             p.sp()?;
             let n = p.keyword()?;
-            if !matches!(n.as_str(), "FETCH" | "STORE" | "SEARCH" | "COPY" | "MOVE" | "EXPUNGE") {
+            if !matches!(n.as_str(), "FETCH" | "STORE" | "SEARCH" | "COPY" | "MOVE" | "EXPUNGE" | "REPLACE") {
                 return Err(format!("Unrecognized UID command {}", n.chars().take(40).collect::<String>()));
             }
             n
         } else {
             name.to_string()
         };
-        let needs_selected = matches!(name.as_str(), "CHECK" | "CLOSE" | "UNSELECT" | "EXPUNGE" | "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE");
+        let needs_selected = matches!(name.as_str(), "CHECK" | "CLOSE" | "UNSELECT" | "EXPUNGE" | "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "REPLACE");
         if needs_selected && self.sel.is_none() {
             bad(conn, tag, "Please select a mailbox first");
             return Ok(Flow::Go);
@@ -422,13 +422,22 @@ impl<'a> Session<'a> {
                         "QRESYNC" if !self.mode.qresync => {
                             self.enable_condstore();
                             self.mode.qresync = true;
-                            if let Some(sel) = self.sel.as_mut() {
-                                sel.mode = self.mode;
-                            }
                             enabled.push(ext);
+                        }
+                        "UTF8=ACCEPT" if !self.mode.utf8 => {
+                            self.mode.utf8 = true;
+                            enabled.push(ext);
+                        }
+                        "IMAP4REV2" if !self.mode.rev2 => {
+                            self.mode.rev2 = true;
+                            self.mode.utf8 = true;
+                            enabled.push("IMAP4rev2".into());
                         }
                         _ => {}
                     }
+                }
+                if let Some(sel) = self.sel.as_mut() {
+                    sel.mode = self.mode;
                 }
                 let list: String = enabled.iter().map(|e| format!(" {e}")).collect();
                 conn.write_fmt(format_args!("* ENABLED{list}\r\n"));
@@ -481,6 +490,7 @@ impl<'a> Session<'a> {
             "STORE" => self.store_flags(conn, tag, p, uid)?,
             "SEARCH" => self.search(conn, tag, p, uid)?,
             "COPY" | "MOVE" => self.copy(conn, tag, p, uid, name == "MOVE")?,
+            "REPLACE" => self.replace(conn, tag, p, uid)?,
             _ => return Err(format!("Unrecognized command {}", name.chars().take(40).collect::<String>())),
         }
         Ok(Flow::Go)
@@ -621,11 +631,20 @@ impl<'a> Session<'a> {
         if ext.contains('!') && !self.admin {
             return Err("Invalid mailbox name".into());
         }
+        // A UTF-8 client's name is the modified UTF-7 one the store knows.
+        let utf7;
+        let ext = if self.mode.utf8 {
+            utf7 = mboxlist::names::encode_mutf7(ext);
+            utf7.as_str()
+        } else {
+            ext
+        };
         self.ns.to_internal(self.userid(), ext).map_err(|e| e.to_string())
     }
 
     pub fn external(&self, int: &InternalName) -> String {
-        self.ns.to_external(self.userid(), int)
+        let ext = self.ns.to_external(self.userid(), int);
+        if self.mode.utf8 { mboxlist::names::decode_mutf7(&ext) } else { ext }
     }
 
     /// Rights of this user on `name`.
@@ -693,7 +712,14 @@ impl<'a> Session<'a> {
         let h = sel.mb.header().clone();
         let recent = sel.uids.iter().filter(|u| sel.recent.contains(**u)).count();
         sel.write_flags(conn);
-        conn.write_fmt(format_args!("* {} EXISTS\r\n* {recent} RECENT\r\n", sel.exists()));
+        if self.mode.rev2 {
+            // RFC 9051 6.3.2: no RECENT or UNSEEN; the mailbox's name as a LIST line.
+            conn.write_fmt(format_args!("* {} EXISTS\r\n", sel.exists()));
+            let sep = self.ns.sep();
+            conn.write_fmt(format_args!("* LIST () \"{sep}\" {}\r\n", crate::parse::astring_out(&self.external(&name))));
+        } else {
+            conn.write_fmt(format_args!("* {} EXISTS\r\n* {recent} RECENT\r\n", sel.exists()));
+        }
         // First unseen message.
         let mut first_unseen = None;
         let n = sel.exists();
@@ -705,7 +731,7 @@ impl<'a> Session<'a> {
                 }
             }
         }
-        if let Some(u) = first_unseen {
+        if let Some(u) = first_unseen.filter(|_| !self.mode.rev2) {
             conn.write_fmt(format_args!("* OK [UNSEEN {u}] Ok\r\n"));
         }
         conn.write_fmt(format_args!("* OK [UIDVALIDITY {}] Ok\r\n* OK [UIDNEXT {}] Ok\r\n", h.uidvalidity, h.last_uid + 1));
@@ -790,6 +816,6 @@ fn is_known(name: &str) -> bool {
         "SELECT" | "EXAMINE" | "CREATE" | "DELETE" | "RENAME" | "SUBSCRIBE" | "UNSUBSCRIBE" | "LIST" | "LSUB" | "STATUS" | "APPEND" | "CHECK"
             | "CLOSE" | "UNSELECT" | "EXPUNGE" | "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "UID" | "IDLE" | "NAMESPACE" | "ENABLE"
             | "SETACL" | "DELETEACL" | "GETACL" | "LISTRIGHTS" | "MYRIGHTS" | "GETQUOTA" | "GETQUOTAROOT" | "SETQUOTA"
-            | "GETMETADATA" | "SETMETADATA" | "COMPRESS" | "UNAUTHENTICATE"
+            | "GETMETADATA" | "SETMETADATA" | "COMPRESS" | "UNAUTHENTICATE" | "REPLACE"
     )
 }

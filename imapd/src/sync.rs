@@ -1,5 +1,5 @@
 //! CONDSTORE and QRESYNC (RFC 7162): what the client asked for (the session's
-//! [`SyncMode`]), the SELECT, FETCH and STORE modifiers, and the answers that bring a
+//! [`Enabled`]), the SELECT, FETCH and STORE modifiers, and the answers that bring a
 //! resynchronising client up to date (VANISHED (EARLIER) and the changed FETCHes).
 //!
 //! Every record carries the modseq of its last change and expunged records stay in
@@ -13,12 +13,17 @@ use crate::parse::{PResult, Parser, SeqSet, compact};
 use crate::selected::Selected;
 use service::Conn;
 
-/// What the session enabled (RFC 7162 3.1: any CONDSTORE-enabling command turns on
-/// CONDSTORE for the rest of the session; only ENABLE turns on QRESYNC).
+/// What the session turned on (RFC 5161 ENABLE; RFC 7162 3.1: any
+/// CONDSTORE-enabling command turns on CONDSTORE for the rest of the session, only
+/// ENABLE the others).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SyncMode {
+pub struct Enabled {
     pub condstore: bool,
     pub qresync: bool,
+    /// UTF8=ACCEPT (RFC 6855), or IMAP4rev2: mailbox names in UTF-8 on the wire.
+    pub utf8: bool,
+    /// IMAP4rev2 (RFC 9051): no \Recent, SEARCH answered with ESEARCH.
+    pub rev2: bool,
 }
 
 /// `(QRESYNC (uidvalidity modseq [known-uids [(seq-match uid-match)]]))`.

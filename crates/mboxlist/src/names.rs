@@ -96,6 +96,30 @@ pub fn encode_mutf7(s: &str) -> String {
     out
 }
 
+/// IMAP's modified UTF-7 to UTF-8 (for UTF8=ACCEPT and IMAP4rev2 clients); a name
+/// that is not valid modified UTF-7 comes back as it is.
+pub fn decode_mutf7(s: &str) -> String {
+    if !s.contains('&') || !valid_mutf7(s) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let end = after.find('-').unwrap_or(after.len());
+        if end == 0 {
+            out.push('&');
+        } else {
+            let units = decode_mutf7_run(after[..end].as_bytes()).unwrap_or_default();
+            out.extend(char::decode_utf16(units).map(|r| r.unwrap_or('\u{fffd}')));
+        }
+        rest = after.get(end + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
+}
+
 pub fn valid_mutf7(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = 0;
@@ -392,5 +416,16 @@ mod tests {
         let i = n.to_internal("j.smith", "INBOX").unwrap();
         assert_eq!(i.0, "user.j^smith");
         assert_eq!(n.owner(&i).as_deref(), Some("j.smith"));
+    }
+
+    #[test]
+    fn mutf7_round_trip() {
+        for name in ["Entw\u{fc}rfe", "a&b", "\u{65e5}\u{672c}\u{8a9e}/x", "plain", "&"] {
+            let enc = encode_mutf7(name);
+            assert!(valid_mutf7(&enc), "{enc}");
+            assert_eq!(decode_mutf7(&enc), name);
+        }
+        assert_eq!(decode_mutf7("Entw&APw-rfe"), "Entw\u{fc}rfe");
+        assert_eq!(decode_mutf7("bad&Zm9v"), "bad&Zm9v");
     }
 }
