@@ -212,11 +212,24 @@ fn get(s: &Session, t: &Target, mbox: &str, entries: &[(bool, String, String)], 
     }
     let mut found: Vec<(String, Option<Vec<u8>>)> = Vec::new();
     let stored = if depth == Depth::Zero { Vec::new() } else { s.store().list.annotations(&t.name.0).unwrap_or_default() };
-    for (private, entry, asked) in entries {
-        let prefix = if *private { "/private" } else { "/shared" };
-        if !entry.is_empty() {
-            found.push((asked.clone(), value_of(s, t, *private, entry)));
+    // As Cyrus answers: every entry named, in each of the kinds (shared, private)
+    // named anywhere in the list — asking for /private/a and /shared/b gives
+    // /shared/a, /private/a, /shared/b and /private/b.
+    let kinds: Vec<bool> = [false, true].into_iter().filter(|k| entries.iter().any(|e| e.0 == *k)).collect();
+    let mut named: Vec<&str> = Vec::new();
+    for (_, entry, _) in entries {
+        if !entry.is_empty() && !named.contains(&entry.as_str()) {
+            named.push(entry);
         }
+    }
+    for entry in named {
+        for &private in &kinds {
+            let prefix = if private { "/private" } else { "/shared" };
+            found.push((format!("{prefix}{entry}"), value_of(s, t, private, entry)));
+        }
+    }
+    for (private, entry, _) in entries {
+        let prefix = if *private { "/private" } else { "/shared" };
         if depth == Depth::Zero {
             continue;
         }
