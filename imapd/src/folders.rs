@@ -364,20 +364,27 @@ struct Info {
     children: bool,
     uses: String,
     subscribed: bool,
+    /// A mailbox below it is subscribed (LSUB's \Noselect parents, CHILDINFO).
+    subscribed_below: bool,
 }
 
 fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool) -> PResult<()> {
     p.sp()?;
-    let (mut sel_subscribed, mut sel_special) = (false, false);
+    let (mut sel_subscribed, mut sel_special, mut recursive) = (false, false, false);
     if !lsub && p.eat(b'(') {
         while !p.eat(b')') {
             match p.keyword()?.as_str() {
                 "SUBSCRIBED" => sel_subscribed = true,
                 "SPECIAL-USE" => sel_special = true,
-                "REMOTE" | "RECURSIVEMATCH" => {}
+                "RECURSIVEMATCH" => recursive = true,
+                "REMOTE" => {}
                 other => return Err(format!("Unknown LIST selection option {other}")),
             }
             let _ = p.eat(b' ');
+        }
+        // RFC 5258 3: RECURSIVEMATCH needs a selection option it can apply to.
+        if recursive && !sel_subscribed && !sel_special {
+            return Err("Invalid combination of selection options".into());
         }
         p.sp()?;
     }
@@ -456,7 +463,7 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
             String::new()
         };
         let subscribed = subs.contains(&int.0);
-        names.insert(ext, Info { int: Some(int), selectable: true, children: false, uses, subscribed });
+        names.insert(ext, Info { int: Some(int), selectable: true, children: false, uses, subscribed, subscribed_below: false });
     }
     // LSUB lists subscriptions, existing or not.
     if lsub || sel_subscribed {
@@ -466,13 +473,14 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
         }
     }
     // Parents: mark children, add missing ones as \Noselect.
-    let keys: Vec<String> = names.keys().cloned().collect();
-    for k in keys {
+    let keys: Vec<(String, bool)> = names.iter().map(|(k, i)| (k.clone(), i.subscribed)).collect();
+    for (k, sub) in keys {
         let mut cut = k.as_str();
         while let Some(i) = cut.rfind(sep) {
             cut = &k[..i];
             let e = names.entry(cut.to_string()).or_insert_with(|| Info { int: None, selectable: false, ..Default::default() });
             e.children = true;
+            e.subscribed_below |= sub;
         }
     }
     let mut out: Vec<u8> = Vec::new();
@@ -492,12 +500,19 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
         if !full_match {
             continue;
         }
-        if lsub || sel_subscribed {
-            if !info.subscribed {
-                continue;
-            }
+        // Not subscribed itself, but something below is: LSUB with `%` shows it as
+        // \Noselect (RFC 3501 6.3.9), LIST (SUBSCRIBED RECURSIVEMATCH) with CHILDINFO
+        // (RFC 5258 3.5).
+        let percent = patterns.iter().any(|p| p.contains('%'));
+        let sub_parent = !info.subscribed && info.subscribed_below && ((lsub && percent) || (sel_subscribed && recursive));
+        if (lsub || sel_subscribed) && !info.subscribed && !sub_parent {
+            continue;
         }
-        if sel_special && info.uses.is_empty() {
+        // LSUB leaves out a subscription to a mailbox that is gone (as Cyrus does).
+        if lsub && info.subscribed && info.int.is_none() && !info.children {
+            continue;
+        }
+        if sel_special && info.uses.is_empty() && !(recursive && sub_parent) {
             continue;
         }
         if !info.selectable && !lsub && !info.children {
@@ -507,24 +522,27 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
             }
         }
         let mut attrs: Vec<&str> = Vec::new();
-        if !info.selectable {
-            if info.int.is_none() && !info.children && (sel_subscribed || lsub) {
-                attrs.push(if lsub { "\\Noselect" } else { "\\NonExistent" });
-            } else {
+        if lsub {
+            if !info.selectable || sub_parent {
                 attrs.push("\\Noselect");
             }
-        }
-        if !lsub {
+            if info.children {
+                attrs.push("\\HasChildren");
+            }
+        } else {
+            if info.int.is_none() && (sel_subscribed || sub_parent) && !(info.children && !sel_subscribed) {
+                attrs.push("\\NonExistent");
+            } else if !info.selectable {
+                attrs.push("\\Noselect");
+            }
             attrs.push(if info.children { "\\HasChildren" } else { "\\HasNoChildren" });
             if (ret_subscribed || sel_subscribed) && info.subscribed {
                 attrs.push("\\Subscribed");
             }
         }
-        let uses: Vec<&str> = info.uses.split_whitespace().collect();
-        if !lsub {
-            attrs.extend(uses.iter().copied());
-        }
-        out.extend_from_slice(format!("* {cmd} ({}) \"{sep}\" {}\r\n", attrs.join(" "), astring_out(ext)).as_bytes());
+        attrs.extend(info.uses.split_whitespace());
+        let childinfo = if sub_parent && !lsub { " (CHILDINFO (\"SUBSCRIBED\"))" } else { "" };
+        out.extend_from_slice(format!("* {cmd} ({}) \"{sep}\" {}{childinfo}\r\n", attrs.join(" "), astring_out(ext)).as_bytes());
         if let (Some(items), Some(int), true) = (&ret_status, &info.int, info.selectable) {
             if let Ok(text) = status(s, int, items) {
                 out.extend_from_slice(format!("* STATUS {} ({text})\r\n", astring_out(ext)).as_bytes());

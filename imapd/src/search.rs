@@ -436,17 +436,21 @@ pub fn matches(k: &Key, c: &mut Candidate) -> bool {
         Key::SentBefore(d) => c.sent_day() < *d,
         Key::SentOn(d) => c.sent_day() == *d,
         Key::SentSince(d) => c.sent_day() >= *d,
-        Key::Field(f, v) => {
+        Key::Field(Field::Subject, v) => {
             let Some(p) = c.parsed() else { return false };
-            let fields = p.fields();
-            let val = match f {
-                Field::Subject => &fields.subject,
-                Field::From => &fields.from,
-                Field::To => &fields.to,
-                Field::Cc => &fields.cc,
-                Field::Bcc => &fields.bcc,
+            p.fields().subject.as_ref().is_some_and(|s| s.to_lowercase().contains(v.as_str()))
+        }
+        Key::Field(f, v) => {
+            // Addresses as ENVELOPE parses them (comments and spaces gone), as Cyrus
+            // searches them: `<user (c)@ (c) domain>` is found by `user@domain`.
+            let name: &[u8] = match f {
+                Field::From => b"from",
+                Field::To => b"to",
+                Field::Cc => b"cc",
+                _ => b"bcc",
             };
-            val.as_ref().is_some_and(|s| s.to_lowercase().contains(v.as_str()))
+            let block = c.header();
+            message::header_fields(&block).iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).any(|(_, val)| message::address_search_text(val).contains(v.as_str()))
         }
         Key::Header(name, v) => {
             let block = c.header();

@@ -73,12 +73,11 @@ impl Selected {
         let owner = store.ns.owner(name);
         let seen_db = if owner.as_deref() == Some(userid) { None } else { Some(store.list.seen(userid, &entry.uniqueid).unwrap_or_default()) };
         let mut recent = UidSet::default();
-        if !readonly {
-            let prev = mb.lock().and_then(|mut w| w.claim_recent())?;
-            let last = mb.header().last_uid;
-            if last > prev {
-                recent.0.push((prev + 1, last));
-            }
+        // EXAMINE shows \Recent without taking it (as Cyrus); SELECT takes it.
+        let prev = if readonly { mb.header().recent_uid } else { mb.lock().and_then(|mut w| w.claim_recent())? };
+        let last = mb.header().last_uid;
+        if last > prev {
+            recent.0.push((prev + 1, last));
         }
         let mut uids = Vec::with_capacity(mb.header().exists as usize);
         let mut pos = Vec::with_capacity(mb.header().exists as usize);
@@ -288,13 +287,18 @@ impl Selected {
             for (msn, r) in changed {
                 conn.write(self.fetch_flags_line(msn, &r, false).as_bytes());
             }
+            // Expunges before the new EXISTS (as Cyrus orders them: a MOVE within the
+            // mailbox reads EXPUNGE, then EXISTS).
+            if allow_expunge && !self.pending_expunge.is_empty() {
+                self.flush_expunges(conn);
+            }
             if !new.is_empty() {
                 for (uid, p) in new {
                     self.uids.push(uid);
                     self.pos.push(p);
                 }
-                if !self.readonly {
-                    let prev = self.mb.lock().and_then(|mut w| w.claim_recent())?;
+                {
+                    let prev = if self.readonly { self.mb.header().recent_uid.max(max_uid) } else { self.mb.lock().and_then(|mut w| w.claim_recent())? };
                     let last = self.mb.header().last_uid;
                     if last > prev {
                         // Claims come in order: extend the last range when they touch.

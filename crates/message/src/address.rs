@@ -15,7 +15,7 @@ use crate::cursor::{Cursor, is_space};
 use crate::imap;
 
 /// Host Cyrus reports for an address written without one.
-const UNSPECIFIED_DOMAIN: &[u8] = b"unspecified-domain";
+pub(crate) const UNSPECIFIED_DOMAIN: &[u8] = b"unspecified-domain";
 
 /// One ENVELOPE address; `host == None` marks group syntax (RFC 3501 7.4.2).
 #[derive(Clone, Debug, PartialEq, Eq)]

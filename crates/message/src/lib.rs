@@ -94,6 +94,36 @@ pub fn header_fields(block: &[u8]) -> Vec<(&[u8], &[u8])> {
     header::fields(block).into_iter().map(|f| (f.name, f.value)).collect()
 }
 
+/// An address-list header value as SEARCH FROM/TO/CC/BCC sees it, as ENVELOPE
+/// parses it: each mailbox as `name <local@domain>` (name decoded from RFC 2047),
+/// comments and routes left out, lower case. Group names are kept as words.
+pub fn address_search_text(value: &[u8]) -> String {
+    let mut out = String::new();
+    for a in address::parse_list(&unfold(value)) {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        if let Some(n) = &a.name {
+            out.push_str(&decode_header(n));
+            out.push(' ');
+        }
+        match (&a.mailbox, &a.host) {
+            (Some(m), Some(h)) => {
+                out.push('<');
+                out.push_str(&String::from_utf8_lossy(m));
+                if h != address::UNSPECIFIED_DOMAIN {
+                    out.push('@');
+                    out.push_str(&String::from_utf8_lossy(h));
+                }
+                out.push('>');
+            }
+            (Some(group), None) => out.push_str(&decode_header(group)),
+            _ => {}
+        }
+    }
+    out.to_lowercase()
+}
+
 /// The content of a part for BINARY[...] (RFC 3516 4.2): `body` with the
 /// Content-Transfer-Encoding of `mime_header` (the part's own header) undone.
 /// `Err` names an encoding the server does not know ([UNKNOWN-CTE]).
