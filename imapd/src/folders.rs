@@ -526,7 +526,8 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
             if !info.selectable || sub_parent {
                 attrs.push("\\Noselect");
             }
-            if info.children {
+            // In LSUB, as Cyrus has it, \HasChildren is "has subscribed children".
+            if info.subscribed_below {
                 attrs.push("\\HasChildren");
             }
         } else {
