@@ -90,23 +90,6 @@ pub fn message_syntax(p: &mut Parser) -> PResult<()> {
     parse_message(p).map(|_| ())
 }
 
-/// Percent-decoding of an IMAP URL component (RFC 5092 uses UTF-8 octets).
-fn pct_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(h, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
 
 /// A CATENATE URL: `[imap://[user@]host[:port]]/mailbox[;UIDVALIDITY=n]/;UID=n
 /// [/;SECTION=s][/;PARTIAL=o[.l]]`, as (mailbox, uidvalidity, uid, section, partial).
@@ -136,13 +119,13 @@ pub fn parse_url(url: &str) -> Option<ImapUrl> {
         Some(i) => (&first[..i], Some(first[i + 13..].parse::<u32>().ok()?)),
         None => (first, None),
     };
-    let mbox = pct_decode(mbox.strip_suffix('/').unwrap_or(mbox))?;
+    let mbox = message::percent_decode(mbox.strip_suffix('/').unwrap_or(mbox))?;
     let mut u = ImapUrl { mailbox: mbox, uidvalidity: validity, uid: 0, section: None, partial: None };
     for piece in parts {
         let (k, v) = piece.split_once('=')?;
         match k.to_ascii_uppercase().as_str() {
             "UID" if u.uid == 0 => u.uid = v.parse().ok().filter(|&n| n > 0)?,
-            "SECTION" if u.section.is_none() && u.uid > 0 => u.section = Some(pct_decode(v)?),
+            "SECTION" if u.section.is_none() && u.uid > 0 => u.section = Some(message::percent_decode(v)?),
             "PARTIAL" if u.partial.is_none() && u.uid > 0 => {
                 u.partial = Some(match v.split_once('.') {
                     Some((o, l)) => (o.parse().ok()?, Some(l.parse().ok().filter(|&n| n > 0)?)),

@@ -69,6 +69,11 @@ fn target(s: &Session, mbox: &str) -> Result<Target, String> {
     }
 }
 
+/// [`target`], or None once the NO is sent.
+fn target_or_no(s: &Session, conn: &mut Conn, tag: &str, mbox: &str) -> Option<Target> {
+    target(s, mbox).map_err(|e| no(conn, tag, &e)).ok()
+}
+
 pub(crate) fn command(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &mut Parser) -> PResult<()> {
     p.sp()?;
     if name == "GETMETADATA" {
@@ -99,13 +104,7 @@ pub(crate) fn command(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p
         p.sp()?;
         let entries = entry_list(p)?;
         p.end()?;
-        let t = match target(s, &mbox) {
-            Ok(t) => t,
-            Err(e) => {
-                no(conn, tag, &e);
-                return Ok(());
-            }
-        };
+        let Some(t) = target_or_no(s, conn, tag, &mbox) else { return Ok(()) };
         let mut longest = 0usize;
         let line = get(s, &t, &mbox, &entries, depth, maxsize, &mut longest);
         conn.write(&line);
@@ -136,13 +135,7 @@ pub(crate) fn command(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p
             p.sp()?;
         }
         p.end()?;
-        let t = match target(s, &mbox) {
-            Ok(t) => t,
-            Err(e) => {
-                no(conn, tag, &e);
-                return Ok(());
-            }
-        };
+        let Some(t) = target_or_no(s, conn, tag, &mbox) else { return Ok(()) };
         match set(s, &t, &items) {
             Ok(()) => ok(conn, tag, "Completed"),
             Err(Refusal::Denied) => no(conn, tag, "[NOPERM] Permission denied"),

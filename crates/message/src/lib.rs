@@ -94,6 +94,26 @@ pub fn header_fields(block: &[u8]) -> Vec<(&[u8], &[u8])> {
     header::fields(block).into_iter().map(|f| (f.name, f.value)).collect()
 }
 
+/// Undoes %XX escapes (RFC 3986 2.1) of a URL component — mailto: (Sieve's
+/// notify) and imap: (CATENATE) URLs — and reads the octets as UTF-8; `None` for a
+/// bad escape or octets that are not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// An address-list header value as SEARCH FROM/TO/CC/BCC sees it, as ENVELOPE
 /// parses it: each mailbox as `name <local@domain>` (name decoded from RFC 2047),
 /// comments and routes left out, lower case. Group names are kept as words.

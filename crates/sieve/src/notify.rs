@@ -2,6 +2,8 @@
 //! Cyrus offers. A `mailto:` URI is parsed into its recipients and headers here;
 //! lmtpd builds and sends the message.
 
+use message::percent_decode;
+
 /// A parsed `mailto:` URI.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Mailto {
@@ -9,23 +11,6 @@ pub struct Mailto {
     /// Header fields given in the URI (`?subject=...&cc=...`), decoded; `body` apart.
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let h = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(h, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Headers a mailto URI may not set (RFC 5436 §2.2).
