@@ -3,7 +3,7 @@
 //! grammar), [`session`] (command loop, authentication, states), [`messages`] (FETCH,
 //! STORE, SEARCH, EXPUNGE, APPEND, COPY, MOVE), [`selected`] (the selected mailbox and
 //! its untagged updates), [`fetch`], [`search`], [`folders`] (mailbox commands),
-//! [`access`] (ACL, QUOTA), [`telemetry`]. See imapd(8).
+//! [`access`] (ACL, QUOTA), [`sort`] (SORT, THREAD), [`telemetry`]. See imapd(8).
 
 pub mod access;
 pub mod fetch;
@@ -13,6 +13,7 @@ pub mod parse;
 pub mod search;
 pub mod selected;
 pub mod session;
+pub mod sort;
 pub mod telemetry;
 
 /// Parses one command as the session would (tag, name, arguments) without running
@@ -46,6 +47,24 @@ pub fn parse_command(cmd: &[u8]) -> Result<String, String> {
                 p.astring()?;
                 p.sp()?;
             }
+            search::parse_program(&mut p)?;
+        }
+        "SORT" => {
+            p.sp()?;
+            search::parse_return(&mut p)?;
+            sort::parse_criteria(&mut p)?;
+            p.sp()?;
+            p.astring()?;
+            p.sp()?;
+            search::parse_program(&mut p)?;
+        }
+        "THREAD" => {
+            p.sp()?;
+            let alg = p.keyword()?;
+            sortthread::Algorithm::from_name(&alg).ok_or("Invalid Thread algorithm")?;
+            p.sp()?;
+            p.astring()?;
+            p.sp()?;
             search::parse_program(&mut p)?;
         }
         "STORE" => {

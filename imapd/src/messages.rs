@@ -224,9 +224,8 @@ impl Session<'_> {
         let ret = search::parse_return(p)?;
         if p.word("CHARSET") {
             p.sp()?;
-            let cs = p.astring_text()?;
-            if !(cs.eq_ignore_ascii_case("UTF-8") || cs.eq_ignore_ascii_case("US-ASCII")) {
-                no(conn, tag, "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
+            if !search::charset_ok(&p.astring_text()?) {
+                no(conn, tag, search::BADCHARSET);
                 return Ok(());
             }
             p.sp()?;
@@ -234,21 +233,7 @@ impl Session<'_> {
         let prog = search::parse_program(p)?;
         p.end()?;
         let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
-        let n = sel.exists();
-        let max_uid = sel.max_uid();
-        let keywords = sel.mb.user_flags().to_vec();
-        let mut hits: Vec<(u32, u32)> = Vec::new();
-        for msn in 1..=n {
-            let Ok(rec) = sel.record(msn) else { continue };
-            let mb = &sel.mb;
-            let read_payload = || mb.cache_entry(&rec).ok();
-            let read_raw = || mb.read_message(rec.uid).ok();
-            let mut c = search::Candidate::new(msn, &rec, sel.sys_flags(&rec), sel.recent.contains(rec.uid.0), n, max_uid, &keywords, &read_payload, &read_raw);
-            if search::matches(&prog, &mut c) {
-                hits.push((msn, rec.uid.0));
-            }
-        }
-        let nums: Vec<u32> = hits.iter().map(|&(m, u)| if uid { u } else { m }).collect();
+        let nums: Vec<u32> = search::hits(sel, &prog).iter().map(|(m, r)| if uid { r.uid.0 } else { *m }).collect();
         match ret {
             None => {
                 let mut line = String::from("* SEARCH");
@@ -259,28 +244,7 @@ impl Session<'_> {
                 line.push_str("\r\n");
                 conn.write(line.as_bytes());
             }
-            Some(r) => {
-                let mut line = format!("* ESEARCH (TAG {})", parse::quoted(tag));
-                if uid {
-                    line.push_str(" UID");
-                }
-                if !nums.is_empty() {
-                    if r.min {
-                        line.push_str(&format!(" MIN {}", nums[0]));
-                    }
-                    if r.max {
-                        line.push_str(&format!(" MAX {}", nums[nums.len() - 1]));
-                    }
-                    if r.all {
-                        line.push_str(&format!(" ALL {}", compact(&nums)));
-                    }
-                }
-                if r.count {
-                    line.push_str(&format!(" COUNT {}", nums.len()));
-                }
-                line.push_str("\r\n");
-                conn.write(line.as_bytes());
-            }
+            Some(r) => conn.write(search::esearch(tag, uid, &r, &nums).as_bytes()),
         }
         self.updates(conn, false);
         ok(conn, tag, "Completed");
