@@ -16,6 +16,7 @@ purpose, the test says why and asserts each server's answer.
 Run:  cd tests && python3 -m pytest -q test_imap_sort.py   (IMAP_SERVERS=suite for ours alone)
 """
 
+import os
 import re
 
 import pytest
@@ -440,4 +441,29 @@ def test_differences_from_cyrus(srv):
     assert thread(c, "THREAD ORDEREDSUBJECT UTF-8 1:2") == ("(1)(2)" if cyrus else "(1 2)")
     assert sort(c, "SORT (FROM) UTF-8 1:3") == [2, 1, 3]
     assert sort(c, "SORT (SUBJECT) UTF-8 3:5") == ([3, 5, 4] if cyrus else [3, 4, 5])
+    c.cmd(b"LOGOUT")
+
+
+def test_suite_reads_no_message_file(srv):
+    """Ours only: SORT and THREAD answer from the index and cache alone. The corpus is
+    copied to a mailbox whose message files are then removed; every answer is the
+    same as in INBOX."""
+    if srv.name != "suite":
+        pytest.skip("the suite's storage")
+    c = raw(srv)
+    assert ok(c.cmd(b"CREATE INBOX/nofiles"))
+    assert ok(c.cmd(b"SELECT INBOX"))
+    assert ok(c.cmd(b"COPY 1:* INBOX/nofiles"))
+    name = "user.fred.nofiles"
+    files = srv.inst.messages(name)
+    assert len(files) == N
+    for uid in files:
+        os.unlink(srv.inst.message_path(name, uid))
+    assert not srv.inst.messages(name)
+    assert ok(c.cmd(b"SELECT INBOX/nofiles"))
+    for crit, want in SORTS.items():
+        if "MODSEQ" not in crit:
+            assert sort(c, f"SORT ({crit}) UTF-8 ALL") == want, crit
+    for alg, want in THREADS.items():
+        assert thread(c, f"THREAD {alg} UTF-8 ALL") == want, alg
     c.cmd(b"LOGOUT")
