@@ -12,7 +12,7 @@ use crate::session::{Session, no, ok};
 use mailbox::Record;
 use service::Conn;
 use sortthread::sort::{self as keys, Criterion, SortValues};
-use sortthread::{Algorithm, BaseSubject, Fields, ThreadMsg, Threader};
+use sortthread::{Algorithm, BaseSubject, Fields, ThreadMsg, Threader, push_number};
 
 /// The sent date of a record, or its internal date where the message has none
 /// (RFC 5256 section 2.2).
@@ -84,18 +84,18 @@ impl Session<'_> {
         let nums: Vec<u32> = values.iter().map(|v| if uid { v.uid } else { v.seq }).collect();
         let out = match ret {
             None => {
-                let mut line = String::with_capacity(8 + nums.len() * 7);
-                line.push_str("* SORT");
-                for n in &nums {
-                    line.push(' ');
-                    line.push_str(&n.to_string());
+                let mut line = Vec::with_capacity(8 + nums.len() * 7);
+                line.extend_from_slice(b"* SORT");
+                for &n in &nums {
+                    line.push(b' ');
+                    push_number(&mut line, n);
                 }
-                line.push_str("\r\n");
+                line.extend_from_slice(b"\r\n");
                 line
             }
-            Some(r) => search::esearch(tag, uid, &r, &nums),
+            Some(r) => search::esearch(tag, uid, &r, &nums).into_bytes(),
         };
-        conn.write(out.as_bytes());
+        conn.write(&out);
         self.updates(conn, false);
         ok(conn, tag, "Completed");
         Ok(())

@@ -19,26 +19,43 @@ pub struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    /// One pass over a header block.
+    /// One pass over a header block. A line that starts with a space or tab
+    /// continues the field before it; a field's value runs from after its colon to
+    /// the end of its last line (folds kept, final line break not), as
+    /// [`message::header_fields`] gives it. Lines are found with memchr and only
+    /// the names of the fields wanted are compared: SORT and THREAD read every
+    /// message's header, and most of a header is Received lines.
     pub fn read(block: &'a [u8]) -> Fields<'a> {
-        let mut f = Fields::default();
-        for (name, value) in message::header_fields(block) {
-            let slot = match name.len() {
-                2 if name.eq_ignore_ascii_case(b"to") => &mut f.to,
-                2 if name.eq_ignore_ascii_case(b"cc") => &mut f.cc,
-                4 if name.eq_ignore_ascii_case(b"from") => &mut f.from,
-                7 if name.eq_ignore_ascii_case(b"subject") => &mut f.subject,
-                10 if name.eq_ignore_ascii_case(b"message-id") => &mut f.message_id,
-                10 if name.eq_ignore_ascii_case(b"references") => {
-                    f.references.get_or_insert(value);
-                    continue;
+        const NAMES: [&[u8]; 7] = [b"subject", b"from", b"to", b"cc", b"message-id", b"in-reply-to", b"references"];
+        const REFERENCES: usize = 6;
+        let mut v: [Option<&'a [u8]>; 7] = [None; 7];
+        // The field being read: its slot and where its value starts.
+        let mut open: Option<(usize, usize)> = None;
+        let mut pos = 0;
+        while pos < block.len() {
+            let end = memchr::memchr(b'\n', &block[pos..]).map_or(block.len(), |i| pos + i + 1);
+            let line = &block[pos..end];
+            if !matches!(line[0], b' ' | b'\t') {
+                if let Some((slot, start)) = open.take() {
+                    v[slot] = Some(trim_eol(&block[start..pos]));
                 }
-                11 if name.eq_ignore_ascii_case(b"in-reply-to") => &mut f.in_reply_to,
-                _ => continue,
-            };
-            *slot = Some(value);
+                // The longest name wanted is 11 characters: a colon further on ends
+                // some other field's name.
+                let name_end = line.iter().take(16).position(|&c| c == b':').unwrap_or(0);
+                let name = line[..name_end].trim_ascii_end();
+                if let Some(i) = NAMES.iter().position(|n| n.len() == name.len() && n.eq_ignore_ascii_case(name))
+                    && !(i == REFERENCES && v[i].is_some())
+                {
+                    open = Some((i, pos + name_end + 1));
+                }
+            }
+            pos = end;
         }
-        f
+        if let Some((slot, start)) = open {
+            v[slot] = Some(trim_eol(&block[start..]));
+        }
+        let [subject, from, to, cc, message_id, in_reply_to, references] = v;
+        Fields { subject, from, to, cc, message_id, in_reply_to, references }
     }
 
     /// The message's own id (Message-ID), as THREAD reads it.
@@ -63,6 +80,15 @@ impl<'a> Fields<'a> {
         }
         self.in_reply_to.and_then(|v| crate::msgid::first(&message::unfold_value(v)).map(|c| c.into_owned())).into_iter().collect()
     }
+}
+
+/// `value` without the line break that ends it (and, at the end of the header, the
+/// empty line).
+fn trim_eol(mut value: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\r' | b'\n'] = value {
+        value = rest;
+    }
+    value
 }
 
 /// The FROM, TO and CC sort value (RFC 5256): the addr-mailbox of the first address
@@ -98,6 +124,16 @@ mod tests {
         assert_eq!(f.own_id(), Some(b"<me@x>".to_vec()));
         assert_eq!(f.reference_ids(), vec![b"<a@x>".to_vec(), b"<b@x>".to_vec()]);
         assert_eq!(f.subject, Some(&b" hi"[..]));
+        // The same values as message::header_fields gives.
+        for (name, value) in message::header_fields(block) {
+            if name.eq_ignore_ascii_case(b"subject") {
+                assert_eq!(f.subject, Some(value));
+            }
+        }
+        let odd = b"Subject : a\r\n\tb\r\nX-Subject: no\r\n to: no\r\nCc:\r\n\r\n";
+        let g = Fields::read(odd);
+        assert_eq!((g.subject, g.to, g.cc), (Some(&b" a\r\n\tb"[..]), None, Some(&b""[..])));
+        assert_eq!(Fields::read(b"From: x@y").from, Some(&b" x@y"[..]));
         let f = Fields::read(b"In-Reply-To: <p@x> <q@x>\r\nReferences: none here\r\n\r\n");
         assert_eq!(f.reference_ids(), vec![b"<p@x>".to_vec()]);
         assert_eq!(Fields::read(b"\r\n").reference_ids(), Vec::<Vec<u8>>::new());

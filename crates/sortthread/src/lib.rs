@@ -30,4 +30,4 @@ pub mod thread;
 pub use collate::casemap;
 pub use fields::Fields;
 pub use subject::BaseSubject;
-pub use thread::{Algorithm, Forest, ThreadMsg, Threader};
+pub use thread::{Algorithm, Forest, ThreadMsg, Threader, push_number};

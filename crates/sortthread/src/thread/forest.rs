@@ -200,7 +200,7 @@ impl Forest {
             loop {
                 let node = &self.nodes[n as usize];
                 if node.msg != NIL {
-                    out.extend_from_slice(self.msgs[node.msg as usize].id.to_string().as_bytes());
+                    push_number(out, self.msgs[node.msg as usize].id);
                     if !node.children.is_empty() {
                         out.push(b' ');
                     }
@@ -219,6 +219,22 @@ impl Forest {
             }
         }
     }
+}
+
+/// Appends `n` in decimal (without the allocation `to_string` makes: a response has
+/// one number per message).
+pub fn push_number(out: &mut Vec<u8>, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// ORDEREDSUBJECT: runs of one base subject in (subject, date, sequence) order; the

@@ -28,7 +28,7 @@ mod link;
 
 use std::collections::HashMap;
 
-pub use forest::Forest;
+pub use forest::{Forest, push_number};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Algorithm {
