@@ -4,7 +4,7 @@
 //! (1) encoded words decoded to UTF-8 ([`message::decode_header`], which also
 //! unfolds), tabs and line breaks made spaces, runs of spaces made one; (2) trailing
 //! "(fwd)" and spaces removed, repeatedly; (3) leading spaces and `*subj-blob
-//! subj-refwd` leaders ("Re:", "[list] Fwd [2]:") removed; (4) one leading
+//! subj-refwd` leaders (`Re:`, `[list] Fwd [2]:`) removed; (4) one leading
 //! `[blob]` removed when something is left after it; (5) 3 and 4 repeated until
 //! nothing changes; (6) a `[fwd: ...]` wrapper removed, and back to step 2. The
 //! patterns are ASCII and matched without regard to case, so the work is on the

@@ -8,15 +8,16 @@
 //!
 //! Each algorithm follows Cyrus 3.6's `index.c`, so that a mailbox threads alike on
 //! both servers, and each is bounded on hostile mail: ids are looked up in hash
-//! maps; the loop checks of REFERENCES step 1 use a link-cut tree ([`lct`]) instead
-//! of walking the tree; pruning, sorting and writing are iterative, so a thread
-//! 100 000 messages deep needs no deep stack. The work is O((messages + ids) log n).
+//! maps; the loop checks of REFERENCES step 1 use a link-cut tree (module `lct`)
+//! instead of walking the tree; pruning, sorting and writing are iterative, so a
+//! thread 100 000 messages deep needs no deep stack. The work is O((messages + ids)
+//! log n).
 //!
 //! - ORDEREDSUBJECT: messages sorted by (base subject, date, sequence); each run of
 //!   one subject is a thread whose first message is the parent of the others; the
 //!   threads and the children sorted by (date, sequence).
-//! - REFERENCES: steps 1 to 6 of RFC 5256, in Cyrus's reading (see [`link`] for
-//!   steps 1 to 3, [`forest`] for 4 to 6).
+//! - REFERENCES: steps 1 to 6 of RFC 5256, in Cyrus's reading (module `link` for
+//!   steps 1 to 3, `forest` for 4 to 6).
 //! - REFS (draft-ietf-morg-inthread, as Cyrus implements it): steps 1 to 3 of
 //!   REFERENCES, no subject grouping; the threads ordered by the latest internal
 //!   date among their messages, the children by (sent date, internal date,
