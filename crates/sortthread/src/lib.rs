@@ -31,3 +31,41 @@ pub use collate::casemap;
 pub use fields::Fields;
 pub use subject::BaseSubject;
 pub use thread::{Algorithm, Forest, ThreadMsg, Threader, push_number};
+
+#[cfg(test)]
+mod tests {
+    /// Arbitrary bytes (pseudo-random, biased to the characters the parsers look
+    /// for) through every entry point: no panic, and threading keeps every message.
+    #[test]
+    fn arbitrary_headers() {
+        let alphabet = b"<>@\"\\[]:( )fwdFWDre\r\n\t xa=?Q_\xc3\xa9";
+        let mut seed = 7u64;
+        let mut next = |m: usize| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % m
+        };
+        let names = ["Subject: ", "From: ", "To: ", "Cc: ", "Message-ID: ", "References: ", "In-Reply-To: ", " ", ""];
+        let mut t = crate::Threader::new();
+        for k in 0..3000u32 {
+            let mut block = Vec::new();
+            for _ in 0..next(6) {
+                block.extend_from_slice(names[next(names.len())].as_bytes());
+                for _ in 0..next(40) {
+                    block.push(alphabet[next(alphabet.len())]);
+                }
+                block.extend_from_slice(b"\r\n");
+            }
+            let f = crate::Fields::read(&block);
+            let crit = crate::sort::parse_criteria(["SUBJECT", "FROM", "TO", "CC", "DISPLAYFROM", "DISPLAYTO"]).unwrap();
+            let mut v = crate::sort::SortValues::default();
+            v.read_header(&f, &crit);
+            let b = crate::BaseSubject::from_header(f.subject.unwrap_or_default());
+            let m = crate::ThreadMsg { seq: k + 1, id: k + 1, subject: b.key(), is_refwd: b.is_refwd, ..Default::default() };
+            t.push(m, f.own_id().as_deref(), f.reference_ids());
+        }
+        let mut out = Vec::new();
+        t.thread(crate::Algorithm::References).write(&mut out);
+        let ids = out.split(|&c| c == b' ' || c == b'(' || c == b')').filter(|w| !w.is_empty()).count();
+        assert_eq!(ids, 3000);
+    }
+}
