@@ -9,7 +9,9 @@ loopback with a raw-socket client (one command, read to its tagged reply):
 
   - LOGIN+SELECT INBOX; FETCH 1:* (UID FLAGS); FETCH 1:* ENVELOPE; 100 BODY[] of
     random sequence numbers, one command each; UID SEARCH SUBJECT <word in ~1%>;
-    UID SEARCH BODY <word in ~1%>; STORE 1:* +FLAGS (\\Flagged) and +FLAGS.SILENT
+    UID SEARCH BODY <word in ~1%>; UID SORT (DATE), UID SORT (SUBJECT) and UID THREAD
+    REFERENCES of the whole mailbox (~30% of the messages are replies, with
+    References and In-Reply-To); STORE 1:* +FLAGS (\\Flagged) and +FLAGS.SILENT
     (each undone, untimed, by -FLAGS.SILENT): median and min of --runs sessions,
     after one warm-up session;
   - connect+LOGIN+SELECT+LOGOUT sessions per second, --concurrency threads;
@@ -687,6 +689,14 @@ def search_count(data):
     return count
 
 
+def sorted_count(data, word):
+    """Numbers in the `* SORT` or `* THREAD` response of data."""
+    for line in data.split(b"\r\n"):
+        if line.startswith(b"* " + word):
+            return len(re.findall(rb"\d+", line))
+    return -1
+
+
 def session_run(port, n, seqs, hhits, bhits):
     """One session of the timed commands; returns {workload: seconds}, and checks."""
     out, notes = {}, []
@@ -718,6 +728,12 @@ def session_run(port, n, seqs, hhits, bhits):
         out["search_body"], (data, _) = timed(lambda: c.cmd(b"UID SEARCH BODY " + BODY_WORD.encode()))
         if search_count(data) != len(bhits):
             notes.append(f"SEARCH BODY: {search_count(data)} hits, expected {len(bhits)}")
+        for key, command, word in (("sort_date", b"UID SORT (DATE) UTF-8 ALL", b"SORT"),
+                                   ("sort_subject", b"UID SORT (SUBJECT) UTF-8 ALL", b"SORT"),
+                                   ("thread_references", b"UID THREAD REFERENCES UTF-8 ALL", b"THREAD")):
+            out[key], (data, _) = timed(lambda: c.cmd(command))
+            if sorted_count(data, word) != n:
+                notes.append(f"{command.decode()}: {sorted_count(data, word)} messages in the answer, expected {n}")
         out["store"], (data, _) = timed(lambda: c.cmd(b"STORE 1:* +FLAGS (\\Flagged)"))
         if data.count(b" FETCH ") != n:
             notes.append(f"STORE +FLAGS: {data.count(b' FETCH ')} FETCH responses")
@@ -953,6 +969,9 @@ ROWS = [
     ("body", "100 x FETCH n BODY[] (total)", "ms", 1000, "lower"),
     ("search_subject", "UID SEARCH SUBJECT word", "ms", 1000, "lower"),
     ("search_body", "UID SEARCH BODY word", "ms", 1000, "lower"),
+    ("sort_date", "UID SORT (DATE) UTF-8 ALL", "ms", 1000, "lower"),
+    ("sort_subject", "UID SORT (SUBJECT) UTF-8 ALL", "ms", 1000, "lower"),
+    ("thread_references", "UID THREAD REFERENCES UTF-8 ALL", "ms", 1000, "lower"),
     ("store", "STORE 1:* +FLAGS (\\Flagged)", "ms", 1000, "lower"),
     ("store_silent", "STORE 1:* +FLAGS.SILENT", "ms", 1000, "lower"),
 ]

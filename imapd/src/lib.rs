@@ -1,9 +1,11 @@
 //! imapd as a library: the binary (`main.rs`) serves sessions; the parsers are public
 //! so that the fuzz targets (`fuzz/`) and tests reach them. Modules: [`parse`] (the
 //! grammar), [`session`] (command loop, authentication, states), [`messages`] (FETCH,
-//! STORE, SEARCH, EXPUNGE, APPEND, COPY, MOVE), [`selected`] (the selected mailbox and
-//! its untagged updates), [`fetch`], [`search`], [`folders`] (mailbox commands),
-//! [`access`] (ACL, QUOTA), [`telemetry`]. See imapd(8).
+//! STORE, SEARCH, EXPUNGE, COPY, MOVE), [`append`] (APPEND, MULTIAPPEND, CATENATE,
+//! REPLACE), [`selected`] (the selected mailbox and its untagged updates), [`sync`]
+//! (CONDSTORE, QRESYNC), [`fetch`], [`search`], [`sort`] (SORT, THREAD), [`folders`]
+//! (mailbox commands), [`metadata`] (METADATA), [`access`] (ACL, QUOTA),
+//! [`telemetry`]. See imapd(8).
 
 pub mod access;
 pub mod append;
@@ -15,6 +17,7 @@ pub mod parse;
 pub mod search;
 pub mod selected;
 pub mod session;
+pub mod sort;
 pub mod sync;
 pub mod telemetry;
 
@@ -49,6 +52,24 @@ pub fn parse_command(cmd: &[u8]) -> Result<String, String> {
                 p.astring()?;
                 p.sp()?;
             }
+            search::parse_program(&mut p)?;
+        }
+        "SORT" => {
+            p.sp()?;
+            search::parse_return(&mut p)?;
+            sort::parse_criteria(&mut p)?;
+            p.sp()?;
+            p.astring()?;
+            p.sp()?;
+            search::parse_program(&mut p)?;
+        }
+        "THREAD" => {
+            p.sp()?;
+            let alg = p.keyword()?;
+            sortthread::Algorithm::from_name(&alg).ok_or("Invalid Thread algorithm")?;
+            p.sp()?;
+            p.astring()?;
+            p.sp()?;
             search::parse_program(&mut p)?;
         }
         "STORE" => {

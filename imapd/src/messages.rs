@@ -282,9 +282,8 @@ impl Session<'_> {
         let ret = search::parse_return(p)?;
         if p.word("CHARSET") {
             p.sp()?;
-            let cs = p.astring_text()?;
-            if !(cs.eq_ignore_ascii_case("UTF-8") || cs.eq_ignore_ascii_case("US-ASCII")) {
-                no(conn, tag, "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
+            if !search::charset_ok(&p.astring_text()?) {
+                no(conn, tag, search::BADCHARSET);
                 return Ok(());
             }
             p.sp()?;
@@ -301,26 +300,12 @@ impl Session<'_> {
             self.enable_condstore();
         }
         let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
-        let mut top_modseq = 0u64;
-        let n = sel.exists();
-        let max_uid = sel.max_uid();
-        let keywords = sel.mb.user_flags().to_vec();
-        let mut hits: Vec<(u32, u32)> = Vec::new();
-        for msn in 1..=n {
-            let Ok(rec) = sel.record(msn) else { continue };
-            let mb = &sel.mb;
-            let read_payload = || mb.cache_entry(&rec).ok();
-            let read_raw = || mb.read_message(rec.uid).ok();
-            let mut c = search::Candidate::new(msn, &rec, sel.sys_flags(&rec), sel.recent.contains(rec.uid.0), n, max_uid, &keywords, &read_payload, &read_raw);
-            if search::matches(&prog, &mut c) {
-                hits.push((msn, rec.uid.0));
-                top_modseq = top_modseq.max(rec.modseq.0);
-            }
-        }
-        let nums: Vec<u32> = hits.iter().map(|&(m, u)| if uid { u } else { m }).collect();
+        let found = search::hits(sel, &prog);
+        let top_modseq = found.iter().map(|(_, r)| r.modseq.0).max().unwrap_or(0);
+        let nums: Vec<u32> = found.iter().map(|(m, r)| if uid { r.uid.0 } else { *m }).collect();
         if let Some(r) = ret.as_ref().filter(|r| r.save) {
             // RFC 5182 2.4: with MIN and/or MAX only those are kept.
-            let uids: Vec<u32> = hits.iter().map(|&(_, u)| u).collect();
+            let uids: Vec<u32> = found.iter().map(|(_, r)| r.uid.0).collect();
             sel.saved = if (r.min || r.max) && !r.all && !r.count {
                 let mut v: Vec<u32> = Vec::new();
                 if r.min {
@@ -350,31 +335,7 @@ impl Session<'_> {
                 line.push_str("\r\n");
                 conn.write(line.as_bytes());
             }
-            Some(r) => {
-                let mut line = format!("* ESEARCH (TAG {})", parse::quoted(tag));
-                if uid {
-                    line.push_str(" UID");
-                }
-                if !nums.is_empty() {
-                    if r.min {
-                        line.push_str(&format!(" MIN {}", nums[0]));
-                    }
-                    if r.max {
-                        line.push_str(&format!(" MAX {}", nums[nums.len() - 1]));
-                    }
-                    if r.all {
-                        line.push_str(&format!(" ALL {}", compact(&nums)));
-                    }
-                }
-                if r.count {
-                    line.push_str(&format!(" COUNT {}", nums.len()));
-                }
-                if with_modseq && !nums.is_empty() {
-                    line.push_str(&format!(" MODSEQ {top_modseq}"));
-                }
-                line.push_str("\r\n");
-                conn.write(line.as_bytes());
-            }
+            Some(r) => conn.write(search::esearch(tag, uid, &r, &nums, with_modseq.then_some(top_modseq)).as_bytes()),
         }
         self.updates(conn, false);
         ok(conn, tag, "Completed");

@@ -4,9 +4,10 @@
 //! BODY and TEXT read the message file and decode its text parts. Strings match as
 //! case-insensitive substrings of the decoded text.
 
-use crate::parse::{MAX_DEPTH, PResult, Parser, SeqSet};
-use crate::selected::system_flag;
+use crate::parse::{MAX_DEPTH, PResult, Parser, SeqSet, compact, quoted};
+use crate::selected::{Selected, system_flag};
 use mailbox::{Record, flag};
+use std::borrow::Cow;
 
 #[derive(Debug, Clone)]
 pub enum Key {
@@ -240,6 +241,84 @@ pub fn parse_return(p: &mut Parser) -> PResult<Option<Return>> {
     }
     p.sp()?;
     Ok(Some(r))
+}
+
+/// Whether a search charset is one the server takes (strings are matched as UTF-8).
+pub fn charset_ok(cs: &str) -> bool {
+    cs.eq_ignore_ascii_case("UTF-8") || cs.eq_ignore_ascii_case("US-ASCII")
+}
+
+/// The NO text for any other charset (RFC 3501 7.1).
+pub const BADCHARSET: &str = "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset";
+
+/// The messages of the selected mailbox that `prog` matches, in sequence order, with
+/// their records.
+pub fn hits(sel: &mut Selected, prog: &Key) -> Vec<(u32, Record)> {
+    let n = sel.exists();
+    let max_uid = sel.max_uid();
+    let keywords = sel.mb.user_flags().to_vec();
+    let mut out = Vec::new();
+    for msn in 1..=n {
+        let Ok(rec) = sel.record(msn) else { continue };
+        if !matches!(prog, Key::All) {
+            let mb = &sel.mb;
+            let read_payload = || mb.cache_entry(&rec).ok();
+            let read_raw = || mb.read_message(rec.uid).ok();
+            let mut c = Candidate::new(msn, &rec, sel.sys_flags(&rec), sel.recent.contains(rec.uid.0), n, max_uid, &keywords, &read_payload, &read_raw);
+            if !matches(prog, &mut c) {
+                continue;
+            }
+        }
+        out.push((msn, rec));
+    }
+    out
+}
+
+/// The `* ESEARCH` response (RFC 4731) to the command tagged `tag` for `nums`, which
+/// are in ascending order for SEARCH and in sort order for SORT (RFC 5267: MIN and MAX
+/// are then the first and last sorted, and ALL keeps the order, ranges only where it
+/// ascends by one).
+/// `modseq`: the highest modseq of the results when the program had a MODSEQ key
+/// (RFC 7162 3.1.5), sent when there are results.
+pub fn esearch(tag: &str, uid: bool, r: &Return, nums: &[u32], modseq: Option<u64>) -> String {
+    let mut line = format!("* ESEARCH (TAG {})", quoted(tag));
+    if uid {
+        line.push_str(" UID");
+    }
+    if let (Some(first), Some(last)) = (nums.first(), nums.last()) {
+        if r.min {
+            line.push_str(&format!(" MIN {first}"));
+        }
+        if r.max {
+            line.push_str(&format!(" MAX {last}"));
+        }
+        if r.all {
+            line.push_str(&format!(" ALL {}", compact(nums)));
+        }
+    }
+    if r.count {
+        line.push_str(&format!(" COUNT {}", nums.len()));
+    }
+    if let (Some(m), false) = (modseq, nums.is_empty()) {
+        line.push_str(&format!(" MODSEQ {m}"));
+    }
+    line.push_str("\r\n");
+    line
+}
+
+/// The header block of a message: from the cache, or where its cache entry cannot
+/// be read, from the message file.
+pub fn header_block<'m>(mb: &'m mailbox::Mailbox, rec: &Record) -> Cow<'m, [u8]> {
+    if let Some(h) = mb.cache_entry(rec).ok().and_then(mailbox::cache::header_block) {
+        return Cow::Borrowed(h);
+    }
+    match mb.read_message(rec.uid) {
+        Ok(mut raw) => {
+            raw.truncate(mailbox::cache::header_len(&raw));
+            Cow::Owned(raw)
+        }
+        Err(_) => Cow::Borrowed(b""),
+    }
 }
 
 /// What a message offers to the matcher; expensive parts loaded on demand.

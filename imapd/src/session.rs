@@ -1,6 +1,7 @@
 //! One IMAP session (RFC 3501 with the extensions in [`capabilities`]): reading whole
 //! commands with their literals, authentication and the three states.
-//! Commands on messages (FETCH ... MOVE) are in [`crate::messages`], mailbox-level
+//! Commands on messages (FETCH ... MOVE) are in [`crate::messages`], SORT and THREAD
+//! in [`crate::sort`], mailbox-level
 //! commands (CREATE ... LIST, STATUS) in [`crate::folders`], ACL and QUOTA in
 //! [`crate::access`].
 
@@ -155,7 +156,10 @@ impl<'a> Session<'a> {
         } else {
             c.extend([
                 "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE", "LIST-EXTENDED",
-                "LIST-STATUS", "ESEARCH", "CONDSTORE", "QRESYNC", "METADATA", "LIST-METADATA", "WITHIN", "COMPRESS=DEFLATE", "BINARY", "MULTIAPPEND", "CATENATE", "STATUS=SIZE", "OBJECTID", "SAVEDATE", "PREVIEW", "LIST-MYRIGHTS", "UNAUTHENTICATE", "SEARCHRES", "REPLACE", "UTF8=ACCEPT", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "ACL", "RIGHTS=kxten", "SASL-IR",
+                "LIST-STATUS", "ESEARCH", "SORT", "SORT=DISPLAY", "SORT=MODSEQ", "SORT=UID", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
+                "THREAD=REFS", "CONDSTORE", "QRESYNC", "METADATA", "LIST-METADATA", "WITHIN", "COMPRESS=DEFLATE", "BINARY", "MULTIAPPEND", "CATENATE",
+                "STATUS=SIZE", "OBJECTID", "SAVEDATE", "PREVIEW", "LIST-MYRIGHTS", "UNAUTHENTICATE", "SEARCHRES", "REPLACE", "UTF8=ACCEPT", "QUOTA",
+                "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "ACL", "RIGHTS=kxten", "SASL-IR",
             ]);
         }
         if self.user.is_some() {
@@ -356,14 +360,15 @@ impl<'a> Session<'a> {
         let name = if uid {
             p.sp()?;
             let n = p.keyword()?;
-            if !matches!(n.as_str(), "FETCH" | "STORE" | "SEARCH" | "COPY" | "MOVE" | "EXPUNGE" | "REPLACE") {
+            if !matches!(n.as_str(), "FETCH" | "STORE" | "SEARCH" | "SORT" | "THREAD" | "COPY" | "MOVE" | "EXPUNGE" | "REPLACE") {
                 return Err(format!("Unrecognized UID command {}", n.chars().take(40).collect::<String>()));
             }
             n
         } else {
             name.to_string()
         };
-        let needs_selected = matches!(name.as_str(), "CHECK" | "CLOSE" | "UNSELECT" | "EXPUNGE" | "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "REPLACE");
+        let needs_selected =
+            matches!(name.as_str(), "CHECK" | "CLOSE" | "UNSELECT" | "EXPUNGE" | "SEARCH" | "SORT" | "THREAD" | "FETCH" | "STORE" | "COPY" | "MOVE" | "REPLACE");
         if needs_selected && self.sel.is_none() {
             bad(conn, tag, "Please select a mailbox first");
             return Ok(Flow::Go);
@@ -489,6 +494,8 @@ impl<'a> Session<'a> {
             "FETCH" => self.fetch(conn, tag, p, uid)?,
             "STORE" => self.store_flags(conn, tag, p, uid)?,
             "SEARCH" => self.search(conn, tag, p, uid)?,
+            "SORT" => self.sort(conn, tag, p, uid)?,
+            "THREAD" => self.thread(conn, tag, p, uid)?,
             "COPY" | "MOVE" => self.copy(conn, tag, p, uid, name == "MOVE")?,
             "REPLACE" => self.replace(conn, tag, p, uid)?,
             _ => return Err(format!("Unrecognized command {}", name.chars().take(40).collect::<String>())),
@@ -814,7 +821,7 @@ fn is_known(name: &str) -> bool {
     matches!(
         name,
         "SELECT" | "EXAMINE" | "CREATE" | "DELETE" | "RENAME" | "SUBSCRIBE" | "UNSUBSCRIBE" | "LIST" | "LSUB" | "STATUS" | "APPEND" | "CHECK"
-            | "CLOSE" | "UNSELECT" | "EXPUNGE" | "SEARCH" | "FETCH" | "STORE" | "COPY" | "MOVE" | "UID" | "IDLE" | "NAMESPACE" | "ENABLE"
+            | "CLOSE" | "UNSELECT" | "EXPUNGE" | "SEARCH" | "SORT" | "THREAD" | "FETCH" | "STORE" | "COPY" | "MOVE" | "UID" | "IDLE" | "NAMESPACE" | "ENABLE"
             | "SETACL" | "DELETEACL" | "GETACL" | "LISTRIGHTS" | "MYRIGHTS" | "GETQUOTA" | "GETQUOTAROOT" | "SETQUOTA"
             | "GETMETADATA" | "SETMETADATA" | "COMPRESS" | "UNAUTHENTICATE" | "REPLACE"
     )

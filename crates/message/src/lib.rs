@@ -178,6 +178,24 @@ pub fn address_list(value: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The first address of an address-list header value, read as ENVELOPE reads it
+/// (for group syntax, the group's start: its name as the mailbox and no host); for
+/// SORT's FROM, TO, CC and DISPLAY keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FirstAddress {
+    /// The display name (or, for `user@host (Comment)`, the comment), RFC 2047-decoded.
+    pub name: Option<String>,
+    pub mailbox: Option<String>,
+    pub host: Option<String>,
+}
+
+/// The first address of an address-list header value, if it has one.
+pub fn first_address(value: &[u8]) -> Option<FirstAddress> {
+    let a = address::parse_list(&unfold(value)).into_iter().next()?;
+    let text = |v: Option<Vec<u8>>| v.map(|v| String::from_utf8_lossy(&v).into_owned());
+    Some(FirstAddress { name: a.name.as_deref().map(decode_header), mailbox: text(a.mailbox), host: text(a.host) })
+}
+
 /// Parses a stored message (see the crate doc).
 pub fn parse(raw: &[u8]) -> Message {
     let root = structure::parse(raw);

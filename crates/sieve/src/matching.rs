@@ -13,7 +13,6 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use unicode_normalization::UnicodeNormalization;
 
 /// Bound on a compiled regular expression (bytes of the compiled program).
 pub const REGEX_SIZE_LIMIT: usize = 256 * 1024;
@@ -37,15 +36,9 @@ pub fn fold(cmp: Cmp, s: &str) -> Cow<'_, str> {
                 Cow::Borrowed(s)
             }
         }
-        // RFC 5051: case folded, then compatibility decomposition (NFKD), so that
-        // "É", "é" and "e\u{301}" are one. RFC 5051 folds to titlecase; lowercasing
-        // gives the same classes for the cased scripts mail is written in.
-        Cmp::UnicodeCasemap => {
-            if s.is_ascii() {
-                return fold(Cmp::AsciiCasemap, s);
-            }
-            Cow::Owned(s.to_lowercase().nfkd().collect())
-        }
+        // RFC 5051: titlecase, then compatibility decomposition (NFKD), so that
+        // "É", "é" and "e\u{301}" are one; shared with SORT and THREAD.
+        Cmp::UnicodeCasemap => sortthread::casemap(s),
     }
 }
 
