@@ -16,7 +16,7 @@ import subprocess
 import pytest
 
 import cyrus36
-from test_imapd import CyrusServer, SuiteServer, USERS, deliver
+from test_imapd import CyrusServer, SuiteServer, USERS, ok, raw
 
 CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients", "roundcube_client.php")
 RCUBE = "/usr/share/roundcube/program/lib/Roundcube/rcube_imap_generic.php"
@@ -25,7 +25,10 @@ pytestmark = pytest.mark.skipif(not (shutil.which("php") and os.path.exists(RCUB
 
 SUBJECTS = ["Budget", "Re: Budget", "Fwd: Budget", "re: re: Budget", "Lunch", "[list] Lunch", "Re: [list] Lunch",
             "Holiday plans", "Fw: Holiday plans", "Report Q1", "Report Q2", "(no subject)", "alpha", "Zebra", "zebra",
-            "  spaced   out  ", "Re: Re: Re: deep", "deep (fwd)", "123 numbers", "Ümlaut =?utf-8?q?caf=C3=A9?="]
+            "Re: Re: Re: deep", "deep (fwd)", "123 numbers", "=?utf-8?q?Encoded_words?="]
+# Runs of spaces and non-ASCII letters in subjects are left out here: there the suite
+# follows RFC 5256 (runs collapse, i;unicode-casemap folds every letter) and Cyrus does
+# not, on purpose; tests/test_imap_sort.py asserts each server's answer to those.
 NAMES = ["Alice Smith", "bob", "Carol", "dave (Dave D)", "Eve Example", "\"Zed, the\"", ""]
 
 
@@ -62,9 +65,12 @@ def answers(kind):
         pytest.skip("Debian's Cyrus 3.6 is not installed")
     s = SuiteServer() if kind == "suite" else CyrusServer()
     try:
-        msgs = corpus()
-        for i in range(0, len(msgs), 200):
-            deliver(s, "fred", msgs[i:i + 200])
+        # By APPEND, so that the stored bytes (and so SIZE) are the same on both
+        # servers: delivery adds header fields each server words its own way.
+        im = raw(s)
+        for m in corpus():
+            r = im.cmd(b"APPEND INBOX {%d+}\r\n" % len(m) + m)
+            assert ok(r), r
         return run_client(s)
     finally:
         s.close()
@@ -75,8 +81,8 @@ def test_roundcube_against_suite_and_cyrus():
     assert {"SORT", "THREAD=REFERENCES", "METADATA", "CONDSTORE"} <= set(ours["caps"]), ours["caps"]
     assert "INBOX" in ours["folders"]
     for key in ("DATE", "SUBJECT", "FROM", "ARRIVAL", "SIZE"):
-        assert sorted(ours["sort_" + key]) == list(range(1, 1001)), key
-    assert ours["thread_count"] > 50
+        assert sorted(int(x) for x in ours["sort_" + key]) == list(range(1, 1001)), key
+    assert 0 < ours["thread_count"] < 1000
     assert ours["setmetadata"] is True and ours["getmetadata"] == {"INBOX": {"/private/comment": "set by roundcube"}}, ours
     assert ours["highestmodseq_known"]
     assert [c[0] for c in ours["changed_since"]] == [1, 2, 3] and all(c[1] and c[2] for c in ours["changed_since"]), ours["changed_since"]

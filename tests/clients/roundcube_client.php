@@ -3,20 +3,9 @@
 // against a server, as its webmail does, and prints what it got as JSON:
 //   php roundcube_client.php HOST PORT USER PASSWORD FOLDER
 // Used by tests/test_roundcube.py against the suite and against Cyrus 3.6.
-$rc = '/usr/share/roundcube/program/lib/Roundcube/';
-foreach (['rcube_imap_generic', 'rcube_result_index', 'rcube_result_thread', 'rcube_message_header', 'rcube_charset', 'rcube_utils', 'rcube_mime'] as $c) {
-    require_once $rc . $c . '.php';
-}
-// The pieces of the rcube application the IMAP engine reaches for.
-if (!class_exists('rcube')) {
-    class rcube {
-        public static function raise_error($arg = [], $log = false, $terminate = false) {
-            fwrite(STDERR, 'rcube error: ' . json_encode($arg) . "\n");
-        }
-        public static function get_instance() { return new rcube(); }
-        public function __get($n) { return null; }
-    }
-}
+// Roundcube's own bootstrap: its helper functions and class autoloader.
+define('INSTALL_PATH', '/usr/share/roundcube/');
+require_once '/usr/share/roundcube/program/lib/Roundcube/bootstrap.php';
 [$_, $host, $port, $user, $pass, $folder] = $argv;
 $imap = new rcube_imap_generic();
 $ok = $imap->connect($host, $user, $pass, ['port' => (int)$port, 'auth_type' => 'PLAIN', 'timeout' => 30]);
