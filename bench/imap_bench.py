@@ -20,6 +20,11 @@ loopback with a raw-socket client (one command, read to its tagged reply):
     tree's PSS per connection;
   - LMTP to IDLE: a client IDLEs on INBOX, one message is delivered over LMTP, time
     until `* N EXISTS` arrives (20 rounds, median and p90);
+  - CONDSTORE/QRESYNC and COMPRESS (each of --runs sessions): a client records
+    UIDVALIDITY and HIGHESTMODSEQ, 100 random messages get a keyword, then a new
+    session times SELECT INBOX (QRESYNC (uidvalidity modseq)) and FETCH 1:* (FLAGS)
+    (CHANGEDSINCE modseq), each answering the 100 changes; and the same 100
+    BODY.PEEK[] fetches as above over COMPRESS=DEFLATE (the client inflates);
   - EXPUNGE of every 10th message (marked \\Deleted first, untimed), once, last.
 
 Cyrus runs with idled (START, idlesocket in imapd.conf), so its IDLE is notified at
@@ -64,6 +69,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from datetime import datetime, timedelta, timezone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -214,6 +220,7 @@ class Imap:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.n = 0
+        self.z = None  # (compressor, decompressor) once COMPRESS=DEFLATE is on
         self.greeting = self.readline()
         if not self.greeting.startswith(b"* OK"):
             raise ImapError(f"greeting {self.greeting!r}")
@@ -228,7 +235,17 @@ class Imap:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
         if not d:
             raise EOFError("connection closed by the server")
-        self.buf += d
+        self.buf += self.z[1].decompress(d) if self.z else d
+
+    def compress(self):
+        """COMPRESS DEFLATE (RFC 4978): raw deflate both ways from here on."""
+        self.cmd(b"COMPRESS DEFLATE")
+        self.z = (zlib.compressobj(6, zlib.DEFLATED, -15), zlib.decompressobj(-15))
+
+    def sendall(self, data):
+        if self.z:
+            data = self.z[0].compress(data) + self.z[0].flush(zlib.Z_SYNC_FLUSH)
+        self.sock.sendall(data)
 
     def readline(self):
         i = self.buf.find(b"\r\n")
@@ -241,13 +258,13 @@ class Imap:
         return line
 
     def send(self, line):
-        self.sock.sendall(line + b"\r\n")
+        self.sendall(line + b"\r\n")
 
     def cmd(self, text, ok=True):
         """Sends `TAG text`; returns (untagged bytes, tagged line). ok: raise unless OK."""
         self.n += 1
         tag = b"b%d" % self.n
-        self.sock.sendall(tag + b" " + text + b"\r\n")
+        self.sendall(tag + b" " + text + b"\r\n")
         data, tagged = self.read_tagged(tag)
         if ok and tagged.split(b" ", 2)[1:2] != [b"OK"]:
             raise ImapError(f"{text[:60]!r}: {tagged!r}")
@@ -891,6 +908,46 @@ def idle_latency(server, rounds, msgs):
             "lmtp": statistics.median(lmtp_only) if lmtp_only else float("nan"), "missed": missed}
 
 
+def sync_and_compress(port, n, seqs, rnd):
+    """CONDSTORE/QRESYNC and COMPRESS: a client records the mailbox's state, another
+    changes the flags of 100 messages, then (timed) SELECT with QRESYNC and FETCH 1:*
+    FLAGS CHANGEDSINCE in a new session; and the 100 BODY[] fetches over COMPRESS."""
+    out, notes = {}, []
+    c = Imap(port)
+    c.cmd(b"LOGIN " + USER.encode() + b" " + PASSWORD.encode())
+    c.cmd(b"ENABLE QRESYNC")
+    data, _ = c.cmd(b"SELECT INBOX")
+    uv = int(re.search(rb"UIDVALIDITY (\d+)", data).group(1))
+    hms = int(re.search(rb"HIGHESTMODSEQ (\d+)", data).group(1))
+    changed = sorted(rnd.sample(range(1, n + 1), 100))
+    c.cmd(b"STORE " + ",".join(map(str, changed)).encode() + b" +FLAGS.SILENT ($Bench)")
+    c.cmd(b"LOGOUT")
+    c.close()
+    c = Imap(port)
+    c.cmd(b"LOGIN " + USER.encode() + b" " + PASSWORD.encode())
+    c.cmd(b"ENABLE QRESYNC")
+    out["qresync_select"], (data, _) = timed(lambda: c.cmd(b"SELECT INBOX (QRESYNC (%d %d))" % (uv, hms)))
+    if data.count(b" FETCH ") != 100:
+        notes.append(f"SELECT QRESYNC: {data.count(b' FETCH ')} FETCH lines, expected 100")
+    out["changedsince"], (data, _) = timed(lambda: c.cmd(b"FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % hms))
+    if data.count(b" FETCH ") != 100:
+        notes.append(f"FETCH CHANGEDSINCE: {data.count(b' FETCH ')} FETCH lines, expected 100")
+    c.cmd(b"STORE " + ",".join(map(str, changed)).encode() + b" -FLAGS.SILENT ($Bench)")
+    c.cmd(b"LOGOUT")
+    c.close()
+    c = Imap(port)
+    c.cmd(b"LOGIN " + USER.encode() + b" " + PASSWORD.encode())
+    c.compress()
+    c.cmd(b"SELECT INBOX")
+    t = time.perf_counter()
+    for s in seqs:
+        c.cmd(b"FETCH %d BODY.PEEK[]" % s)
+    out["body_compressed"] = time.perf_counter() - t
+    c.cmd(b"LOGOUT")
+    c.close()
+    return out, notes
+
+
 def expunge_tenth(port):
     c = Imap(port)
     try:
@@ -942,6 +999,14 @@ def bench_server(server, args, msgs, hhits, bhits, idle_msgs):
             runs.append(out)
         log(f"session {r}{' (warm-up)' if not r else ''}: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in out.items() if k != "body_bytes"))
     res["runs"] = runs
+    for r in range(args.runs):
+        out, notes = sync_and_compress(server.port, n, seqs, random.Random(args.seed + 10 + r))
+        for note in notes:
+            if note not in res["notes"]:
+                res["notes"].append(note)
+                log("CHECK: " + note)
+        runs[r].update(out)
+        log(f"sync/compress {r}: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in out.items()))
 
     rate, p50, errors = connect_rate(server.port, args.seconds, args.concurrency)
     res["rate"] = {"per_second": rate, "p50": p50, "errors": len(errors)}
@@ -972,6 +1037,9 @@ ROWS = [
     ("sort_date", "UID SORT (DATE) UTF-8 ALL", "ms", 1000, "lower"),
     ("sort_subject", "UID SORT (SUBJECT) UTF-8 ALL", "ms", 1000, "lower"),
     ("thread_references", "UID THREAD REFERENCES UTF-8 ALL", "ms", 1000, "lower"),
+    ("qresync_select", "SELECT (QRESYNC) after 100 flag changes", "ms", 1000, "lower"),
+    ("changedsince", "FETCH 1:* FLAGS (CHANGEDSINCE), 100 changed", "ms", 1000, "lower"),
+    ("body_compressed", "100 x FETCH n BODY.PEEK[] over COMPRESS", "ms", 1000, "lower"),
     ("store", "STORE 1:* +FLAGS (\\Flagged)", "ms", 1000, "lower"),
     ("store_silent", "STORE 1:* +FLAGS.SILENT", "ms", 1000, "lower"),
 ]
