@@ -2,9 +2,9 @@
 //! GETACL, LISTRIGHTS, MYRIGHTS, with RIGHTS=kxten and the obsolete c and d) and the
 //! QUOTA commands (RFC 9208: GETQUOTA, GETQUOTAROOT, SETQUOTA for admins).
 
-use crate::folders::{no, ok};
 use crate::parse::{PResult, Parser, astring_out};
-use crate::session::{Session, store_no};
+use crate::reply::{done, no, store_no};
+use crate::state::Session;
 use mboxlist::{Acl, InternalName, Rights, StoreError};
 use service::Conn;
 
@@ -48,7 +48,7 @@ pub(crate) fn acl(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &m
             no(conn, tag, "[NONEXISTENT] Mailbox does not exist");
         } else {
             conn.write_fmt(format_args!("* MYRIGHTS {shown} {}\r\n", rights_text(mine)));
-            ok(conn, tag);
+            done(conn, tag);
         }
         return Ok(());
     }
@@ -72,7 +72,7 @@ pub(crate) fn acl(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &m
                 line.push_str(&format!(" {} {}", astring_out(who), rights_text(*r)));
             }
             conn.write_fmt(format_args!("{line}\r\n"));
-            ok(conn, tag);
+            done(conn, tag);
         }
         "LISTRIGHTS" => {
             let id = id.unwrap_or_default();
@@ -87,7 +87,7 @@ pub(crate) fn acl(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &m
                 if required.is_empty() { "\"\"".to_string() } else { required.to_string() },
                 optional.join(" ")
             ));
-            ok(conn, tag);
+            done(conn, tag);
         }
         _ => {
             let id = id.unwrap_or_default();
@@ -128,7 +128,7 @@ pub(crate) fn acl(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &m
                             sel.rights = store.rights(&userid, &int, &e);
                         }
                     }
-                    ok(conn, tag)
+                    done(conn, tag)
                 }
                 Err(e) => store_no(conn, tag, &e),
             }
@@ -244,7 +244,7 @@ pub(crate) fn quota(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: 
             if let Some(line) = root.as_deref().and_then(|r| quota_line(s, r)) {
                 conn.write(line.as_bytes());
             }
-            ok(conn, tag);
+            done(conn, tag);
         }
         "GETQUOTA" => {
             let int = match root_internal(s, &arg) {
@@ -262,7 +262,7 @@ pub(crate) fn quota(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: 
             match quota_line(s, &int.0) {
                 Some(line) => {
                     conn.write(line.as_bytes());
-                    ok(conn, tag);
+                    done(conn, tag);
                 }
                 None => no(conn, tag, "[NONEXISTENT] Quota root does not exist"),
             }
@@ -298,7 +298,7 @@ pub(crate) fn quota(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: 
             if let Some(line) = quota_line(s, &int.0) {
                 conn.write(line.as_bytes());
             }
-            ok(conn, tag);
+            done(conn, tag);
         }
     }
     Ok(())

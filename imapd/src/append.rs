@@ -9,7 +9,8 @@
 use crate::messages::allowed_flags;
 use crate::parse::{PResult, Parser, compact};
 use crate::selected::system_flag;
-use crate::session::{Session, no, ok, store_no};
+use crate::reply::{no, ok, store_no};
+use crate::state::Session;
 use mailbox::{NewMessage, flag};
 use message::SectionKind;
 use service::Conn;

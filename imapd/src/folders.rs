@@ -8,24 +8,15 @@
 //! are listed `\Noselect`.
 
 use crate::parse::{PResult, Parser, astring_out, quoted};
-use crate::session::{Session, store_no};
+use crate::metadata::{SPECIAL_USE, SPECIAL_USES};
+use crate::reply::{done, no, store_no};
+use crate::state::Session;
 use mailbox::Mailbox;
 use mboxlist::{Acl, InternalName, StoreError};
 use service::Conn;
 use std::collections::{BTreeMap, HashSet};
-
-pub(crate) const SPECIAL_USE: &str = "/specialuse";
 /// Cyrus's hierarchy of deleted mailboxes (its `deletedprefix` default).
 const DELETED_PREFIX: &str = "DELETED.";
-pub(crate) const SPECIAL_USES: &[&str] = &["\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"];
-
-pub(crate) fn no(conn: &mut Conn, tag: &str, msg: &str) {
-    conn.write_fmt(format_args!("{tag} NO {msg}\r\n"));
-}
-
-pub(crate) fn ok(conn: &mut Conn, tag: &str) {
-    conn.write_fmt(format_args!("{tag} OK Completed\r\n"));
-}
 
 pub fn command(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &mut Parser) -> PResult<()> {
     match name {
@@ -41,7 +32,7 @@ pub fn command(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &mut 
             } else {
                 conn.write_fmt(format_args!("* NAMESPACE ((\"INBOX{sep}\" \"{sep}\")) ((\"user{sep}\" \"{sep}\")) ((\"\" \"{sep}\"))\r\n"));
             }
-            ok(conn, tag);
+            done(conn, tag);
         }
         "CREATE" => create(s, conn, tag, p)?,
         "DELETE" => {
@@ -75,7 +66,7 @@ pub fn command(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &mut 
                 }
             }
             match s.store().list.subscribe(s.userid(), &int.0, on) {
-                Ok(()) => ok(conn, tag),
+                Ok(()) => done(conn, tag),
                 Err(e) => store_no(conn, tag, &StoreError::Internal(e)),
             }
         }
@@ -93,13 +84,12 @@ pub fn command(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &mut 
             match status(s, &int, &items) {
                 Ok(text) => {
                     conn.write_fmt(format_args!("* STATUS {} ({text})\r\n", astring_out(&mbox)));
-                    ok(conn, tag);
+                    done(conn, tag);
                 }
                 Err(e) => store_no(conn, tag, &e),
             }
         }
-        "SETACL" | "DELETEACL" | "GETACL" | "LISTRIGHTS" | "MYRIGHTS" => crate::access::acl(s, conn, tag, name, p)?,
-        _ => crate::access::quota(s, conn, tag, name, p)?,
+        _ => return Err(format!("Unrecognized command {name}")),
     }
     Ok(())
 }
@@ -167,7 +157,7 @@ fn create(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser) -> PResul
                 let _ = store.list.set_annotation(&int.0, SPECIAL_USE, "", Some(v.as_bytes()));
             }
             // RFC 8474: the new mailbox's id (its uniqueid, as Cyrus gives it).
-            crate::session::ok(conn, tag, &format!("[MAILBOXID ({})] Completed", e.uniqueid));
+            crate::reply::ok(conn, tag, &format!("[MAILBOXID ({})] Completed", e.uniqueid));
         }
         Err(e) => store_no(conn, tag, &e),
     }
@@ -213,7 +203,7 @@ fn delete(s: &mut Session, conn: &mut Conn, tag: &str, mbox: &str) {
         }
     }
     log::info!("Deleted mailbox {} ({} folders) by {}", int.0, victims.len(), s.userid());
-    ok(conn, tag);
+    done(conn, tag);
 }
 
 fn rename(s: &mut Session, conn: &mut Conn, tag: &str, from: &str, to: &str) {
@@ -258,7 +248,7 @@ fn rename(s: &mut Session, conn: &mut Conn, tag: &str, from: &str, to: &str) {
         s.sel = None;
     }
     match store.rename(&fint, &tint) {
-        Ok(()) => ok(conn, tag),
+        Ok(()) => done(conn, tag),
         Err(e) => store_no(conn, tag, &e),
     }
 }
@@ -305,7 +295,7 @@ fn rename_inbox(s: &mut Session, conn: &mut Conn, tag: &str, inbox: &InternalNam
     match r {
         Ok(()) => {
             s.updates(conn, true);
-            ok(conn, tag)
+            done(conn, tag)
         }
         Err(e) => store_no(conn, tag, &e),
     }
@@ -432,7 +422,7 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
             None => String::new(),
         };
         conn.write_fmt(format_args!("* {cmd} (\\Noselect) \"{sep}\" {}\r\n", quoted(&root)));
-        ok(conn, tag);
+        done(conn, tag);
         return Ok(());
     }
     let store = s.store();
@@ -560,7 +550,7 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
         }
     }
     conn.write(&out);
-    ok(conn, tag);
+    done(conn, tag);
     Ok(())
 }
 

@@ -14,10 +14,12 @@ pub mod messages;
 pub mod metadata;
 pub mod folders;
 pub mod parse;
+pub mod reply;
 pub mod search;
 pub mod selected;
 pub mod session;
 pub mod sort;
+pub mod state;
 pub mod sync;
 pub mod telemetry;
 
@@ -43,6 +45,9 @@ pub fn parse_command(cmd: &[u8]) -> Result<String, String> {
             p.seqset()?;
             p.sp()?;
             fetch::parse_items(&mut p)?;
+            if p.eat(b' ') {
+                sync::parse_fetch_mods(&mut p)?;
+            }
         }
         "SEARCH" => {
             p.sp()?;
@@ -76,6 +81,10 @@ pub fn parse_command(cmd: &[u8]) -> Result<String, String> {
             p.sp()?;
             p.seqset()?;
             p.sp()?;
+            if p.peek() == Some(b'(') {
+                sync::parse_store_mods(&mut p)?;
+                p.sp()?;
+            }
             p.keyword()?;
             p.sp()?;
             p.flag_list(true)?;
@@ -107,7 +116,23 @@ pub fn parse_command(cmd: &[u8]) -> Result<String, String> {
             p.sp()?;
             p.astring()?;
         }
-        "SELECT" | "EXAMINE" | "CREATE" | "DELETE" | "SUBSCRIBE" | "UNSUBSCRIBE" | "GETACL" | "MYRIGHTS" | "GETQUOTAROOT" => {
+        "SELECT" | "EXAMINE" => {
+            p.sp()?;
+            p.mailbox()?;
+            if p.eat(b' ') {
+                sync::parse_select_params(&mut p)?;
+            }
+        }
+        "REPLACE" => {
+            p.sp()?;
+            p.seqset()?;
+            p.sp()?;
+            p.mailbox()?;
+            p.sp()?;
+            append::message_syntax(&mut p)?;
+        }
+        "GETMETADATA" | "SETMETADATA" => return metadata::syntax(&name, &mut p).map(|()| name),
+        "CREATE" | "DELETE" | "SUBSCRIBE" | "UNSUBSCRIBE" | "GETACL" | "MYRIGHTS" | "GETQUOTAROOT" => {
             p.sp()?;
             p.mailbox()?;
         }
@@ -115,4 +140,35 @@ pub fn parse_command(cmd: &[u8]) -> Result<String, String> {
     }
     p.end()?;
     Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_command;
+
+    #[test]
+    fn grammar_of_the_extensions() {
+        for good in [
+            &b"a SELECT INBOX (QRESYNC (1 2 1:5 (1:2 3:4)))"[..],
+            b"a UID FETCH 1:* (FLAGS MODSEQ) (CHANGEDSINCE 5 VANISHED)",
+            b"a STORE 1 (UNCHANGEDSINCE 7) +FLAGS (\\Seen)",
+            b"a GETMETADATA (DEPTH infinity MAXSIZE 10) INBOX (/private/comment /shared)",
+            b"a SETMETADATA INBOX (/private/comment NIL /shared/comment \"x\")",
+            b"a UID REPLACE 4 Drafts (\\Draft) {3+}\r\nabc",
+            b"a APPEND INBOX CATENATE (TEXT {2+}\r\nab URL \"/INBOX/;UID=1\")",
+            b"a FETCH $ (BINARY.PEEK[1]<0.10> BINARY.SIZE[2] EMAILID SAVEDATE PREVIEW)",
+        ] {
+            assert!(parse_command(good).is_ok(), "{}: {:?}", String::from_utf8_lossy(good), parse_command(good));
+        }
+        for bad in [
+            &b"a SELECT INBOX (QRESYNC (0 2))"[..],
+            b"a FETCH 1 FLAGS (VANISHED)",
+            b"a STORE 1 (UNCHANGEDSINCE x) +FLAGS (\\Seen)",
+            b"a GETMETADATA INBOX comment",
+            b"a SETMETADATA INBOX (/private/comment)",
+            b"a APPEND INBOX CATENATE (FOO {1+}\r\nx)",
+        ] {
+            assert!(parse_command(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
 }

@@ -9,15 +9,19 @@
 //! on the server anyone keeps private values and only admins set shared ones.
 
 use crate::parse::{PResult, Parser, astring_out};
-use crate::session::{Session, no, ok};
+use crate::reply::{no, ok};
+use crate::state::Session;
 use mboxlist::metadata::{Definitions, Refusal, Scope, split};
 use mboxlist::{InternalName, StoreError};
 use service::Conn;
 use std::sync::OnceLock;
 
-// The special use is the owner's, kept as the shared value of SPECIAL_USE (see
-// folders.rs) and shown as `/private/specialuse`.
-use crate::folders::{SPECIAL_USE, SPECIAL_USES};
+/// Where a mailbox's special use is kept: the owner's, stored as the shared value
+/// of this entry (CREATE (USE ...) and LIST read it there), shown in METADATA as
+/// `/private/specialuse`.
+pub(crate) const SPECIAL_USE: &str = "/specialuse";
+/// The special uses of RFC 6154.
+pub(crate) const SPECIAL_USES: &[&str] = &["\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"];
 
 fn defs(s: &Session) -> &'static Definitions {
     static DEFS: OnceLock<Definitions> = OnceLock::new();
@@ -74,7 +78,13 @@ fn target_or_no(s: &Session, conn: &mut Conn, tag: &str, mbox: &str) -> Option<T
     target(s, mbox).map_err(|e| no(conn, tag, &e)).ok()
 }
 
-pub(crate) fn command(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &mut Parser) -> PResult<()> {
+/// A GETMETADATA or SETMETADATA command as written.
+enum Command {
+    Get { maxsize: Option<u64>, depth: Depth, mbox: String, entries: Vec<(bool, String, String)> },
+    Set { mbox: String, items: Vec<(bool, String, Option<Vec<u8>>)> },
+}
+
+fn parse(name: &str, p: &mut Parser) -> PResult<Command> {
     p.sp()?;
     if name == "GETMETADATA" {
         let (mut maxsize, mut depth) = (None, Depth::Zero);
@@ -104,44 +114,62 @@ pub(crate) fn command(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p
         p.sp()?;
         let entries = entry_list(p)?;
         p.end()?;
-        let Some(t) = target_or_no(s, conn, tag, &mbox) else { return Ok(()) };
-        let mut longest = 0usize;
-        let line = get(s, &t, &mbox, &entries, depth, maxsize, &mut longest);
-        conn.write(&line);
-        if longest > 0 {
-            ok(conn, tag, &format!("[METADATA LONGENTRIES {longest}] Completed"));
-        } else {
-            ok(conn, tag, "Completed");
-        }
-    } else {
-        let mbox = p.mailbox()?;
+        return Ok(Command::Get { maxsize, depth, mbox, entries });
+    }
+    let mbox = p.mailbox()?;
+    p.sp()?;
+    p.expect(b'(')?;
+    let mut items: Vec<(bool, String, Option<Vec<u8>>)> = Vec::new();
+    loop {
+        let e = p.astring_text()?;
+        let (private, entry) = split(&e).ok_or("Entry must begin with /shared or /private")?;
         p.sp()?;
-        p.expect(b'(')?;
-        let mut items: Vec<(bool, String, Option<Vec<u8>>)> = Vec::new();
-        loop {
-            let e = p.astring_text()?;
-            let (private, entry) = split(&e).ok_or("Entry must begin with /shared or /private")?;
-            p.sp()?;
-            let value = if p.word("NIL") {
-                None
-            } else {
-                let _ = p.eat(b'~'); // literal8 (RFC 3516): a value may hold any octet
-                Some(p.string().map_err(|_| "Missing metadata value")?.into_owned())
-            };
-            items.push((private, entry, value));
-            if p.eat(b')') {
-                break;
-            }
-            p.sp()?;
+        let value = if p.word("NIL") {
+            None
+        } else {
+            let _ = p.eat(b'~'); // literal8 (RFC 3516): a value may hold any octet
+            Some(p.string().map_err(|_| "Missing metadata value")?.into_owned())
+        };
+        items.push((private, entry, value));
+        if items.len() > 1000 {
+            return Err("Too many entries".into());
         }
-        p.end()?;
-        let Some(t) = target_or_no(s, conn, tag, &mbox) else { return Ok(()) };
-        match set(s, &t, &items) {
-            Ok(()) => ok(conn, tag, "Completed"),
-            Err(Refusal::Denied) => no(conn, tag, "[NOPERM] Permission denied"),
-            Err(Refusal::TooLarge(n)) => no(conn, tag, &format!("[METADATA MAXSIZE {n}] Value too large")),
-            Err(Refusal::TooMany) => no(conn, tag, "[METADATA TOOMANY] Too many metadata entries"),
-            Err(Refusal::BadValue(m)) => no(conn, tag, &format!("Invalid metadata value: {m}")),
+        if p.eat(b')') {
+            break;
+        }
+        p.sp()?;
+    }
+    p.end()?;
+    Ok(Command::Set { mbox, items })
+}
+
+/// Checks the syntax of a GETMETADATA or SETMETADATA command (for the fuzz target).
+pub fn syntax(name: &str, p: &mut Parser) -> PResult<()> {
+    parse(name, p).map(|_| ())
+}
+
+pub(crate) fn command(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &mut Parser) -> PResult<()> {
+    match parse(name, p)? {
+        Command::Get { maxsize, depth, mbox, entries } => {
+            let Some(t) = target_or_no(s, conn, tag, &mbox) else { return Ok(()) };
+            let mut longest = 0usize;
+            let line = get(s, &t, &mbox, &entries, depth, maxsize, &mut longest);
+            conn.write(&line);
+            if longest > 0 {
+                ok(conn, tag, &format!("[METADATA LONGENTRIES {longest}] Completed"));
+            } else {
+                ok(conn, tag, "Completed");
+            }
+        }
+        Command::Set { mbox, items } => {
+            let Some(t) = target_or_no(s, conn, tag, &mbox) else { return Ok(()) };
+            match set(s, &t, &items) {
+                Ok(()) => ok(conn, tag, "Completed"),
+                Err(Refusal::Denied) => no(conn, tag, "[NOPERM] Permission denied"),
+                Err(Refusal::TooLarge(n)) => no(conn, tag, &format!("[METADATA MAXSIZE {n}] Value too large")),
+                Err(Refusal::TooMany) => no(conn, tag, "[METADATA TOOMANY] Too many metadata entries"),
+                Err(Refusal::BadValue(m)) => no(conn, tag, &format!("Invalid metadata value: {m}")),
+            }
         }
     }
     Ok(())

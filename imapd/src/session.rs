@@ -1,13 +1,16 @@
-//! One IMAP session (RFC 3501 with the extensions in [`capabilities`]): reading whole
-//! commands with their literals, authentication and the three states.
-//! Commands on messages (FETCH ... MOVE) are in [`crate::messages`], SORT and THREAD
-//! in [`crate::sort`], mailbox-level
-//! commands (CREATE ... LIST, STATUS) in [`crate::folders`], ACL and QUOTA in
-//! [`crate::access`].
+//! The command loop of one IMAP session (RFC 3501/9051 with the extensions in
+//! [`Session::capabilities`]): reading whole commands with their literals,
+//! authentication, SELECT and IDLE, and the dispatch of every other command to its
+//! module — messages ([`crate::messages`], [`crate::append`], [`crate::sort`]),
+//! mailboxes ([`crate::folders`], [`crate::metadata`]), ACL and QUOTA
+//! ([`crate::access`]). The modules work on [`crate::state::Session`] and answer
+//! through [`crate::reply`]; none of them reaches back into this loop.
 
 use crate::parse::{PResult, Parser, trailing_literal, valid_tag};
+use crate::reply::{bad, no, ok, store_no};
 use crate::selected::Selected;
-use mboxlist::{InternalName, Namespace, Store, StoreError};
+use crate::state::Session;
+use mboxlist::Store;
 use service::auth::AuthError;
 use service::{Conn, ReadError, StartTls, Worker};
 use std::time::{Duration, Instant};
@@ -20,27 +23,6 @@ const MAX_LITERALS: u32 = 1000;
 /// Failed logins are answered after a delay that grows with each failure.
 const FAIL_DELAY: Duration = Duration::from_millis(500);
 
-pub struct Session<'a> {
-    pub w: &'a Worker,
-    pub store: Option<&'a Store>,
-    /// The namespace as this user sees it (admins see the internal layout, as in
-    /// Cyrus: no altnamespace).
-    pub ns: Namespace,
-    pub user: Option<String>,
-    pub admin: bool,
-    pub sel: Option<Selected>,
-    failures: u32,
-    /// Largest literal accepted outside APPEND (`maxword`), and for APPEND
-    /// (`maxmessagesize`, 0: our own bound).
-    max_word: u64,
-    pub(crate) max_message: u64,
-    /// A BYE was sent: the session ends after this command.
-    closing: bool,
-    /// This login, counted for maxlogins_per_host/user while the session lasts.
-    proc_login: Option<service::procs::Login>,
-    /// CONDSTORE/QRESYNC as enabled so far.
-    pub mode: crate::sync::Enabled,
-}
 
 /// What a command asks of the loop.
 #[derive(PartialEq, Eq)]
@@ -92,52 +74,8 @@ pub fn serve(w: &Worker, store: Option<&Store>, conn: &mut Conn) {
     }
 }
 
-pub(crate) fn bad(conn: &mut Conn, tag: &str, msg: &str) {
-    conn.write_fmt(format_args!("{tag} BAD {msg}\r\n"));
-}
-
-pub(crate) fn no(conn: &mut Conn, tag: &str, msg: &str) {
-    conn.write_fmt(format_args!("{tag} NO {msg}\r\n"));
-}
-
-pub(crate) fn ok(conn: &mut Conn, tag: &str, msg: &str) {
-    conn.write_fmt(format_args!("{tag} OK {msg}\r\n"));
-}
-
-/// The response text of a store error.
-pub fn store_no(conn: &mut Conn, tag: &str, e: &StoreError) {
-    match e {
-        StoreError::NotFound(_) => no(conn, tag, "[NONEXISTENT] Mailbox does not exist"),
-        StoreError::Exists(_) => no(conn, tag, "[ALREADYEXISTS] Mailbox already exists"),
-        StoreError::BadName(m) => no(conn, tag, &format!("[CANNOT] Invalid mailbox name: {m}")),
-        StoreError::OverQuota(_) => no(conn, tag, "[OVERQUOTA] Over quota"),
-        StoreError::Denied(_) => no(conn, tag, "[NOPERM] Permission denied"),
-        StoreError::Internal(m) => {
-            log::error!("{m}");
-            no(conn, tag, "[SERVERBUG] Internal error")
-        }
-        // RFC 5530 has no code for a full disk; [OVERQUOTA] is what clients show as
-        // "no room" (Dovecot answers the same), and the text says it is temporary.
-        StoreError::NoSpace(m) => {
-            log::error!("{m}");
-            no(conn, tag, "[OVERQUOTA] Not enough disk space, try again later")
-        }
-    }
-}
 
 impl<'a> Session<'a> {
-    fn new(w: &'a Worker, store: Option<&'a Store>) -> Session<'a> {
-        let max_word = match w.config.get_int("maxword") {
-            n if n > 0 => n as u64,
-            _ => 128 * 1024,
-        };
-        let max_message = match w.config.get_int("maxmessagesize") {
-            n if n > 0 => n as u64,
-            _ => 256 * 1024 * 1024,
-        };
-        let ns = store.map(|s| s.ns.clone()).unwrap_or_default();
-        Session { w, store, ns, user: None, admin: false, sel: None, failures: 0, max_word, max_message, closing: false, proc_login: None, mode: Default::default() }
-    }
 
     pub fn capabilities(&self, conn: &Conn) -> String {
         let mut c = vec!["IMAP4rev1", "IMAP4rev2", "LITERAL+", "ID", "ENABLE"];
@@ -388,8 +326,11 @@ impl<'a> Session<'a> {
                 }
                 self.select(conn, tag, &mbox, name == "EXAMINE", params.qresync.as_ref());
             }
-            "CREATE" | "DELETE" | "RENAME" | "SUBSCRIBE" | "UNSUBSCRIBE" | "LIST" | "LSUB" | "STATUS" | "NAMESPACE" | "SETACL" | "DELETEACL" | "GETACL"
-            | "LISTRIGHTS" | "MYRIGHTS" | "GETQUOTA" | "GETQUOTAROOT" | "SETQUOTA" => crate::folders::command(self, conn, tag, &name, p)?,
+            "CREATE" | "DELETE" | "RENAME" | "SUBSCRIBE" | "UNSUBSCRIBE" | "LIST" | "LSUB" | "STATUS" | "NAMESPACE" => {
+                crate::folders::command(self, conn, tag, &name, p)?
+            }
+            "SETACL" | "DELETEACL" | "GETACL" | "LISTRIGHTS" | "MYRIGHTS" => crate::access::acl(self, conn, tag, &name, p)?,
+            "GETQUOTA" | "GETQUOTAROOT" | "SETQUOTA" => crate::access::quota(self, conn, tag, &name, p)?,
             "APPEND" => self.append(conn, tag, p)?,
             "COMPRESS" => {
                 p.sp()?;
@@ -622,77 +563,6 @@ impl<'a> Session<'a> {
         ok(conn, tag, &format!("[CAPABILITY {}] User logged in", self.capabilities(conn)));
     }
 
-    pub fn userid(&self) -> &str {
-        self.user.as_deref().unwrap_or("")
-    }
-
-    pub fn store(&self) -> &'a Store {
-        self.store.expect("logged in implies a store")
-    }
-
-    /// The internal name of a mailbox name as the client wrote it.
-    pub fn internal(&self, ext: &str) -> Result<InternalName, String> {
-        let sep = self.ns.sep();
-        let ext = ext.strip_suffix(sep).unwrap_or(ext);
-        // `domain!name` is the internal form of another domain: admins only.
-        if ext.contains('!') && !self.admin {
-            return Err("Invalid mailbox name".into());
-        }
-        // A UTF-8 client's name is the modified UTF-7 one the store knows.
-        let utf7;
-        let ext = if self.mode.utf8 {
-            utf7 = mboxlist::names::encode_mutf7(ext);
-            utf7.as_str()
-        } else {
-            ext
-        };
-        self.ns.to_internal(self.userid(), ext).map_err(|e| e.to_string())
-    }
-
-    pub fn external(&self, int: &InternalName) -> String {
-        let ext = self.ns.to_external(self.userid(), int);
-        if self.mode.utf8 { mboxlist::names::decode_mutf7(&ext) } else { ext }
-    }
-
-    /// Rights of this user on `name`.
-    pub fn rights(&self, name: &InternalName) -> Result<(mboxlist::Entry, mboxlist::Rights), StoreError> {
-        let store = self.store();
-        let e = store.lookup(name)?;
-        let r = store.rights(self.userid(), name, &e);
-        Ok((e, r))
-    }
-
-    // ---- selected state ----
-
-    /// Untagged updates for the selected mailbox.
-    pub fn updates(&mut self, conn: &mut Conn, allow_expunge: bool) {
-        let store = self.store;
-        if let Some(sel) = self.sel.as_mut() {
-            // Deleted or renamed by another session: the mailbox is gone for this one
-            // (as Cyrus, the session ends).
-            let still = store.and_then(|st| st.list.lookup(&sel.name.0).ok().flatten()).is_some_and(|e| e.uniqueid == sel.uniqueid);
-            if !still {
-                conn.write(b"* BYE [NONEXISTENT] The selected mailbox has been deleted or renamed\r\n");
-                self.sel = None;
-                self.closing = true;
-                return;
-            }
-            if let Err(e) = sel.update(conn, allow_expunge) {
-                log::error!("{}: {e}", sel.name.0);
-                conn.write_fmt(format_args!("* BYE [SERVERBUG] Mailbox damaged: {e}\r\n"));
-                self.sel = None;
-                self.closing = true;
-            }
-        }
-    }
-
-    /// Turns CONDSTORE on for the rest of the session (RFC 7162 3.1).
-    pub fn enable_condstore(&mut self) {
-        self.mode.condstore = true;
-        if let Some(sel) = self.sel.as_mut() {
-            sel.mode = self.mode;
-        }
-    }
 
     fn select(&mut self, conn: &mut Conn, tag: &str, mbox: &str, examine: bool, qresync: Option<&crate::sync::Qresync>) {
         // The mailbox selected before is closed now, whatever comes of this

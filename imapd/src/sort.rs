@@ -8,7 +8,8 @@
 
 use crate::parse::{PResult, Parser};
 use crate::search::{self, Return};
-use crate::session::{Session, no, ok};
+use crate::reply::{no, ok};
+use crate::state::Session;
 use mailbox::Record;
 use service::Conn;
 use sortthread::sort::{self as keys, Criterion, SortValues};
