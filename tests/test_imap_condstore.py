@@ -219,3 +219,42 @@ def test_qresync_bad_input(srv):
     r = im.cmd(b"SELECT INBOX (QRESYNC (1 1 100:200))")
     assert ok(r) and b"VANISHED" not in r[0], r
     assert ok(im.cmd(b"NOOP"))
+
+
+def test_qresync_after_cyr_expire_removed_the_records():
+    """The bound on remembered expunges: `cyr_expire -X` removes the index records of
+    old expunges with their files (as Cyrus's does), and a QRESYNC client older than
+    that is told every known UID that is gone, since the exact modseqs are no longer
+    there. The suite's own tool: not run against Cyrus."""
+    import time
+    from test_imapd import SuiteServer
+    s = SuiteServer()
+    try:
+        fill(s, 6)
+        im = raw(s)
+        assert ok(im.cmd(b"ENABLE QRESYNC"))
+        r = im.cmd(b"SELECT INBOX")
+        uidvalidity = int(re.search(rb"\[UIDVALIDITY (\d+)\]", r[0]).group(1))
+        old = highestmodseq(r[0])
+        assert ok(im.cmd(b"UID STORE 2,3 +FLAGS.SILENT (\\Deleted)"))
+        assert ok(im.cmd(b"UID EXPUNGE 2:3"))
+        mid = highestmodseq(im.cmd(b"SELECT INBOX")[0])
+        assert ok(im.cmd(b"UNSELECT"))
+        time.sleep(1.1)  # cyr_expire -X 0 takes expunges from before this second
+        out = s.inst.tool("cyr_expire", "-X", "0")
+        assert out.returncode == 0, out
+        # An expunge after the run keeps its record.
+        assert ok(im.cmd(b"SELECT INBOX"))
+        assert ok(im.cmd(b"UID STORE 5 +FLAGS.SILENT (\\Deleted)"))
+        assert ok(im.cmd(b"UID EXPUNGE 5"))
+        assert ok(im.cmd(b"UNSELECT"))
+        # Older than the removed records: every known UID that is gone.
+        r = im.cmd(b"SELECT INBOX (QRESYNC (%d %d 1:6))" % (uidvalidity, old))
+        assert ok(r) and vanished(r[0]) == [2, 3, 5], r
+        # Newer than them: exact, from the records still there.
+        r = im.cmd(b"SELECT INBOX (QRESYNC (%d %d 1:6))" % (uidvalidity, mid))
+        assert ok(r) and vanished(r[0]) == [5], r
+        r = im.cmd(b"UID FETCH 1:* (UID) (CHANGEDSINCE %d VANISHED)" % old)
+        assert vanished(r[0]) == [2, 3, 5], r
+    finally:
+        s.close()

@@ -158,6 +158,17 @@ pub fn vanished_since(sel: &Selected, set: &[(u32, u32)], since: u64) -> Result<
     if set.is_empty() {
         return Ok(out);
     }
+    if since < sel.mb.header().deletedmodseq {
+        // Records of expunges after `since` were removed (cyr_expire): every UID of
+        // the set that is not a message now may have vanished since (RFC 7162 3.2.5.2
+        // lets the server say so of all of them).
+        let live: std::collections::HashSet<u32> = sel.mb.records().filter_map(Result::ok).filter(|r| !r.is_expunged()).map(|r| r.uid.0).collect();
+        let last = sel.mb.header().last_uid;
+        for &(lo, hi) in set {
+            out.extend((lo..=hi.min(last)).filter(|u| !live.contains(u)));
+        }
+        return Ok(out);
+    }
     for r in sel.mb.records() {
         let r = r?;
         if r.is_expunged() && r.modseq.0 > since && in_ranges(set, r.uid.0) {

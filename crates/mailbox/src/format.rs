@@ -14,7 +14,8 @@
 //!  20 uidvalidity u32   24 last_uid u32      28 num_records u32   32 highestmodseq u64
 //!  40 exists u32        44 deleted u32       48 answered u32      52 flagged u32
 //!  56 seen u32          60 recent_uid u32    64 quota_used u64    72 last_appenddate i64
-//!  80 generation u32    84 cache_end u64     92 (zero)           124 crc u32 of 0..124
+//!  80 generation u32    84 cache_end u64     92 deletedmodseq u64  100 (zero)
+//! 124 crc u32 of 0..124
 //! ```
 //! Record:
 //! ```text
@@ -126,6 +127,9 @@ pub struct IndexHeader {
     pub last_appenddate: i64,
     pub generation: u32,
     pub cache_end: u64,
+    /// The highest modseq of the expunged records removed from the index (by
+    /// cyr_expire): below it, which UIDs vanished is no longer known one by one.
+    pub deletedmodseq: u64,
 }
 
 impl IndexHeader {
@@ -149,6 +153,7 @@ impl IndexHeader {
         put64(&mut b, 72, self.last_appenddate as u64);
         put32(&mut b, 80, self.generation);
         put64(&mut b, 84, self.cache_end);
+        put64(&mut b, 92, self.deletedmodseq);
         let crc = crc32fast::hash(&b[..HEADER_SIZE - 4]);
         put32(&mut b, HEADER_SIZE - 4, crc);
         b
@@ -186,6 +191,7 @@ impl IndexHeader {
             last_appenddate: u64_at(b, 72) as i64,
             generation: u32_at(b, 80),
             cache_end: u64_at(b, 84),
+            deletedmodseq: u64_at(b, 92),
         })
     }
 }

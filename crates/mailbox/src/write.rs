@@ -389,6 +389,45 @@ impl Writer<'_> {
     }
 }
 
+impl Writer<'_> {
+    /// Removes from the index the records of messages expunged before `cutoff`
+    /// whose files are gone (cyr_expire, after [`Writer::mark_unlinked`]): the index
+    /// is rewritten beside the old one, fsynced and renamed into place, as
+    /// reconstruct does (readers and waiting writers reopen it). The header's
+    /// `deletedmodseq` keeps the highest modseq removed, so that QRESYNC knows from
+    /// where on it can no longer name each vanished UID. Returns how many records
+    /// went. The caller drops the writer and the mailbox afterwards.
+    pub fn compact(&mut self, cutoff: i64) -> Result<usize, Error> {
+        let mut h = self.mb.header.clone();
+        let mut index = Vec::with_capacity(HEADER_SIZE + self.mb.len() * RECORD_SIZE);
+        index.extend_from_slice(&[0u8; HEADER_SIZE]);
+        let mut removed = 0usize;
+        for i in 0..self.mb.len() {
+            let r = self.mb.record(i)?;
+            if r.is_expunged() && r.has(flag::UNLINKED) && r.last_updated < cutoff {
+                h.deletedmodseq = h.deletedmodseq.max(r.modseq.0);
+                removed += 1;
+                continue;
+            }
+            index.extend_from_slice(&r.encode());
+        }
+        if removed == 0 {
+            return Ok(0);
+        }
+        h.num_records -= removed as u32;
+        h.generation = h.generation.wrapping_add(1);
+        index[..HEADER_SIZE].copy_from_slice(&h.encode());
+        let path = self.mb.paths.index();
+        let tmp = path.with_extension("NEW");
+        let mut f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+        std::io::Write::write_all(&mut f, &index).map_err(|e| io(&tmp, e))?;
+        f.sync_all().map_err(|e| io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+        crate::fsync_dir(&self.mb.paths.meta).map_err(|e| io(&self.mb.paths.meta, e))?;
+        Ok(removed)
+    }
+}
+
 /// Changed records gathered into runs of neighbours, each written with one pwrite.
 #[derive(Default)]
 struct Runs {

@@ -108,7 +108,8 @@ fn expunge_files(store: &mboxlist::Store, name: &mboxlist::InternalName, e: &mbo
         .filter(|r| r.is_expunged() && !r.has(flag::UNLINKED) && r.last_updated < cutoff)
         .map(|r| r.uid)
         .collect();
-    if old.is_empty() {
+    let stale = mb.records().filter_map(Result::ok).any(|r| r.is_expunged() && r.has(flag::UNLINKED) && r.last_updated < cutoff);
+    if old.is_empty() && !stale {
         return Ok(0);
     }
     let mut w = mb.lock().map_err(|e| e.to_string())?;
@@ -122,5 +123,9 @@ fn expunge_files(store: &mboxlist::Store, name: &mboxlist::InternalName, e: &mbo
             }
         }
     }
+    // Their records go too (as Cyrus's -X): QRESYNC clients older than that many
+    // days get every UID they knew that is gone, without the modseq of each.
+    let mut w = mb.lock().map_err(|e| e.to_string())?;
+    w.compact(cutoff).map_err(|e| e.to_string())?;
     Ok(marked.len())
 }
