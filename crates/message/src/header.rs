@@ -1,32 +1,11 @@
-//! The header block of an entity (a message or a MIME part): where it ends, its
-//! fields, and the fields this crate reads.
+//! The fields of a header block (a message's or a MIME part's; where the block ends
+//! is crate::structure's business), and the fields this crate reads.
 //!
-//! The header ends after the first empty line. A line that is neither a field
-//! (`name:` with a printable name) nor a continuation (leading SP/HT) also ends it,
-//! without a separator: the body starts at that line. Cyrus would instead read such
-//! a line as header up to the next empty line; we follow the lenient readers (Python's
-//! email package among them) so that the text of a message written without the empty
-//! line is still its body. Field values are slices of the stored bytes, folding kept.
-
-use std::ops::Range;
+//! A line that is neither a field (`name:` with a printable name) nor a continuation
+//! (leading SP/HT) belongs to no field and is skipped. Field values are slices of the
+//! stored bytes, folding kept.
 
 use crate::lines::lines;
-
-/// The header of `raw[range]`, including the empty line that ends it; the body
-/// starts where the returned range ends.
-pub(crate) fn split(raw: &[u8], range: Range<usize>) -> Range<usize> {
-    let start = range.start;
-    for line in lines(raw, range.clone()) {
-        let text = &raw[line.start..line.content_end];
-        if text.is_empty() {
-            return start..line.end;
-        }
-        if !(is_continuation(text) || field_name(text).is_some()) {
-            return start..line.start;
-        }
-    }
-    start..range.end.min(raw.len()).max(start)
-}
 
 fn is_continuation(text: &[u8]) -> bool {
     matches!(text.first(), Some(b' ' | b'\t'))
@@ -173,22 +152,6 @@ impl<'a> Known<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn split_at_empty_line() {
-        let raw = b"A: 1\r\n b\r\nC: 2\r\n\r\nbody";
-        assert_eq!(split(raw, 0..raw.len()), 0..18);
-    }
-
-    #[test]
-    fn split_without_empty_line() {
-        let raw = b"Subject: x\nThis is text\n";
-        assert_eq!(split(raw, 0..raw.len()), 0..11);
-        let raw = b"Subject: x\r\n";
-        assert_eq!(split(raw, 0..raw.len()), 0..12);
-        let raw = b"\r\nbody";
-        assert_eq!(split(raw, 0..raw.len()), 0..2);
-    }
 
     #[test]
     fn fields_and_folding() {
