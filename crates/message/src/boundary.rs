@@ -65,12 +65,8 @@ impl Pending {
 /// The boundary of a multipart: the first `BOUNDARY` or `BOUNDARY*` parameter.
 pub(crate) fn of(params: &[Param]) -> Option<Vec<u8>> {
     let p = params.iter().find(|p| p.name == b"BOUNDARY" || p.name == b"BOUNDARY*")?;
-    if p.name.ends_with(b"*") {
-        if let Some(decoded) = extended_value(&p.value) {
-            return Some(decoded);
-        }
-    }
-    Some(p.value.clone())
+    let decoded = if p.name.ends_with(b"*") { extended_value(&p.value) } else { None };
+    Some(decoded.unwrap_or_else(|| p.value.clone()))
 }
 
 /// An RFC 2231 extended value `charset'language'octets` as UTF-8; `None` if it is

@@ -206,11 +206,9 @@ impl Parser<'_> {
         let mut end = preamble.end;
         let mut children: Vec<Scanned> = Vec::new();
         while self.pending.len() == mark {
-            if self.parts >= MAX_PARTS {
-                if let Some(last) = children.last_mut() {
-                    self.take_rest(last);
-                    break;
-                }
+            if let Some(last) = children.last_mut().filter(|_| self.parts >= MAX_PARTS) {
+                self.take_rest(last);
+                break;
             }
             let child = self.entity(depth + 1, default);
             if self.pos >= self.raw.len() && child.tail.is_none() {
