@@ -63,7 +63,8 @@ def append_all(srv, messages):
 
 def answers(servers, messages):
     """{server: {message: {item: bytes}}} for the messages every server took, and
-    {message: refusal} for the others. PARTS maps each section to its contents."""
+    {message: refusal} for the others. PARTS maps each section to its value as sent
+    (a literal, or `""` when empty)."""
     conns = {s.name: append_all(s, messages) for s in servers}
     refused = {}
     out = {s: {} for s in conns}
@@ -87,7 +88,7 @@ def answers(servers, messages):
                 for x in wanted:
                     one, st = imap_values.fetch(im, uids[name], [f"BODY.PEEK[{x}]"])
                     got.update(one or {f"BODY[{x}]": st.encode()})
-            out[s][name]["PARTS"] = {k: imap_values.values(v) for k, v in got.items() if k != "UID"}
+            out[s][name]["PARTS"] = {k: v for k, v in got.items() if k != "UID"}
     for im, _ in conns.values():
         im.cmd(b"LOGOUT")
     return out, refused
