@@ -23,13 +23,7 @@ def _value(data, pos):
             v, pos = _value(data, pos)
             out.append(v)
     if c == b'"':
-        out, pos = bytearray(), pos + 1
-        while data[pos:pos + 1] != b'"':
-            if data[pos:pos + 1] == b"\\":
-                pos += 1
-            out += data[pos:pos + 1]
-            pos += 1
-        return bytes(out), pos + 1
+        return quoted(data, pos)
     m = re.compile(rb"~?\{(\d+)\+?\}\r\n").match(data, pos)
     if m:
         n = int(m.group(1))
@@ -37,6 +31,17 @@ def _value(data, pos):
     m = re.compile(rb"[^ ()\r\n]*(?:\[[^\]]*\][^ ()\r\n]*)?").match(data, pos)
     atom = m.group(0)
     return (None if atom == b"NIL" else atom), m.end()
+
+
+def quoted(data, pos):
+    """(unescaped bytes, end) of the quoted string whose `"` is at data[pos]."""
+    out, pos = bytearray(), pos + 1
+    while data[pos:pos + 1] not in (b'"', b""):
+        if data[pos:pos + 1] == b"\\":
+            pos += 1
+        out += data[pos:pos + 1]
+        pos += 1
+    return bytes(out), pos + 1
 
 
 def values(raw):
