@@ -37,6 +37,8 @@ fn field_name(text: &[u8]) -> Option<&[u8]> {
 pub(crate) struct Field<'a> {
     pub name: &'a [u8],
     pub value: &'a [u8],
+    /// Written in the obsolete form with blanks before the colon (`name :`).
+    pub spaced: bool,
 }
 
 /// The fields of a header block, in order. Continuation lines before the first
@@ -54,7 +56,7 @@ pub(crate) fn fields(block: &[u8]) -> Vec<Field<'_>> {
             continue;
         }
         if let Some((name_end, vs, ve)) = current.take() {
-            out.push(Field { name: &block[name_start..name_end], value: &block[vs..ve] });
+            out.push(field(block, name_start..name_end, vs..ve));
         }
         if let Some(name) = field_name(text) {
             let colon = text.iter().position(|&b| b == b':').unwrap_or(name.len());
@@ -63,9 +65,13 @@ pub(crate) fn fields(block: &[u8]) -> Vec<Field<'_>> {
         }
     }
     if let Some((name_end, vs, ve)) = current {
-        out.push(Field { name: &block[name_start..name_end], value: &block[vs..ve] });
+        out.push(field(block, name_start..name_end, vs..ve));
     }
     out
+}
+
+fn field(block: &[u8], name: std::ops::Range<usize>, value: std::ops::Range<usize>) -> Field<'_> {
+    Field { spaced: value.start != name.end + 1, name: &block[name], value: &block[value] }
 }
 
 /// A value as Cyrus keeps an unstructured field: leading SP/HT dropped, the CRLF
@@ -113,10 +119,11 @@ pub(crate) struct Known<'a> {
 }
 
 impl<'a> Known<'a> {
-    /// One pass over the header block `block`.
+    /// One pass over the header block `block`. A name written with blanks before its
+    /// colon is another name (Cyrus reads the name up to the colon).
     pub(crate) fn collect(block: &'a [u8]) -> Known<'a> {
         let mut k = Known::default();
-        for f in fields(block) {
+        for f in fields(block).into_iter().filter(|f| !f.spaced) {
             if let Some(slot) = k.slot(f.name) {
                 *slot = Some(f.value);
             }
@@ -163,6 +170,13 @@ mod tests {
         assert_eq!(unfold(f[0].value), b"a  b");
         assert_eq!(f[1].name, b"X-Y");
         assert_eq!(f[1].value, b" z");
+    }
+
+    #[test]
+    fn spaced_names_are_not_known() {
+        let k = Known::collect(b"Content-Type : text/html\r\nSubject:x\r\nContent-ID\t: <a>\r\n\r\n");
+        assert_eq!((k.content_type, k.subject, k.content_id), (None, Some(&b"x"[..]), None));
+        assert!(fields(b"Content-Type : text/html\r\n")[0].spaced);
     }
 
     #[test]

@@ -137,3 +137,11 @@ fn close_at_eof() {
     bytes(m.bodystructure(), b"((\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5 0 NIL NIL NIL NIL)(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 110 (NIL \"inner\" NIL NIL NIL NIL NIL NIL NIL NIL) ((\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5 0 NIL NIL NIL NIL) \"MIXED\" (\"BOUNDARY\" \"i\") NIL NIL NIL) 8 NIL NIL NIL NIL) \"MIXED\" (\"BOUNDARY\" \"o\") NIL NIL NIL)");
     bytes(section(&raw, &m, &[2], Body), b"Subject: inner\r\nContent-Type: multipart/mixed; boundary=\"i\"\r\n\r\n--i\r\nContent-Type: text/plain\r\n\r\ninner\r\n--i--\r\n");
 }
+
+/// A field name written with a blank before its colon is not that field (Cyrus
+/// reads the name up to the colon); a repeated field replaces the earlier one.
+#[test]
+fn field_names() {
+    let (_, m) = parsed("field-names.eml");
+    bytes(m.bodystructure(), b"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 1 0 NIL NIL NIL NIL)(\"TEXT\" \"HTML\" NIL NIL NIL \"7BIT\" 1 0 NIL NIL NIL NIL)(\"IMAGE\" \"GIF\" NIL \"<b>\" NIL \"7BIT\" 1 NIL NIL NIL NIL)(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 1 0 NIL NIL (\"FR\" \"DE\") NIL)(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 1 0 NIL (\"ATTACHMENT\" (\"FILENAME*\" {15}\r\nutf-8''a%20b%41)) NIL NIL) \"MIXED\" (\"BOUNDARY\" \"p\") NIL NIL NIL)");
+}

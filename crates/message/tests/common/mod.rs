@@ -38,6 +38,7 @@ pub const CORPUS: &[&str] = &[
     "delimiter-forms.eml",
     "digest-mixed.eml",
     "close-at-eof.eml",
+    "field-names.eml",
 ];
 
 pub fn corpus(name: &str) -> Vec<u8> {
