@@ -1,8 +1,9 @@
 """MIME structure and part contents over IMAP: the suite against Debian's Cyrus 3.6.
 
-Two corpora of tricky messages go in by APPEND, the same bytes to both servers:
-CPython's email test data (Lib/test/test_email/data/msg_*.txt, LF line ends made
-CRLF as an MTA would) and the project's own (crates/message/tests/corpus). For each
+Three corpora of tricky messages go in by APPEND, the same bytes to both servers:
+CPython's email test data (Lib/test/test_email/data/msg_*.txt), the messages written
+inline in CPython's email tests (Lib/test/test_email/*.py), both with LF line ends
+made CRLF as an MTA would, and the project's own (crates/message/tests/corpus). For each
 message both answer FETCH ENVELOPE, BODY and BODYSTRUCTURE, and BODY.PEEK[...] of
 every section either server's BODYSTRUCTURE offers (HEADER, TEXT, each part number
 with `.MIME`, `.HEADER` and `.TEXT` for message/rfc822 parts); every answer must be
@@ -16,10 +17,12 @@ contains bare newlines"; hence the CRLF).
 Run as a script for a report per item: `cd tests && python3 test_mime_parity.py`.
 """
 
+import ast
 import glob
 import os
 import re
 import sys
+import textwrap
 
 import pytest
 
@@ -31,16 +34,19 @@ from test_imapd import ok, start_server
 PYTHON_DATA = os.path.join(os.path.dirname(os.__file__), "test", "test_email", "data")
 CORPORA = {
     "python": os.path.join(PYTHON_DATA, "msg_*.txt"),
+    # The messages written inline in CPython's email tests (RFC 2231 among them).
+    "python-inline": os.path.join(os.path.dirname(PYTHON_DATA), "*.py"),
     "project": os.path.join(ROOT, "crates", "message", "tests", "corpus", "*.eml"),
 }
 STRUCTURE = ("ENVELOPE", "BODY", "BODYSTRUCTURE")
 ITEMS = STRUCTURE + ("PARTS",)
 
-# What Cyrus 3.6 refuses to APPEND (the suite takes the first three: its APPEND is
-# lenient about header lines that are no field; it refuses NUL too).
+# What each server refuses to APPEND, and why: the suite's APPEND takes header lines
+# that are no field (it reads them as Cyrus's parser would), and refuses NUL as Cyrus.
 REFUSED = {
     "python/msg_19.txt": {"cyrus": "a first line that is no header field"},
     "python/msg_35.txt": {"cyrus": "a line that is no header field, no empty line before the body"},
+    "python-inline/test_message.py:934": {"cyrus": "a folded line without its leading blank: no header field"},
     "project/no-blank-line.eml": {"cyrus": "a line that is no header field, no empty line before the body"},
     "project/nul.eml": {"cyrus": "a NUL octet", "suite": "a NUL octet"},
 }
@@ -50,13 +56,36 @@ REFUSED = {
 DIFFERENT = {}
 
 
+def crlf(raw):
+    return re.sub(rb"(?<!\r)\n", b"\r\n", raw)
+
+
 def corpus(name):
-    """(file name, bytes as appended) of a corpus, sorted by name."""
+    """(name, bytes as appended) of a corpus's messages, sorted by name."""
     out = []
     for path in sorted(glob.glob(CORPORA[name])):
         with open(path, "rb") as f:
             raw = f.read()
-        out.append((os.path.basename(path), re.sub(rb"(?<!\r)\n", b"\r\n", raw)))
+        if path.endswith(".py"):
+            out += inline_messages(os.path.basename(path), raw)
+        else:
+            out.append((os.path.basename(path), crlf(raw)))
+    return out
+
+
+def inline_messages(source_name, source):
+    """The string constants of a Python source that read as a MIME message: a field
+    first, a Content-Type or MIME-Version field, an empty line; each once."""
+    out, seen = [], set()
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+            continue
+        text = textwrap.dedent(node.value)
+        if text in seen or "\n\n" not in text or not re.match(r"[A-Za-z-]+:", text):
+            continue
+        if re.search(r"(?im)^(content-type|mime-version):", text):
+            seen.add(text)
+            out.append((f"{source_name}:{node.lineno}", crlf(text.encode("utf-8", "surrogateescape"))))
     return out
 
 
