@@ -91,6 +91,10 @@ struct Scanned {
 }
 
 impl Scanned {
+    fn new(part: Part, header_lines: u64, content: Content) -> Scanned {
+        Scanned { part, header_lines, content_lines: content.lines, content_end: content.end, tail: content.tail }
+    }
+
     /// Lines from the header to the end of the delimiter that ended this entity.
     fn all_lines(&self) -> u64 {
         self.header_lines + self.content_lines + self.tail.map_or(0, |t| t.lines)
@@ -128,10 +132,7 @@ impl Parser<'_> {
         let (kind, content) = if info.is_multipart() {
             match self.multipart(&info, depth) {
                 (Some(children), content) => (Kind::Multipart(children), content),
-                (None, content) => {
-                    let part = zero_part(header, start);
-                    return Scanned { part, header_lines, content_lines: content.lines, content_end: content.end, tail: content.tail };
-                }
+                (None, content) => return Scanned::new(zero_part(header, start), header_lines, content),
             }
         } else if info.is_message() {
             let inner = self.entity(depth + 1, DefaultType::Text);
@@ -143,7 +144,7 @@ impl Parser<'_> {
         };
         let shown = info.is_text() || matches!(kind, Kind::Message { .. });
         let part = Part { header, body: start..content.end, info, lines: if shown { content.lines } else { 0 }, kind };
-        Scanned { part, header_lines, content_lines: content.lines, content_end: content.end, tail: content.tail }
+        Scanned::new(part, header_lines, content)
     }
 
     /// An entity whose header a delimiter ended: no content.
@@ -160,7 +161,7 @@ impl Parser<'_> {
         } else {
             Part { header, body: at..at, info, lines: 0, kind }
         };
-        Scanned { part, header_lines, content_lines: 0, content_end: at, tail }
+        Scanned::new(part, header_lines, Content { end: at, lines: 0, tail })
     }
 
     /// Reads a header: to just after its empty line, to the end, or up to the line
