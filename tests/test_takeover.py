@@ -57,6 +57,7 @@ import time
 import pytest
 
 import cyrus36
+import imap_values
 from suite import BIN, SyslogSink, wait_for
 
 pytestmark = pytest.mark.skipif(not cyrus36.available() or not os.access(os.path.join(cyrus36.CYRUS_BIN, "timsieved"), os.X_OK),
@@ -177,14 +178,8 @@ def tokens(line):
             stack.pop()
             pos += 1
         elif c == b'"':
-            buf, pos = bytearray(), pos + 1
-            while line[pos:pos + 1] != b'"':
-                if line[pos:pos + 1] == b"\\":
-                    pos += 1
-                buf += line[pos:pos + 1]
-                pos += 1
+            buf, pos = imap_values.quoted(line, pos)
             stack[-1].append(Q(buf.decode()))
-            pos += 1
         elif c == b"{" and re.match(rb"\{\d+\+?\}\r\n", line[pos:]):
             j = line.index(b"}\r\n", pos)
             n = int(line[pos + 1:j].rstrip(b"+"))

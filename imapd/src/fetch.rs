@@ -310,6 +310,11 @@ fn literal(out: &mut Vec<u8>, data: &[u8], partial: Option<(u64, u64)>) {
         }
         None => data,
     };
+    // Nothing goes out as an empty quoted string, as Cyrus sends it.
+    if data.is_empty() {
+        out.extend_from_slice(b"\"\"");
+        return;
+    }
     // Content holding a NUL can only go as a literal8 (RFC 3516 4.3).
     let eight = if data.contains(&0) { "~" } else { "" };
     out.extend_from_slice(format!("{eight}{{{}}}\r\n", data.len()).as_bytes());

@@ -20,6 +20,10 @@
 //! u32 LE CRC-32 (IEEE) of all the bytes before it
 //! ```
 //!
+//! The layout did not change when the parser took up Cyrus's splitting rules
+//! (crate::structure): a record written before them reads as it did and answers what
+//! that parser said (tests/cache-v1 holds such records); `reconstruct` rewrites it.
+//!
 //! Reading checks the checksum, every length against the bytes left, the UTF-8 of
 //! every string and the shape of the section table; any failure is an error, never a
 //! panic or a read out of bounds.

@@ -26,7 +26,8 @@ fn bare(label: &[u8]) -> &[u8] {
 
 fn is_ascii(label: &[u8]) -> bool {
     let l = bare(label);
-    l.eq_ignore_ascii_case(b"us-ascii") || l.eq_ignore_ascii_case(b"ascii")
+    // The names of ASCII that Cyrus (through ICU) knows and encoding_rs does not.
+    [&b"us-ascii"[..], b"ascii", b"ansi-x3.4-1968", b"ansi_x3.4-1968", b"iso646-us", b"us"].iter().any(|a| l.eq_ignore_ascii_case(a))
 }
 
 /// Decodes `bytes` declared as `label` (see the module doc).

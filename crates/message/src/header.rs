@@ -1,32 +1,11 @@
-//! The header block of an entity (a message or a MIME part): where it ends, its
-//! fields, and the fields this crate reads.
+//! The fields of a header block (a message's or a MIME part's; where the block ends
+//! is crate::structure's business), and the fields this crate reads.
 //!
-//! The header ends after the first empty line. A line that is neither a field
-//! (`name:` with a printable name) nor a continuation (leading SP/HT) also ends it,
-//! without a separator: the body starts at that line. Cyrus would instead read such
-//! a line as header up to the next empty line; we follow the lenient readers (Python's
-//! email package among them) so that the text of a message written without the empty
-//! line is still its body. Field values are slices of the stored bytes, folding kept.
-
-use std::ops::Range;
+//! A line that is neither a field (`name:` with a printable name) nor a continuation
+//! (leading SP/HT) belongs to no field and is skipped. Field values are slices of the
+//! stored bytes, folding kept.
 
 use crate::lines::lines;
-
-/// The header of `raw[range]`, including the empty line that ends it; the body
-/// starts where the returned range ends.
-pub(crate) fn split(raw: &[u8], range: Range<usize>) -> Range<usize> {
-    let start = range.start;
-    for line in lines(raw, range.clone()) {
-        let text = &raw[line.start..line.content_end];
-        if text.is_empty() {
-            return start..line.end;
-        }
-        if !(is_continuation(text) || field_name(text).is_some()) {
-            return start..line.start;
-        }
-    }
-    start..range.end.min(raw.len()).max(start)
-}
 
 fn is_continuation(text: &[u8]) -> bool {
     matches!(text.first(), Some(b' ' | b'\t'))
@@ -58,6 +37,8 @@ fn field_name(text: &[u8]) -> Option<&[u8]> {
 pub(crate) struct Field<'a> {
     pub name: &'a [u8],
     pub value: &'a [u8],
+    /// Written in the obsolete form with blanks before the colon (`name :`).
+    pub spaced: bool,
 }
 
 /// The fields of a header block, in order. Continuation lines before the first
@@ -75,7 +56,7 @@ pub(crate) fn fields(block: &[u8]) -> Vec<Field<'_>> {
             continue;
         }
         if let Some((name_end, vs, ve)) = current.take() {
-            out.push(Field { name: &block[name_start..name_end], value: &block[vs..ve] });
+            out.push(field(block, name_start..name_end, vs..ve));
         }
         if let Some(name) = field_name(text) {
             let colon = text.iter().position(|&b| b == b':').unwrap_or(name.len());
@@ -84,9 +65,13 @@ pub(crate) fn fields(block: &[u8]) -> Vec<Field<'_>> {
         }
     }
     if let Some((name_end, vs, ve)) = current {
-        out.push(Field { name: &block[name_start..name_end], value: &block[vs..ve] });
+        out.push(field(block, name_start..name_end, vs..ve));
     }
     out
+}
+
+fn field(block: &[u8], name: std::ops::Range<usize>, value: std::ops::Range<usize>) -> Field<'_> {
+    Field { spaced: value.start != name.end + 1, name: &block[name], value: &block[value] }
 }
 
 /// A value as Cyrus keeps an unstructured field: leading SP/HT dropped, the CRLF
@@ -134,10 +119,11 @@ pub(crate) struct Known<'a> {
 }
 
 impl<'a> Known<'a> {
-    /// One pass over the header block `block`.
+    /// One pass over the header block `block`. A name written with blanks before its
+    /// colon is another name (Cyrus reads the name up to the colon).
     pub(crate) fn collect(block: &'a [u8]) -> Known<'a> {
         let mut k = Known::default();
-        for f in fields(block) {
+        for f in fields(block).into_iter().filter(|f| !f.spaced) {
             if let Some(slot) = k.slot(f.name) {
                 *slot = Some(f.value);
             }
@@ -175,22 +161,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn split_at_empty_line() {
-        let raw = b"A: 1\r\n b\r\nC: 2\r\n\r\nbody";
-        assert_eq!(split(raw, 0..raw.len()), 0..18);
-    }
-
-    #[test]
-    fn split_without_empty_line() {
-        let raw = b"Subject: x\nThis is text\n";
-        assert_eq!(split(raw, 0..raw.len()), 0..11);
-        let raw = b"Subject: x\r\n";
-        assert_eq!(split(raw, 0..raw.len()), 0..12);
-        let raw = b"\r\nbody";
-        assert_eq!(split(raw, 0..raw.len()), 0..2);
-    }
-
-    #[test]
     fn fields_and_folding() {
         let raw = b"Subject: a\r\n  b\r\nX-Y : z\r\n\r\n";
         let f = fields(raw);
@@ -200,6 +170,13 @@ mod tests {
         assert_eq!(unfold(f[0].value), b"a  b");
         assert_eq!(f[1].name, b"X-Y");
         assert_eq!(f[1].value, b" z");
+    }
+
+    #[test]
+    fn spaced_names_are_not_known() {
+        let k = Known::collect(b"Content-Type : text/html\r\nSubject:x\r\nContent-ID\t: <a>\r\n\r\n");
+        assert_eq!((k.content_type, k.subject, k.content_id), (None, Some(&b"x"[..]), None));
+        assert!(fields(b"Content-Type : text/html\r\n")[0].spaced);
     }
 
     #[test]

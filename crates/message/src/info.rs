@@ -55,6 +55,11 @@ impl Info {
         info
     }
 
+    /// TEXT/PLAIN in us-ascii with nothing else: how a part with no header shows.
+    pub(crate) fn default_text() -> Info {
+        Info::from_header(&Known::default(), DefaultType::Text)
+    }
+
     /// Replaces type, subtype and parameters with a default type.
     pub(crate) fn set_type(&mut self, default: DefaultType) {
         let (media, subtype, params): (&[u8], &[u8], _) = match default {

@@ -13,15 +13,15 @@
 //! # Ok::<(), message::CacheError>(())
 //! ```
 //!
-//! [`parse`] never fails and never panics: broken mail is read the way Cyrus or a
-//! lenient reader would, and its work is bounded ([`MAX_DEPTH`], [`MAX_PARTS`],
+//! [`parse`] never fails and never panics: broken mail is read the way Cyrus reads
+//! it, and its work is bounded ([`MAX_DEPTH`], [`MAX_PARTS`],
 //! single linear passes otherwise). The input is the stored octets, CRLF line ends
 //! expected and bare LF tolerated. Where RFC 3501 leaves room, the wire forms follow
 //! Cyrus IMAPd, whose clients this suite serves; each module says where, and
-//! tests/cyrus.rs holds cases checked byte for byte against Cyrus 3.6.1. We differ
-//! from Cyrus on purpose only where it hides text: a multipart without a usable
-//! boundary is one TEXT/PLAIN leaf (Cyrus: an empty part), and a part line that is
-//! neither a field nor empty starts the body (Cyrus: reads it as header).
+//! tests/cyrus.rs holds cases checked byte for byte against Cyrus 3.6.1, and
+//! tests/test_mime_parity.py compares every section of two corpora over IMAP. Broken
+//! MIME splits as Cyrus splits it (crate::structure says how), so that a client that
+//! cached Cyrus's answers, and a mailbox taken over from Cyrus, sees the same parts.
 //!
 //! A [`Message`] owns only derived data (a few hundred bytes for most mail), so a
 //! message rebuilt from its cache record is the same value: [`Cached`] is
@@ -98,7 +98,12 @@ pub fn header_fields(block: &[u8]) -> Vec<(&[u8], &[u8])> {
 /// notify) and imap: (CATENATE) URLs — and reads the octets as UTF-8; `None` for a
 /// bad escape or octets that are not UTF-8.
 pub fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
+    String::from_utf8(percent_octets(s.as_bytes())?).ok()
+}
+
+/// The octets of `%XX`-escaped bytes (URL components, RFC 2231 extended values);
+/// `None` for a bad escape.
+pub(crate) fn percent_octets(b: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -111,7 +116,7 @@ pub fn percent_decode(s: &str) -> Option<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).ok()
+    Some(out)
 }
 
 /// An address-list header value as SEARCH FROM/TO/CC/BCC sees it, as ENVELOPE

@@ -2,14 +2,14 @@
 //! Content-Transfer-Encoding, Content-Language (RFC 2045, 2183, 3282) and RFC 2231
 //! parameter continuations.
 //!
-//! Read as Cyrus reads them, since BODYSTRUCTURE shows the result: a field that does
-//! not parse (no `/`, a tspecial or 8-bit octet in a token, junk after the value) is
-//! ignored as a whole; a malformed parameter is skipped up to the next `;` or fold;
-//! names (type, subtype, attribute, disposition, encoding, language) are uppercased,
-//! values are kept as written with quotes and backslash-escapes removed. RFC 2231
-//! sections `name*0`, `name*1*` ... are joined into one `NAME` or, if any section is
-//! extended, `NAME*` whose value stays in its `charset'lang'%XX` form; sections past
-//! 99 are left alone.
+//! Read as Cyrus reads them, since BODYSTRUCTURE shows the result: a field whose
+//! type, subtype or disposition holds a control, 8-bit or tspecial octet, or with
+//! junk after it, is ignored as a whole (either token may be empty); parameters are
+//! read leniently (see [`params`]); names (type, subtype, attribute, disposition,
+//! encoding, language) are uppercased, quoted values are unescaped with their folds
+//! removed, unquoted ones kept as written. RFC 2231 sections `name*0`, `name*1*` ...
+//! are joined into one `NAME` or, if any section is extended, `NAME*` whose value
+//! stays in its `charset'lang'%XX` form; sections past 99 are left alone.
 
 use std::collections::HashMap;
 
@@ -40,26 +40,37 @@ pub(crate) struct Disposition {
     pub params: Vec<Param>,
 }
 
-/// `type/subtype *(; param)`, or `None` if the field is not valid.
+/// `type/subtype *(; param)`, or `None` if the field is not valid. Either token may
+/// be empty (`/plain`, `text/;`), as Cyrus takes them.
 pub(crate) fn content_type(value: &[u8]) -> Option<ContentType> {
     let mut c = Cursor::new(value);
     c.skip_cfws();
-    let media = token(&mut c, b"/")?;
+    if c.at_end() {
+        return None;
+    }
+    let media = raw_token(&mut c, b"/")?;
     c.skip_cfws();
     if c.next() != Some(b'/') {
         return None;
     }
     c.skip_cfws();
-    let subtype = token(&mut c, b";")?;
+    if c.at_end() {
+        return None;
+    }
+    let subtype = raw_token(&mut c, b";")?;
     let params = params_after(&mut c)?;
     Some(ContentType { media: upper(media), subtype: upper(subtype), params })
 }
 
-/// `disposition *(; param)`, or `None` if the field is not valid.
+/// `disposition *(; param)`, or `None` if the field is not valid (the disposition
+/// may be empty).
 pub(crate) fn disposition(value: &[u8]) -> Option<Disposition> {
     let mut c = Cursor::new(value);
     c.skip_cfws();
-    let kind = token(&mut c, b";")?;
+    if c.at_end() {
+        return None;
+    }
+    let kind = raw_token(&mut c, b";")?;
     let params = params_after(&mut c)?;
     Some(Disposition { kind: upper(kind), params })
 }
@@ -110,19 +121,24 @@ fn token<'a>(c: &mut Cursor<'a>, stops: &[u8]) -> Option<&'a [u8]> {
     raw_token(c, stops).filter(|t| !t.is_empty())
 }
 
-/// As [`token`], but an empty token is allowed (a parameter value may be empty).
+/// As [`token`], but an empty token is allowed.
 fn raw_token<'a>(c: &mut Cursor<'a>, stops: &[u8]) -> Option<&'a [u8]> {
     let start = c.pos;
     while let Some(b) = c.peek() {
         if is_space(b) || b == b'(' || stops.contains(&b) {
             break;
         }
-        if !(0x20..0x7f).contains(&b) || TSPECIALS.contains(&b) {
+        if !token_octet(b) {
             return None;
         }
         c.pos += 1;
     }
     Some(&c.s[start..c.pos])
+}
+
+/// Octets allowed in a type, subtype or attribute (DEL is, as in Cyrus).
+fn token_octet(b: u8) -> bool {
+    (0x20..0x80).contains(&b) && !TSPECIALS.contains(&b)
 }
 
 /// After the main token: the end, or `;` and parameters; `None` for anything else.
@@ -135,7 +151,12 @@ fn params_after(c: &mut Cursor<'_>) -> Option<Vec<Param>> {
     }
 }
 
-/// `attribute=value` pairs separated by `;`.
+/// `attribute=value` pairs separated by `;`, read as Cyrus reads them: the
+/// attribute may be empty; an unquoted value runs to `;` or `(` with spaces,
+/// tspecials, 8-bit octets and folds kept (trailing blanks dropped), a control octet
+/// spoils it; after the value only `;` or the end may follow. A malformed parameter
+/// is skipped to the next `;` or line break. An unclosed quote, or a value missing
+/// at the end of the field, ends the list.
 fn params(c: &mut Cursor<'_>) -> Vec<Param> {
     let mut out = Vec::new();
     loop {
@@ -158,13 +179,12 @@ enum Step {
 }
 
 fn param(c: &mut Cursor<'_>) -> Step {
-    let Some(name) = token(c, b"=") else { return Step::Skip };
+    let Some(name) = raw_token(c, b"=") else { return Step::Skip };
     c.skip_cfws();
-    if c.at_end() {
-        return Step::End;
-    }
-    if c.next() != Some(b'=') {
-        return Step::Skip;
+    match c.next() {
+        None => return Step::End,
+        Some(b'=') => {}
+        Some(_) => return Step::Skip,
     }
     c.skip_cfws();
     let value = match c.peek() {
@@ -176,8 +196,8 @@ fn param(c: &mut Cursor<'_>) -> Step {
                 None => return Step::End,
             }
         }
-        Some(_) => match raw_token(c, b";") {
-            Some(v) => v.to_vec(),
+        Some(_) => match unquoted(c) {
+            Some(v) => v,
             None => return Step::Skip,
         },
     };
@@ -186,6 +206,38 @@ fn param(c: &mut Cursor<'_>) -> Step {
         None | Some(b';') => Step::Param(Param { name: upper(name), value }),
         Some(_) => Step::Skip,
     }
+}
+
+/// An unquoted value (see [`params`]); `None` if a control octet spoils it. An
+/// empty one takes the `;` or `(` that ends it (Cyrus: so `a=; b=c` loses both).
+fn unquoted(c: &mut Cursor<'_>) -> Option<Vec<u8>> {
+    let start = c.pos;
+    let mut end = start;
+    while let Some(b) = c.peek() {
+        match b {
+            b';' | b'(' => break,
+            b'\r' | b'\n' => {
+                let fold = if b == b'\r' { c.s.get(c.pos + 1) == Some(&b'\n') } else { true };
+                let brk = if b == b'\r' { 2 } else { 1 };
+                if !(fold && matches!(c.s.get(c.pos + brk), Some(b' ' | b'\t'))) {
+                    break;
+                }
+                c.pos += brk;
+                continue;
+            }
+            b' ' | b'\t' => {}
+            0x80.. => end = c.pos + 1,
+            ..0x20 => return None,
+            _ => end = c.pos + 1,
+        }
+        c.pos += 1;
+    }
+    if end == start {
+        c.pos = start + usize::from(c.pos < c.s.len());
+        return Some(c.s[start..c.pos].to_vec());
+    }
+    c.pos = end;
+    Some(c.s[start..end].to_vec())
 }
 
 /// The rest of a quoted string, unescaped, folds removed; `None` if it never closes.
@@ -320,6 +372,28 @@ mod tests {
         assert_eq!(ct.params, vec![p("TITLE*", "us-ascii'en'This%20is%20fun%2A")]);
         let ct = content_type(b"a/b; name*1=\"def\"; name*0=\"abc\"").unwrap_or_else(|| panic!());
         assert_eq!(ct.params, vec![p("NAME", "abcdef")]);
+    }
+
+    #[test]
+    fn lenient_parameters() {
+        let params = |v: &[u8]| content_type(v).map(|ct| ct.params).unwrap_or_else(|| panic!());
+        assert_eq!(params(b"a/b; name=two words.txt ; x=y\t(c)"), vec![p("NAME", "two words.txt"), p("X", "y")]);
+        assert_eq!(params(b"a/b; boundary=----=_Part/a?b@c:d"), vec![p("BOUNDARY", "----=_Part/a?b@c:d")]);
+        assert_eq!(params(b"a/b; =v; a==b"), vec![p("", "v"), p("A", "=b")]);
+        assert_eq!(params(b"a/b; v=1;\r\n w=2 3\r\n  4"), vec![p("V", "1"), p("W", "2 3\r\n  4")]);
+        // A valueless attribute before `;` is skipped alone, after a blank it takes
+        // the next parameter with it, as does an empty value.
+        assert_eq!(params(b"a/b; bad; c=1"), vec![p("C", "1")]);
+        assert_eq!(params(b"a/b; bad ; c=1; d=2"), vec![p("D", "2")]);
+        assert_eq!(params(b"a/b; e=; c=1; d=2"), vec![p("D", "2")]);
+        assert_eq!(params(b"a/b; c=1; last="), vec![p("C", "1")]);
+        assert_eq!(params(b"a/b; f=\"g\" junk; h=i; j=\"open"), vec![p("H", "i")]);
+        assert_eq!(params(b"a/b; n=x\x7fy; n\xe9=2; c=\x01; ok=3"), vec![p("N", "x\x7fy"), p("OK", "3")]);
+        assert_eq!(content_type(b"/plain").map(|c| (c.media, c.subtype)), Some((vec![], b"PLAIN".to_vec())));
+        assert_eq!(content_type(b"text/;a=1").map(|c| c.subtype), Some(vec![]));
+        assert!(content_type(b"text/").is_none());
+        assert!(content_type(b"  ").is_none());
+        assert_eq!(disposition(b"; filename=x").map(|d| d.kind), Some(vec![]));
     }
 
     #[test]

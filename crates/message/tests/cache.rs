@@ -60,3 +60,28 @@ fn foreign_bytes() {
         assert!(Message::from_cache(&junk).is_err());
     }
 }
+
+/// Records the parser before Cyrus's splitting rules wrote (tests/cache-v1, made by
+/// that version's `to_cache`): the layout is unchanged, so they still read, and
+/// answer what that parser said until reconstruct rewrites them.
+#[test]
+fn records_of_the_earlier_parser_still_read() {
+    let old = |name: &str| {
+        let path = format!("{}/tests/cache-v1/{name}.hex", env!("CARGO_MANIFEST_DIR"));
+        let hex = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let hex = hex.trim();
+        let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0)).collect();
+        Message::from_cache(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let m = old("boundary-never");
+    assert!(m.bodystructure().starts_with(br#"("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 62 5"#));
+    let raw = corpus("boundary-never.eml");
+    assert!(m.section(&[1], SectionKind::Body).is_some_and(|r| raw[r].starts_with(b"--elsewhere")));
+    assert_ne!(m, message::parse(&raw));
+    for name in ["headerless-part", "lenient-params"] {
+        let m = old(name);
+        let raw = corpus(&format!("{name}.eml"));
+        assert_eq!(m.envelope(), message::parse(&raw).envelope(), "{name}");
+        assert!(m.section(&[1], SectionKind::Mime).is_some(), "{name}");
+    }
+}

@@ -87,18 +87,20 @@ fn boundary_padding_and_longer_boundaries() {
     );
 }
 
-/// Here we differ from Cyrus on purpose: a part whose first line is neither a
-/// field nor empty has no MIME header and that line is body (Cyrus reads it as a
-/// header and shows an empty part).
+/// A part whose first line is no field: that line is read as its MIME header, up
+/// to the empty line or the next delimiter, and the part is empty.
 #[test]
-fn headerless_part_keeps_its_text() {
+fn headerless_part_reads_as_header() {
     let raw = corpus("headerless-part.eml");
     let m = message::parse(&raw);
     same(
         m.bodystructure(),
-        r#"(("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 15 0 NIL NIL NIL NIL)("TEXT" "PLAIN" NIL NIL NIL "7BIT" 0 0 NIL NIL NIL NIL)("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 11 0 NIL NIL NIL NIL) "MIXED" ("BOUNDARY" "b") NIL NIL NIL)"#,
+        r#"(("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 0 0 NIL NIL NIL NIL)("TEXT" "PLAIN" NIL NIL NIL "7BIT" 0 0 NIL NIL NIL NIL)("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 11 0 NIL NIL NIL NIL) "MIXED" ("BOUNDARY" "b") NIL NIL NIL)"#,
     );
-    let body = |n| m.section(&[n], message::SectionKind::Body).map(|r| &raw[r]);
-    assert_eq!(body(1), Some(&b"no headers here"[..]));
-    assert_eq!(body(3), Some(&b"blank first"[..]));
+    let get = |n, kind| m.section(&[n], kind).map(|r| &raw[r]);
+    assert_eq!(get(1, message::SectionKind::Mime), Some(&b"no headers here"[..]));
+    assert_eq!(get(1, message::SectionKind::Body), Some(&b""[..]));
+    assert_eq!(get(2, message::SectionKind::Mime), Some(&b"Content-Type: text/plain"[..]));
+    assert_eq!(get(3, message::SectionKind::Mime), Some(&b"\r\n"[..]));
+    assert_eq!(get(3, message::SectionKind::Body), Some(&b"blank first"[..]));
 }

@@ -164,15 +164,25 @@ fn missing_final_boundary_ends_last_part_at_end() {
 
 #[test]
 fn no_blank_line_after_header() {
+    // A line that is no field does not end the header; only an empty line does.
     let env = format!(r#"(NIL "no separator" {} NIL NIL NIL NIL NIL)"#, thrice(r#"(NIL NIL "a" "example.com")"#));
-    let m = check("no-blank-line.eml", &env, r#"("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 41 2 NIL NIL NIL NIL)"#);
-    assert_eq!(m.header_size(), 44);
+    let m = check("no-blank-line.eml", &env, r#"("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 0 0 NIL NIL NIL NIL)"#);
+    assert_eq!(m.header_size(), 85);
 }
 
 #[test]
-fn boundary_that_never_appears_gives_a_text_leaf() {
+fn boundary_that_never_appears_gives_one_empty_part() {
     let env = format!(r#"(NIL "wrong boundary" {} NIL NIL NIL NIL NIL)"#, thrice(r#"(NIL NIL "a" "example.com")"#));
-    check("boundary-never.eml", &env, r#"("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 62 5 NIL NIL NIL NIL)"#);
+    let raw = corpus("boundary-never.eml");
+    let m = check(
+        "boundary-never.eml",
+        &env,
+        r#"(("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 0 0 NIL NIL NIL NIL) "MIXED" ("BOUNDARY" "nothere") NIL NIL NIL)"#,
+    );
+    // The part lies at the end of the message; the text is the multipart's preamble.
+    assert_eq!(m.section(&[1], message::SectionKind::Mime), Some(raw.len()..raw.len()));
+    assert_eq!(m.section(&[1], message::SectionKind::Body), Some(raw.len()..raw.len()));
+    assert!(m.section(&[], message::SectionKind::Text).is_some_and(|r| raw[r].starts_with(b"--elsewhere")));
 }
 
 #[test]

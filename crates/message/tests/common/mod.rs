@@ -28,6 +28,17 @@ pub const CORPUS: &[&str] = &[
     "bad-fields.eml",
     "boundary-padding.eml",
     "headerless-part.eml",
+    "rfc2231-boundary.eml",
+    "lenient-params.eml",
+    "param-edges.eml",
+    "boundary-reuse.eml",
+    "outer-delimiter-inside.eml",
+    "header-cut.eml",
+    "zero-part.eml",
+    "delimiter-forms.eml",
+    "digest-mixed.eml",
+    "close-at-eof.eml",
+    "field-names.eml",
 ];
 
 pub fn corpus(name: &str) -> Vec<u8> {
