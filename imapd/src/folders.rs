@@ -521,7 +521,7 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
                 attrs.push("\\HasChildren");
             }
         } else {
-            if info.int.is_none() && (sel_subscribed || sub_parent) && !(info.children && !sel_subscribed) {
+            if info.int.is_none() && sel_subscribed {
                 attrs.push("\\NonExistent");
             } else if !info.selectable {
                 attrs.push("\\Noselect");

@@ -293,13 +293,7 @@ impl Session<'_> {
         p.end()?;
         // IMAP4rev2 answers every SEARCH with ESEARCH (RFC 9051 7.3.4).
         let ret = if ret.is_none() && self.mode.rev2 { Some(search::Return { all: true, ..Default::default() }) } else { ret };
-        if let Some(sel) = self.sel.as_ref() {
-            search::substitute_saved(&mut prog, &sel.saved);
-        }
-        let with_modseq = search::uses_modseq(&prog);
-        if with_modseq {
-            self.enable_condstore();
-        }
+        let with_modseq = self.prepare_program(&mut prog);
         let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
         let found = search::hits(sel, &prog);
         let top_modseq = found.iter().map(|(_, r)| r.modseq.0).max().unwrap_or(0);

@@ -297,15 +297,14 @@ impl Selected {
                     self.uids.push(uid);
                     self.pos.push(p);
                 }
-                {
-                    let prev = if self.readonly { self.mb.header().recent_uid.max(max_uid) } else { self.mb.lock().and_then(|mut w| w.claim_recent())? };
-                    let last = self.mb.header().last_uid;
-                    if last > prev {
-                        // Claims come in order: extend the last range when they touch.
-                        match self.recent.0.last_mut() {
-                            Some(r) if r.1 + 1 >= prev + 1 => r.1 = r.1.max(last),
-                            _ => self.recent.0.push((prev + 1, last)),
-                        }
+                // EXAMINE sees what is above the recent mark; SELECT claims it.
+                let prev = if self.readonly { self.mb.header().recent_uid.max(max_uid) } else { self.mb.lock().and_then(|mut w| w.claim_recent())? };
+                let last = self.mb.header().last_uid;
+                if last > prev {
+                    // Claims come in order: extend the last range when they touch.
+                    match self.recent.0.last_mut() {
+                        Some(r) if r.1 + 1 >= prev + 1 => r.1 = r.1.max(last),
+                        _ => self.recent.0.push((prev + 1, last)),
                     }
                 }
                 conn.write_fmt(format_args!("* {} EXISTS\r\n", self.uids.len()));

@@ -42,9 +42,9 @@ impl Session<'_> {
     /// The charset and search program that end SORT and THREAD; None when the charset
     /// was refused (the NO is sent once the whole command has parsed: a syntax error
     /// is BAD first).
-    /// The search program, `$` replaced by the saved result; a MODSEQ key turns
-    /// CONDSTORE on.
-    fn program(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser) -> PResult<Option<search::Key>> {
+    /// The search program, readied ([`Session::prepare_program`]), and whether it has
+    /// a MODSEQ key.
+    fn program(&mut self, conn: &mut Conn, tag: &str, p: &mut Parser) -> PResult<Option<(search::Key, bool)>> {
         let charset = p.astring_text()?;
         p.sp()?;
         let mut prog = search::parse_program(p)?;
@@ -53,13 +53,8 @@ impl Session<'_> {
             no(conn, tag, search::BADCHARSET);
             return Ok(None);
         }
-        if let Some(sel) = self.sel.as_ref() {
-            search::substitute_saved(&mut prog, &sel.saved);
-        }
-        if search::uses_modseq(&prog) {
-            self.enable_condstore();
-        }
-        Ok(Some(prog))
+        let with_modseq = self.prepare_program(&mut prog);
+        Ok(Some((prog, with_modseq)))
     }
 
     /// `SORT [RETURN (...)] (criteria) charset search` and UID SORT.
@@ -68,8 +63,7 @@ impl Session<'_> {
         let ret: Option<Return> = search::parse_return(p)?;
         let criteria = parse_criteria(p)?;
         p.sp()?;
-        let Some(prog) = self.program(conn, tag, p)? else { return Ok(()) };
-        let with_modseq = search::uses_modseq(&prog);
+        let Some((prog, with_modseq)) = self.program(conn, tag, p)? else { return Ok(()) };
         let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
         let header = criteria.iter().any(|c| c.key.needs_header());
         let mut values: Vec<SortValues> = search::hits(sel, &prog)
@@ -121,7 +115,7 @@ impl Session<'_> {
         let name = p.keyword()?;
         let alg = Algorithm::from_name(&name).ok_or_else(|| format!("Invalid Thread algorithm {}", name.chars().take(40).collect::<String>()))?;
         p.sp()?;
-        let Some(prog) = self.program(conn, tag, p)? else { return Ok(()) };
+        let Some((prog, _)) = self.program(conn, tag, p)? else { return Ok(()) };
         let sel = self.sel.as_mut().ok_or("No mailbox selected")?;
         let mut threader = Threader::new();
         for (msn, rec) in search::hits(sel, &prog) {

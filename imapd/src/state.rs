@@ -109,6 +109,20 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Readies a parsed search program (SEARCH, SORT, THREAD): `$` becomes the saved
+    /// result, and a MODSEQ key turns CONDSTORE on. Returns whether it has one (the
+    /// answer then carries the highest modseq).
+    pub fn prepare_program(&mut self, prog: &mut crate::search::Key) -> bool {
+        if let Some(sel) = self.sel.as_ref() {
+            crate::search::substitute_saved(prog, &sel.saved);
+        }
+        let with_modseq = crate::search::uses_modseq(prog);
+        if with_modseq {
+            self.enable_condstore();
+        }
+        with_modseq
+    }
+
     /// Turns CONDSTORE on for the rest of the session (RFC 7162 3.1).
     pub fn enable_condstore(&mut self) {
         self.mode.condstore = true;

@@ -3,8 +3,9 @@
 //! resynchronising client up to date (VANISHED (EARLIER) and the changed FETCHes).
 //!
 //! Every record carries the modseq of its last change and expunged records stay in
-//! the index with theirs (until `cyr_expire` removes the files; the records are kept
-//! even then), so "what changed since N" is one pass over the index, never a guess.
+//! the index with theirs until `cyr_expire -X` removes them with their files (the
+//! header's `deletedmodseq` says up to where), so "what changed since N" is one pass
+//! over the index; only a client older than that gets every gone UID it knew.
 //! \Seen of a user who is not the mailbox's owner lives in the seen database, which
 //! keeps no modseq: those changes are not reported by CHANGEDSINCE (as with Cyrus
 //! before 2.5's seen modseqs).
@@ -42,23 +43,13 @@ pub struct SelectParams {
     pub qresync: Option<Qresync>,
 }
 
-/// A mod-sequence value: 1..2^63-1 (RFC 7162 7); `zero` allows 0.
-fn modseq(p: &mut Parser, zero: bool) -> PResult<u64> {
+/// A mod-sequence value, 0..2^63-1 (RFC 7162 7; 0 as Cyrus takes it).
+fn modseq(p: &mut Parser) -> PResult<u64> {
     let n = p.number()?;
-    if n > i64::MAX as u64 || (n == 0 && !zero) {
+    if n > i64::MAX as u64 {
         return Err("Invalid mod-sequence".into());
     }
     Ok(n)
-}
-
-/// A set of UIDs or numbers (known-uids and the seq-match sets). RFC 7162 forbids
-/// `*` there; Cyrus takes it (as the last UID), and so do we.
-fn plain_set(p: &mut Parser) -> PResult<SeqSet> {
-    let s = p.seqset()?;
-    if s.0.iter().any(|&(a, b)| a == 0 || b == 0) {
-        return Err("Invalid sequence set in QRESYNC".into());
-    }
-    Ok(s)
 }
 
 /// Parses ` (CONDSTORE)` / ` (QRESYNC (...))` after the mailbox name (the space is
@@ -78,18 +69,17 @@ pub fn parse_select_params(p: &mut Parser) -> PResult<SelectParams> {
                     return Err("Invalid UIDVALIDITY".into());
                 }
                 p.sp()?;
-                // 0 is taken (a client that never saw a modseq), as Cyrus takes it.
-                let modseq = modseq(p, true)?;
+                let modseq = modseq(p)?;
                 let mut q = Qresync { uidvalidity, modseq, known_uids: None, seq_match: None };
                 if p.eat(b' ') {
                     if p.peek() != Some(b'(') {
-                        q.known_uids = Some(plain_set(p)?);
+                        q.known_uids = Some(p.seqset()?);
                         let _ = p.eat(b' ');
                     }
                     if p.eat(b'(') {
-                        let seqs = plain_set(p)?;
+                        let seqs = p.seqset()?;
                         p.sp()?;
-                        let uids = plain_set(p)?;
+                        let uids = p.seqset()?;
                         p.expect(b')')?;
                         q.seq_match = Some((seqs, uids));
                     }
@@ -122,7 +112,7 @@ pub fn parse_fetch_mods(p: &mut Parser) -> PResult<FetchMods> {
         match k.as_str() {
             "CHANGEDSINCE" if m.changedsince.is_none() => {
                 p.sp()?;
-                m.changedsince = Some(modseq(p, true)?);
+                m.changedsince = Some(modseq(p)?);
             }
             "VANISHED" if !m.vanished => m.vanished = true,
             _ => return Err(format!("Invalid FETCH modifier {}", k.chars().take(30).collect::<String>())),
@@ -146,7 +136,7 @@ pub fn parse_store_mods(p: &mut Parser) -> PResult<u64> {
         return Err(format!("Invalid STORE modifier {}", k.chars().take(30).collect::<String>()));
     }
     p.sp()?;
-    let n = modseq(p, true)?;
+    let n = modseq(p)?;
     p.expect(b')')?;
     Ok(n)
 }

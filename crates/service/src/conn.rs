@@ -84,6 +84,19 @@ impl Write for Stream {
     }
 }
 
+/// One read(2) of at least a byte: the end of the stream is [`ReadError::Eof`],
+/// an interrupted read is tried again.
+fn read_some(stream: &mut Stream, buf: &mut [u8]) -> Result<usize, ReadError> {
+    loop {
+        match stream.read(buf) {
+            Ok(0) => return Err(ReadError::Eof),
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// The address of one end of a connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Addr {
@@ -316,21 +329,18 @@ impl Conn {
         if self.deflate.is_some() {
             return self.fill_inflated();
         }
-        loop {
-            match self.stream.read(&mut self.rbuf[self.rend..]) {
-                Ok(0) => return Err(ReadError::Eof),
-                Ok(n) => {
-                    if self.tee.is_some() {
-                        let data = self.rbuf[self.rend..self.rend + n].to_vec();
-                        self.tee(b'<', &data);
-                    }
-                    self.rend += n;
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
-            }
+        let n = read_some(&mut self.stream, &mut self.rbuf[self.rend..])?;
+        self.took(n);
+        Ok(())
+    }
+
+    /// Counts `n` new bytes at the end of the read buffer as read (and tees them).
+    fn took(&mut self, n: usize) {
+        if self.tee.is_some() {
+            let data = self.rbuf[self.rend..self.rend + n].to_vec();
+            self.tee(b'<', &data);
         }
+        self.rend += n;
     }
 
     /// Fills the read buffer from the compressed stream: inflates what is held,
@@ -360,11 +370,7 @@ impl Conn {
                     Err(e) => return Err(ReadError::Io(io::Error::new(io::ErrorKind::InvalidData, format!("bad compressed data: {e}")))),
                 }
                 if made > 0 {
-                    if self.tee.is_some() {
-                        let data = self.rbuf[self.rend..self.rend + made].to_vec();
-                        self.tee(b'<', &data);
-                    }
-                    self.rend += made;
+                    self.took(made);
                     return Ok(());
                 }
                 if used > 0 {
@@ -372,14 +378,7 @@ impl Conn {
                 }
             }
             let mut tmp = [0u8; 8192];
-            let n = loop {
-                match self.stream.read(&mut tmp) {
-                    Ok(0) => return Err(ReadError::Eof),
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e.into()),
-                }
-            };
+            let n = read_some(&mut self.stream, &mut tmp)?;
             let z = self.deflate.as_mut().expect("deflate on");
             z.raw.extend_from_slice(&tmp[..n]);
         }
