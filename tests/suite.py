@@ -286,9 +286,14 @@ class Instance:
         kids = children_of(self.proc.pid)
         return {p: c for p, c in kids.items() if name is None or c == name}
 
-    def wait_workers(self, name, count, timeout=10.0):
-        return wait_for(lambda: len(self.workers(name)) == count and self.workers(name),
-                        timeout, what=f"{count} {name} workers (have {self.workers(name)})")
+    def wait_workers(self, name, count, timeout=10.0, at_least=False):
+        """Waits until master has exactly count workers called name (or at least count:
+        a worker that served a session and went back to waiting is kept beside the one
+        master forked to replace it while it was busy)."""
+        def enough():
+            kids = self.workers(name)
+            return (len(kids) >= count if at_least else len(kids) == count) and kids
+        return wait_for(enough, timeout, what=f"{count} {name} workers (have {self.workers(name)})")
 
     def hup(self):
         self.proc.send_signal(signal.SIGHUP)

@@ -395,7 +395,7 @@ def test_master_restarted_at_once_after_kill_9_serves_at_once(make_instance):
     new master waits for them (up to 3 s) instead of leaving the services unbound until
     its 5 s retry, so clients are served again within a second."""
     inst = mail_instance(make_instance, imap=60, pop3=1, lmtp=1)
-    inst.wait_workers("imapd", 60, timeout=20)
+    inst.wait_workers("imapd", 60, timeout=30, at_least=True)
     sessions = [Raw(inst, "fred") for _ in range(50)]
     old = set(inst.workers())
     os.kill(inst.proc.pid, signal.SIGKILL)
