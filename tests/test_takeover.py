@@ -1131,41 +1131,14 @@ def describe(cy, su):
     return f"Cyrus {cy!r}, suite {su!r}"
 
 
-# Differences of the suite's imapd from Cyrus that have nothing to do with the takeover
-# (the data the command carried is the same): each is a behaviour of imapd that another
-# issue owns. They are named here one by one, each recognised exactly; any other
-# difference fails the test, and a test whose only differences are these reports
-# XFAIL with the list, so they stay visible until imapd is mended.
-def known_difference(what, where, cy, su):
-    login = where[0] if isinstance(where, tuple) else where
-    admin = login == ADMIN[0]
-    if what.startswith("LIST") and "@" in login and isinstance(cy, list) and isinstance(su, list):
-        extra = [e for e in su if e not in cy]
-        if not [e for e in cy if e not in su] and extra and all(e[2] == "shared" or e[2].startswith("shared.") for e in extra):
-            return "issue 16: a user of a virtual domain sees the default domain's shared folders (domains are not yet sealed)"
-    if admin and cy == "NO" and what.startswith(("STATUS", "UID FETCH")):
-        return "issue 16: the suite gives global admins every right on every mailbox; Cyrus gives them only l and a, so Cyrus refuses the admin's STATUS and FETCH of users' mailboxes"
-    if admin and su == "NO" and isinstance(where, tuple) and "@" in str(where[1]) and what in ("GETACL", "GETQUOTAROOT", "GETMETADATA"):
-        return "issue 16: the suite's imapd does not take another domain's mailbox name (user.alice@example.com) from a global admin"
-    return None
-
-
 def same(items, what):
-    """items: (where, Cyrus's answer, the suite's); fails listing every difference
-    that is not a known one (see known_difference)."""
-    diffs, known = [], {}
-    for where, c, s_ in items:
-        if c == s_:
-            continue
-        reason = known_difference(what, where, c, s_)
-        if reason:
-            known.setdefault(reason, []).append(str(where))
-        else:
-            diffs.append(f"  {where}: {describe(c, s_)}")
+    """items: (where, Cyrus's answer, the suite's); fails listing every difference.
+    (The last known differences, all imapd behaviours of issue 16 — domain users
+    seeing the default domain's shared folders, admins with every right, admins not
+    naming another domain's mailboxes — are gone: nothing is excused any more.)"""
+    diffs = [f"  {where}: {describe(c, s_)}" for where, c, s_ in items if c != s_]
     if diffs:
         raise AssertionError(f"{len(diffs)} {what} answers differ from Cyrus's:\n" + "\n".join(diffs[:60]))
-    if known:
-        pytest.xfail("; ".join(f"{r} ({len(w)}: {', '.join(w[:4])})" for r, w in known.items()))
 
 
 def test_list(site):

@@ -90,11 +90,13 @@ pub(crate) fn acl(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &m
             done(conn, tag);
         }
         _ => {
-            let id = id.unwrap_or_default();
-            if id.is_empty() || id.chars().any(|c| c.is_control() || c.is_whitespace()) {
-                no(conn, tag, "Invalid identifier");
-                return Ok(());
-            }
+            let id = match store.acl_identifier(&int, &id.unwrap_or_default()) {
+                Ok(id) => id,
+                Err(e) => {
+                    no(conn, tag, &format!("Invalid identifier: {}", e.0));
+                    return Ok(());
+                }
+            };
             let new = match rights_arg {
                 None => Rights::default(),
                 Some(text) => {
@@ -255,7 +257,7 @@ pub(crate) fn quota(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: 
                 }
             };
             let own = store.ns.owner(&int).as_deref() == Some(s.userid());
-            if !s.admin && !own {
+            if !s.administers(&int) && !own {
                 no(conn, tag, "[NOPERM] Permission denied");
                 return Ok(());
             }
@@ -268,10 +270,6 @@ pub(crate) fn quota(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: 
             }
         }
         _ => {
-            if !s.admin {
-                no(conn, tag, "[NOPERM] Only administrators may set quotas");
-                return Ok(());
-            }
             let int = match root_internal(s, &arg) {
                 Ok(n) => n,
                 Err(e) => {
@@ -279,6 +277,10 @@ pub(crate) fn quota(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: 
                     return Ok(());
                 }
             };
+            if !s.administers(&int) {
+                no(conn, tag, "[NOPERM] Only administrators may set quotas");
+                return Ok(());
+            }
             if store.list.lookup(&int.0).ok().flatten().is_none() {
                 no(conn, tag, "[NONEXISTENT] Mailbox does not exist");
                 return Ok(());

@@ -99,7 +99,7 @@ pub fn command(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &mut 
 /// Whether this user may create `int`: admins anywhere; a user in their own
 /// hierarchy (not the INBOX itself); anyone with `k` on the parent.
 fn may_create(s: &Session, int: &InternalName) -> bool {
-    if s.admin {
+    if s.administers(int) {
         return true;
     }
     let store = s.store();
@@ -182,12 +182,12 @@ fn delete(s: &mut Session, conn: &mut Conn, tag: &str, mbox: &str) {
         Ok((_, r)) => r,
         Err(e) => return store_no(conn, tag, &e),
     };
-    if !rights.has('x') {
+    if !rights.has('x') && !s.administers(&int) {
         return if rights.has('l') { no(conn, tag, "[NOPERM] Permission denied") } else { no(conn, tag, "[NONEXISTENT] Mailbox does not exist") };
     }
     // An admin deleting a user's INBOX deletes the user: every folder of theirs.
     let is_user_inbox = store.ns.owner(&int).is_some_and(|o| store.ns.inbox(&o) == int);
-    let victims: Vec<InternalName> = if is_user_inbox && s.admin {
+    let victims: Vec<InternalName> = if is_user_inbox && s.administers(&int) {
         let mut v: Vec<InternalName> = store.list.subtree(&int.0).unwrap_or_default().into_iter().map(|(n, _)| InternalName(n)).collect();
         v.reverse();
         v
@@ -216,13 +216,13 @@ fn rename(s: &mut Session, conn: &mut Conn, tag: &str, from: &str, to: &str) {
         Ok((_, r)) => r,
         Err(e) => return store_no(conn, tag, &e),
     };
-    if !rights.has('x') {
+    if !rights.has('x') && !s.administers(&fint) {
         return if rights.has('l') { no(conn, tag, "[NOPERM] Permission denied") } else { no(conn, tag, "[NONEXISTENT] Mailbox does not exist") };
     }
     if !may_create(s, &tint) {
         return no(conn, tag, "[NOPERM] Permission denied");
     }
-    if !s.admin {
+    if !(s.administers(&fint) && s.administers(&tint)) {
         // A rename never changes whose a mailbox is (the owner's implicit rights would
         // follow it), and every mailbox moved must be one the user may delete.
         if store.ns.owner(&fint) != store.ns.owner(&tint) {
@@ -428,7 +428,10 @@ fn list(s: &mut Session, conn: &mut Conn, tag: &str, p: &mut Parser, lsub: bool)
     let store = s.store();
     let subs: HashSet<String> = store.list.subscriptions(s.userid()).unwrap_or_default().into_iter().collect();
     let mut names: BTreeMap<String, Info> = BTreeMap::new();
-    let all = store.list.list("").map_err(|e| format!("mailbox list: {e}"))?;
+    // A domain's users walk only their domain's names (the others are sealed off by
+    // the rights check below in any case).
+    let prefix = if store.is_global_admin(s.userid()) { String::new() } else { store.ns.user_domain(s.userid()).map(|d| format!("{d}!")).unwrap_or_default() };
+    let all = store.list.list(&prefix).map_err(|e| format!("mailbox list: {e}"))?;
     for (n, e) in all {
         if !e.is_normal() {
             continue;

@@ -201,8 +201,10 @@ fn entry_list(p: &mut Parser) -> PResult<Vec<(bool, String, String)>> {
     Ok(out)
 }
 
-fn may_read(t: &Target) -> bool {
-    t.entry.is_none() || (t.rights.has('l') && t.rights.has('r'))
+/// Reading a mailbox's values needs `l` and `r`, or being an admin of its domain (as
+/// in Cyrus, whose admins read annotations without the read right).
+fn may_read(s: &Session, t: &Target) -> bool {
+    t.entry.is_none() || (t.rights.has('l') && t.rights.has('r')) || s.administers(&t.name)
 }
 
 /// A value as the server computes or keeps it.
@@ -228,7 +230,7 @@ fn value_of(s: &Session, t: &Target, private: bool, entry: &str) -> Option<Vec<u
 
 /// The `* METADATA mbox (...)` line (empty when there is nothing to show).
 fn get(s: &Session, t: &Target, mbox: &str, entries: &[(bool, String, String)], depth: Depth, maxsize: Option<u64>, longest: &mut usize) -> Vec<u8> {
-    if !may_read(t) {
+    if !may_read(s, t) {
         return Vec::new();
     }
     let mut found: Vec<(String, Option<Vec<u8>>)> = Vec::new();
@@ -312,7 +314,12 @@ fn write_value(out: &mut Vec<u8>, v: &[u8]) {
 
 /// The rights check of one value (see the module's comment).
 fn may_set(s: &Session, t: &Target, private: bool, entry: &str) -> bool {
-    if s.admin {
+    // Server entries are for admins of every domain; a mailbox's for its domain's.
+    let admin = match &t.entry {
+        None => s.admin && s.store().is_global_admin(s.userid()),
+        Some(_) => s.administers(&t.name),
+    };
+    if admin {
         return true;
     }
     match &t.entry {

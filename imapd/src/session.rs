@@ -311,6 +311,12 @@ impl<'a> Session<'a> {
             bad(conn, tag, "Please select a mailbox first");
             return Ok(Flow::Go);
         }
+        self.refresh_rights();
+        let reads = matches!(name.as_str(), "FETCH" | "SEARCH" | "SORT" | "THREAD" | "COPY" | "MOVE");
+        if reads && self.sel.as_ref().is_some_and(|s| !s.rights.has('r')) {
+            no(conn, tag, "[NOPERM] Permission denied: the read right on this mailbox was removed");
+            return Ok(Flow::Go);
+        }
         match name.as_str() {
             "STARTTLS" | "LOGIN" | "AUTHENTICATE" => bad(conn, tag, "Already authenticated"),
             "SELECT" | "EXAMINE" => {
@@ -490,7 +496,7 @@ impl<'a> Session<'a> {
 
     fn failed(&mut self, conn: &mut Conn, tag: &str, who: &str, mech: &str, why: &str) {
         self.failures += 1;
-        log::info!("badlogin: {} {mech} {who} {why}", conn.peer);
+        service::identity::log_refusal(conn, mech, who, why);
         std::thread::sleep(FAIL_DELAY * self.failures.min(10));
         no(conn, tag, "[AUTHENTICATIONFAILED] Authentication failed");
     }
@@ -504,10 +510,13 @@ impl<'a> Session<'a> {
             no(conn, tag, "[UNAVAILABLE] Authentication is not available");
             return;
         };
-        match sc.checkpass(user, pass) {
+        // As Cyrus, a login is looked up lowered (username_tolower) and with the
+        // default domain's users under their bare name.
+        let lookup = self.store.and_then(|st| st.ns.canonical_userid(user, None).ok()).unwrap_or_else(|| user.to_string());
+        match sc.checkpass(&lookup, pass) {
             Ok(()) => {
-                let name = sc.username().unwrap_or_else(|| user.to_string());
-                self.logged_in(conn, tag, &name, "plaintext");
+                let name = sc.username().unwrap_or_else(|| lookup.clone());
+                self.logged_in(conn, tag, &name, &name, "plaintext");
             }
             Err(e) => self.failed(conn, tag, user, "plaintext", &e.to_string()),
         }
@@ -523,7 +532,10 @@ impl<'a> Session<'a> {
             return Ok(Flow::Go);
         };
         match service::auth::exchange(conn, &mut sc, mech, initial.as_deref(), "+ ", MAX_SASL_LINE) {
-            Ok((user, _)) => self.logged_in(conn, tag, &user, mech),
+            Ok((user, _)) => {
+                let authid = sc.authuser().unwrap_or_else(|| user.clone());
+                self.logged_in(conn, tag, &authid, &user, mech)
+            }
             Err(AuthError::Failed(e)) => self.failed(conn, tag, "?", mech, &e.to_string()),
             Err(AuthError::Cancelled) => bad(conn, tag, "Authentication cancelled"),
             Err(AuthError::BadBase64) => bad(conn, tag, "Invalid base64"),
@@ -532,16 +544,16 @@ impl<'a> Session<'a> {
         Ok(Flow::Go)
     }
 
-    fn logged_in(&mut self, conn: &mut Conn, tag: &str, user: &str, mech: &str) {
+    fn logged_in(&mut self, conn: &mut Conn, tag: &str, authid: &str, authzid: &str, mech: &str) {
         let Some(store) = self.store else {
             no(conn, tag, "[UNAVAILABLE] The mail store is not available");
             return;
         };
-        // user@defaultdomain is user (virtdomains), as the mailbox names have it.
-        let user = match (store.ns.virtdomains, store.ns.defaultdomain.as_deref(), user.rsplit_once('@')) {
-            (true, Some(dd), Some((local, d))) if d.eq_ignore_ascii_case(dd) => local,
-            _ => user,
+        let user = match service::identity::userid(self.w, conn, store, authid, authzid) {
+            Ok(u) => u,
+            Err(why) => return self.failed(conn, tag, authid, mech, &why.0),
         };
+        let user = user.as_str();
         let login = match service::procs::login(self.w, conn, user) {
             Ok(l) => l,
             Err(lim) => {

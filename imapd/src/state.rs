@@ -69,12 +69,20 @@ impl<'a> Session<'a> {
         } else {
             ext
         };
+        if self.admin {
+            return self.ns.to_internal_as_admin(self.userid(), ext).map_err(|e| e.to_string());
+        }
         self.ns.to_internal(self.userid(), ext).map_err(|e| e.to_string())
     }
 
     pub fn external(&self, int: &InternalName) -> String {
         let ext = self.ns.to_external(self.userid(), int);
         if self.mode.utf8 { mboxlist::names::decode_mutf7(&ext) } else { ext }
+    }
+
+    /// Whether this user is an admin of `name`'s domain (see `Store::administers`).
+    pub fn administers(&self, name: &InternalName) -> bool {
+        self.admin && self.store().administers(self.userid(), name)
     }
 
     /// Rights of this user on `name`.
@@ -86,6 +94,22 @@ impl<'a> Session<'a> {
     }
 
     // ---- selected state ----
+
+    /// Rights follow the ACL at once (RFC 4314 §4): before each command in the
+    /// selected state the mailbox's ACL is read again, so a right an admin removed is
+    /// gone at this session's next command (and a granted one is there).
+    pub fn refresh_rights(&mut self) {
+        let (Some(store), Some(user), Some(sel)) = (self.store, self.user.as_deref(), self.sel.as_mut()) else { return };
+        if let Ok(Some(e)) = store.list.lookup(&sel.name.0) {
+            if e.uniqueid == sel.uniqueid && e.is_normal() {
+                let now = store.rights(user, &sel.name, &e);
+                if now != sel.rights {
+                    log::info!("{}: rights of {user} now {now} (were {})", sel.name.0, sel.rights);
+                    sel.rights = now;
+                }
+            }
+        }
+    }
 
     /// Untagged updates for the selected mailbox.
     pub fn updates(&mut self, conn: &mut Conn, allow_expunge: bool) {

@@ -150,15 +150,42 @@ impl Deliverer {
     pub fn resolve(&self, addr: &str, poster: &str, ignore_quota: bool) -> Result<Target, Reply> {
         let r = split_recipient(addr, self.downcase);
         let ns = &self.store.ns;
-        let userid = match (&r.domain, ns.virtdomains) {
-            (Some(d), true) => format!("{}@{d}", r.user),
-            _ => r.user.clone(),
+        // Everything a recipient names is inside its domain (virtdomains): its user,
+        // and the shared folder of `+folder@domain` or `postuser+folder@domain`.
+        let domain = match &r.domain {
+            Some(d) if ns.virtdomains && ns.defaultdomain.as_deref() != Some(d.as_str()) => {
+                if !mboxlist::users::valid_domain(d) {
+                    return Err(Reply::new(550, "5.1.1 User unknown"));
+                }
+                Some(d.clone())
+            }
+            _ => None,
         };
-        let shared = r.detail.is_some() && (r.user.is_empty() || (!self.postuser.is_empty() && r.user == self.postuser));
+        let userid = match &domain {
+            Some(d) => format!("{}@{d}", r.user),
+            None => r.user.clone(),
+        };
+        // An unauthenticated poster is the anonymous user of the recipient's domain.
+        let anonymous_here;
+        let poster = match &domain {
+            Some(d) if poster == "anonymous" => {
+                anonymous_here = format!("anonymous@{d}");
+                anonymous_here.as_str()
+            }
+            _ => poster,
+        };
+        // `postuser+folder` (with postuser empty, `+folder`) names a shared folder, as
+        // in Cyrus; with a postuser set, an empty user is no one.
+        let shared = r.detail.is_some() && r.user == self.postuser;
         if shared {
             let detail = r.detail.unwrap_or_default();
+            let in_domain = |n: String| match &domain {
+                Some(d) => format!("{d}!{n}"),
+                None => n,
+            };
             let Some(name) = detail_names(ns.unixhierarchysep, &detail)
                 .into_iter()
+                .map(in_domain)
                 .map(InternalName)
                 .find(|n| mboxlist::names::validate(&n.0).is_ok() && self.store.lookup(n).is_ok())
             else {
@@ -169,7 +196,7 @@ impl Deliverer {
             }
             return Ok(Target { rcpt: addr.into(), mailbox: name, user: None, ignore_quota });
         }
-        if r.user.is_empty() {
+        if r.user.is_empty() || ns.canonical_userid(&userid, None).is_err() {
             return Err(Reply::new(550, "5.1.1 User unknown"));
         }
         let inbox = ns.inbox(&userid);

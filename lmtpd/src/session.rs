@@ -218,9 +218,22 @@ impl<'a> Session<'a> {
         };
         match service::auth::exchange(conn, &mut sc, &mech, initial.as_deref(), "334 ", MAX_SASL_LINE) {
             Ok((user, _)) => {
-                log::info!("login: {} {} {} {}", self.lhlo.as_deref().unwrap_or("?"), conn.peer, user, mech);
-                self.authenticated = Some(user);
-                conn.write(b"235 2.7.0 Authentication successful\r\n");
+                let authid = sc.authuser().unwrap_or_else(|| user.clone());
+                let Some(d) = self.d.as_deref() else {
+                    conn.write(b"454 4.3.0 Mail store unavailable\r\n");
+                    return;
+                };
+                match service::identity::userid(self.w, conn, &d.store, &authid, &user) {
+                    Ok(user) => {
+                        log::info!("login: {} {} {} {}", self.lhlo.as_deref().unwrap_or("?"), conn.peer, user, mech);
+                        self.authenticated = Some(user);
+                        conn.write(b"235 2.7.0 Authentication successful\r\n");
+                    }
+                    Err(why) => {
+                        service::identity::log_refusal(conn, &mech, &authid, &why.0);
+                        conn.write(b"535 5.7.8 Authentication failed\r\n");
+                    }
+                }
             }
             Err(AuthError::Failed(e)) => {
                 log::info!("badlogin: {} {} {}: {}", conn.peer, mech, if e.is_auth_failure() { "authentication failure" } else { "error" }, e.detail);

@@ -25,6 +25,9 @@ pub struct Maildrop {
     pub uidvalidity: u32,
     /// Whether DELE may be used: rights `t` (flag deleted) and `e` (expunge).
     pub may_delete: bool,
+    /// Whether the ACL decides (popuseacl, or another user's mailbox): then it is read
+    /// again before each message is sent ([`Maildrop::may_read`]).
+    by_acl: bool,
     _lock: File,
 }
 
@@ -49,7 +52,8 @@ impl Maildrop {
         // The ACL decides, as for IMAP: reading needs `r` (the owner's implicit rights
         // do not include it, so an ACL can take it away).
         let own = store.ns.owner(name).as_deref() == Some(userid);
-        let rights = if use_acl || !own { store.rights(userid, name, &entry) } else { mboxlist::Rights::all() };
+        let by_acl = use_acl || !own;
+        let rights = if by_acl { store.rights(userid, name, &entry) } else { mboxlist::Rights::all() };
         if !rights.has('r') {
             return Err(OpenError::Denied);
         }
@@ -70,7 +74,17 @@ impl Maildrop {
         }
         let uidvalidity = mb.header().uidvalidity;
         let may_delete = rights.has('t') && rights.has('e');
-        Ok(Maildrop { name: name.clone(), mb, msgs, uidvalidity, may_delete, _lock: lock })
+        Ok(Maildrop { name: name.clone(), mb, msgs, uidvalidity, may_delete, by_acl, _lock: lock })
+    }
+
+    /// Whether `userid` may still read this maildrop: rights follow the ACL at once
+    /// (RFC 4314 §4), so a `r` right removed while the session is open stops RETR and
+    /// TOP at the next command.
+    pub fn may_read(&self, store: &Store, userid: &str) -> bool {
+        if !self.by_acl {
+            return true;
+        }
+        store.lookup(&self.name).is_ok_and(|e| store.rights(userid, &self.name, &e).has('r'))
     }
 
     /// Message `n` (1-based), unless it is out of range or marked deleted.

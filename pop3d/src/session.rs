@@ -134,9 +134,9 @@ impl<'a> Session<'a> {
         service::auth::server_conn(self.w, conn, "pop")
     }
 
-    fn failed(&mut self, conn: &mut Conn, who: &str, mech: &str) {
+    fn failed(&mut self, conn: &mut Conn, who: &str, mech: &str, why: &str) {
         self.failures += 1;
-        log::info!("badlogin: {} {} {} authentication failure", conn.peer, mech, who);
+        service::identity::log_refusal(conn, mech, who, why);
         std::thread::sleep(FAIL_DELAY * self.failures.min(10));
         conn.write(b"-ERR [AUTH] Invalid login\r\n");
     }
@@ -180,12 +180,15 @@ impl<'a> Session<'a> {
             return Flow::Go;
         };
         // popsubfolders: fred+folder authenticates as fred (the domain stays).
+        // As Cyrus, a login is looked up lowered (username_tolower) and with the
+        // default domain's users under their bare name.
         let auth_user = self.strip_folder(&user);
+        let auth_user = self.store.and_then(|st| st.ns.canonical_userid(&auth_user, None).ok()).unwrap_or(auth_user);
         let ok = self.sasl(conn).is_some_and(|mut c| c.checkpass(&auth_user, pass.as_bytes()).is_ok());
         if ok {
-            self.login(conn, &user, "plaintext");
+            self.login(conn, &auth_user, &user, "plaintext");
         } else {
-            self.failed(conn, &auth_user, "plaintext");
+            self.failed(conn, &auth_user, "plaintext", "authentication failure");
         }
         Flow::Go
     }
@@ -204,9 +207,9 @@ impl<'a> Session<'a> {
         let auth_user = self.strip_folder(args[0]);
         let ok = self.sasl(conn).is_some_and(|mut c| c.checkapop(&challenge, &format!("{auth_user} {}", args[1].to_ascii_lowercase())).is_ok());
         if ok {
-            self.login(conn, args[0], "APOP");
+            self.login(conn, &auth_user, args[0], "APOP");
         } else {
-            self.failed(conn, &auth_user, "APOP");
+            self.failed(conn, &auth_user, "APOP", "authentication failure");
         }
         Flow::Go
     }
@@ -248,8 +251,11 @@ impl<'a> Session<'a> {
             return Flow::Go;
         };
         match service::auth::exchange(conn, &mut sc, &mech, initial.as_deref(), "+ ", MAX_SASL_LINE) {
-            Ok((user, _)) => self.login(conn, &user, &mech),
-            Err(AuthError::Failed(_)) => self.failed(conn, "?", &mech),
+            Ok((user, _)) => {
+                let authid = sc.authuser().unwrap_or_else(|| self.strip_folder(&user));
+                self.login(conn, &authid, &user, &mech)
+            }
+            Err(AuthError::Failed(e)) => self.failed(conn, "?", &mech, &e.to_string()),
             Err(AuthError::Cancelled) => conn.write(b"-ERR Authentication cancelled\r\n"),
             Err(AuthError::BadBase64) => conn.write(b"-ERR Bad base64\r\n"),
             Err(AuthError::Lost) => return Flow::Quit,
@@ -257,13 +263,19 @@ impl<'a> Session<'a> {
         Flow::Go
     }
 
-    /// Authenticated as `user`: open the maildrop (`user+folder` with popsubfolders).
-    fn login(&mut self, conn: &mut Conn, user: &str, mech: &str) {
+    /// Authenticated as `authid`, acting as `user`: open the maildrop (`user+folder`
+    /// with popsubfolders).
+    fn login(&mut self, conn: &mut Conn, authid: &str, user: &str, mech: &str) {
         let Some(store) = self.store else {
             conn.write(b"-ERR [SYS/TEMP] Mail store unavailable\r\n");
             return;
         };
-        let userid = self.strip_folder(user);
+        let userid = match service::identity::userid(self.w, conn, store, authid, &self.strip_folder(user)) {
+            Ok(u) => u,
+            Err(why) => {
+                return self.failed(conn, authid, mech, &why.0);
+            }
+        };
         match service::procs::login(self.w, conn, &userid) {
             Ok(l) => self.proc_login = Some(l),
             Err(lim) => {
@@ -354,6 +366,12 @@ impl<'a> Session<'a> {
                 Err(e) => conn.write_fmt(format_args!("-ERR {e}\r\n")),
             },
             ("RETR", 1) | ("TOP", 2) => {
+                if let (Some(store), Some(user)) = (self.store, self.user.as_deref()) {
+                    if !d.may_read(store, user) {
+                        conn.write(b"-ERR [SYS/PERM] Permission denied: the read right was removed\r\n");
+                        return Flow::Go;
+                    }
+                }
                 let uid = match d.get(args[0]) {
                     Ok(m) => m.uid,
                     Err(e) => {

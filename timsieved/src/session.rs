@@ -287,14 +287,15 @@ impl<'a> Session<'a> {
             conn.write(&response("NO", Some("TRYLATER"), Some("The mail store is not available")));
             return false;
         };
-        // user@defaultdomain is user (virtdomains), as the mailbox names have it.
-        let strip = |u: &'_ str| -> String {
-            match (store.ns.virtdomains, store.ns.defaultdomain.as_deref(), u.rsplit_once('@')) {
-                (true, Some(dd), Some((local, d))) if d.eq_ignore_ascii_case(dd) => local.to_string(),
-                _ => u.to_string(),
+        let user = match service::identity::userid(self.w, conn, store, authuser, user) {
+            Ok(u) => u,
+            Err(why) => {
+                service::identity::log_refusal(conn, mech, authuser, &why.0);
+                conn.write(&response("NO", None, Some("Authentication failed")));
+                return false;
             }
         };
-        let (user, authuser) = (strip(user), strip(authuser));
+        let authuser = store.ns.canonical_userid(authuser, None).unwrap_or_else(|_| authuser.to_string());
         if cfg.get_bool("sieveusehomedir") {
             conn.write(&response("NO", None, Some("Scripts are kept in home directories (sieveusehomedir) and cannot be managed here")));
             return false;

@@ -74,7 +74,7 @@ pub const OPTIONS: &[OptDef] = &[
         name: "admins",
         kind: Kind::List(&[]),
         default: Some(""),
-        desc: "Userids with administrative rights on every mailbox, separated by spaces.",
+        desc: "Userids with administrative rights, separated by spaces. As in Cyrus, an admin has the l and a rights on every mailbox besides what its ACL gives (so it may list, create, delete, rename and set ACLs and quotas, but reads a user's mail only when an ACL lets it). With virtdomains, an admin written with a domain (admin@example.org) administers that domain only and cannot reach another; one without a domain administers every domain.",
     },
     OptDef {
         name: "allowapop",
@@ -201,6 +201,12 @@ pub const OPTIONS: &[OptDef] = &[
         kind: Kind::Bool,
         default: Some("no"),
         desc: "Refuse a delivery that would pass the quota; by default only a mailbox already over quota refuses.",
+    },
+    OptDef {
+        name: "loginrealms",
+        kind: Kind::List(&[]),
+        default: Some(""),
+        desc: "Realms (domains) whose users may log in with user@realm when virtdomains is off, or, when it is set, the only domains that may log in (empty: every domain). A login of another realm is refused and logged as a cross-realm login.",
     },
     OptDef {
         name: "maxlogins_per_host",
@@ -483,6 +489,12 @@ pub const OPTIONS: &[OptDef] = &[
         kind: Kind::Bool,
         default: Some("yes"),
         desc: "Show '/' as the hierarchy separator (a '.' in a folder name is then stored as '^').",
+    },
+    OptDef {
+        name: "username_tolower",
+        kind: Kind::Bool,
+        default: Some("yes"),
+        desc: "Userids are lowered before they name a mailbox or an ACL entry (as Cyrus 3.6 does by default), so Fred and fred are one user.",
     },
     OptDef {
         name: "userprefix",

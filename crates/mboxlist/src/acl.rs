@@ -106,13 +106,14 @@ impl Acl {
         }
     }
 
-    /// The rights `userid` has. `is_admin` from `admins:`; `owner` is the owner of the
-    /// mailbox's personal hierarchy, if any. `userid` "anonymous" is the anonymous user.
-    pub fn rights_of(&self, userid: &str, is_admin: bool, owner: Option<&str>) -> Rights {
-        if is_admin {
-            return Rights::all();
-        }
-        let matches = |id: &str| id == userid || id == "anyone" || (id == "anonymous" && userid == "anonymous");
+    /// The rights the ACL gives `userid` (admins: see [`crate::Store::rights`]);
+    /// `owner` is the owner of the mailbox's personal hierarchy, if any. `userid`
+    /// "anonymous" is the anonymous user.
+    pub fn rights_of(&self, userid: &str, owner: Option<&str>) -> Rights {
+        // `anonymous@domain` is the anonymous user of a domain (an unauthenticated
+        // LMTP poster to a mailbox of that domain).
+        let anonymous = userid == "anonymous" || userid.starts_with("anonymous@");
+        let matches = |id: &str| id == userid || id == "anyone" || (id == "anonymous" && anonymous);
         let mut pos = Rights::default();
         let mut neg = Rights::default();
         for (id, r) in &self.0 {
@@ -147,14 +148,13 @@ mod tests {
     #[test]
     fn evaluation() {
         let acl = Acl::parse("fred\tlrswipkxtecdan\tanyone\tlr\t-barney\tr\tanonymous\tl\t").unwrap();
-        assert_eq!(acl.rights_of("fred", false, Some("fred")).to_string(), ALL_RIGHTS);
-        assert_eq!(acl.rights_of("wilma", false, Some("fred")).to_string(), "lr");
-        assert_eq!(acl.rights_of("barney", false, Some("fred")).to_string(), "l", "negative rights");
-        assert_eq!(acl.rights_of("anonymous", false, None).to_string(), "lr");
-        assert_eq!(acl.rights_of("wilma", true, None), Rights::all(), "admin");
+        assert_eq!(acl.rights_of("fred", Some("fred")).to_string(), ALL_RIGHTS);
+        assert_eq!(acl.rights_of("wilma", Some("fred")).to_string(), "lr");
+        assert_eq!(acl.rights_of("barney", Some("fred")).to_string(), "l", "negative rights");
+        assert_eq!(acl.rights_of("anonymous", None).to_string(), "lr");
         // The owner keeps lkxan even with an ACL that took everything.
         let acl = Acl::parse("-fred\tlrswipkxtecdan\t").unwrap();
-        assert_eq!(acl.rights_of("fred", false, Some("fred")).to_string(), "lkxan");
+        assert_eq!(acl.rights_of("fred", Some("fred")).to_string(), "lkxan");
         assert!(Acl::parse("fred\t").is_err());
         assert!(Acl::parse("fred\tlq\t").is_err());
     }

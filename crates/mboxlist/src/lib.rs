@@ -16,6 +16,7 @@ pub mod names;
 pub mod seen;
 pub mod spool;
 pub mod store;
+pub mod users;
 
 pub use acl::{Acl, Rights};
 pub use list::{Entry, Quota};

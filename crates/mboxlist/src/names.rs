@@ -32,6 +32,8 @@ pub struct Namespace {
     /// With virtdomains, the domain whose users have no domain part internally
     /// (`fred@defaultdomain` owns `user.fred`, as a spool from before virtdomains).
     pub defaultdomain: Option<String>,
+    /// `username_tolower`: userids are lowered (see [`Namespace::canonical_userid`]).
+    pub username_tolower: bool,
 }
 
 impl Default for Namespace {
@@ -43,6 +45,7 @@ impl Default for Namespace {
             userprefix: "Other Users".into(),
             sharedprefix: "Shared Folders".into(),
             defaultdomain: None,
+            username_tolower: false,
         }
     }
 }
@@ -277,6 +280,27 @@ impl Namespace {
         };
         validate(&name)?;
         Ok(InternalName(name))
+    }
+
+    /// A name as an admin typed it: with virtdomains a trailing `@domain` names
+    /// another domain's mailbox (`user.fred@example.org`, as Cyrus's admins write it);
+    /// without one the admin's own domain is meant. Whether the admin may act there is
+    /// for [`crate::Store::administers`] to say.
+    pub fn to_internal_as_admin(&self, userid: &str, ext: &str) -> Result<InternalName, BadName> {
+        let Some((name, domain)) = ext.rsplit_once('@').filter(|_| self.virtdomains) else { return self.to_internal(userid, ext) };
+        let domain = domain.to_ascii_lowercase();
+        if !crate::users::valid_domain(&domain) {
+            return Err(BadName(format!("bad domain '{domain}'")));
+        }
+        let local = userid.rsplit_once('@').map_or(userid, |(l, _)| l);
+        let InternalName(int) = self.to_internal(local, name)?;
+        let int = match int.split_once('!') {
+            Some((_, rest)) => rest.to_string(),
+            None => int,
+        };
+        let full = if self.defaultdomain.as_deref() == Some(domain.as_str()) { int } else { format!("{domain}!{int}") };
+        validate(&full)?;
+        Ok(InternalName(full))
     }
 
     /// How `userid` sees an internal name.

@@ -76,6 +76,7 @@ pub fn namespace(cfg: &Config) -> Namespace {
         userprefix: cfg.get_str("userprefix").unwrap_or("Other Users").to_string(),
         sharedprefix: cfg.get_str("sharedprefix").unwrap_or("Shared Folders").to_string(),
         defaultdomain: cfg.get_str("defaultdomain").filter(|d| !d.is_empty()).map(|d| d.to_ascii_lowercase()),
+        username_tolower: cfg.get_bool("username_tolower"),
     }
 }
 
@@ -142,8 +143,56 @@ impl Store {
         }
     }
 
+    /// Whether `userid` is listed in `admins` (of its own domain, or of every one:
+    /// see [`crate::users`]).
     pub fn is_admin(&self, userid: &str) -> bool {
         self.admins.iter().any(|a| a == userid)
+    }
+
+    /// Whether `userid` administers every domain (an admin with no domain part).
+    pub fn is_global_admin(&self, userid: &str) -> bool {
+        self.is_admin(userid) && self.ns.user_domain(userid).is_none()
+    }
+
+    /// Whether `userid` is an admin of the domain `name` is in.
+    pub fn administers(&self, userid: &str, name: &InternalName) -> bool {
+        self.is_admin(userid) && (self.ns.same_domain(userid, name) || self.is_global_admin(userid))
+    }
+
+    /// Whether `userid` may reach `name` at all: its own domain, or every domain for a
+    /// global admin. Across domains nothing is granted, whatever an ACL says.
+    pub fn reaches(&self, userid: &str, name: &InternalName) -> bool {
+        self.ns.same_domain(userid, name) || self.is_global_admin(userid)
+    }
+
+    /// An ACL identifier as SETACL and DELETEACL store it, for a mailbox `name`:
+    /// canonical ([`Namespace::canonical_userid`]), in the mailbox's domain when it
+    /// names none (`bob` on `example.org!user.fred` is `bob@example.org`), and never
+    /// of another domain. `-id` (negative rights) and `group:NAME` keep their form.
+    pub fn acl_identifier(&self, name: &InternalName, id: &str) -> Result<String, crate::users::BadUser> {
+        if id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(crate::users::BadUser("white space in an identifier".into()));
+        }
+        let (neg, bare) = match id.strip_prefix('-') {
+            Some(b) => ("-", b),
+            None => ("", id),
+        };
+        if let Some(group) = bare.strip_prefix("group:") {
+            if group.is_empty() || group.bytes().any(|c| c < 0x21 || c == 0x7f) {
+                return Err(crate::users::BadUser("bad group name".into()));
+            }
+            return Ok(id.to_string());
+        }
+        let domain = crate::users::name_domain(&name.0);
+        let with_domain = match (domain, self.ns.virtdomains && !bare.contains(['@', '%'])) {
+            (Some(d), true) if !matches!(bare.to_ascii_lowercase().as_str(), "anyone" | "anybody" | "anonymous") => format!("{bare}@{d}"),
+            _ => bare.to_string(),
+        };
+        let canon = self.ns.canonical_userid(&with_domain, None)?;
+        if !matches!(canon.as_str(), "anyone" | "anonymous") && self.ns.user_domain(&canon).as_deref() != domain {
+            return Err(crate::users::BadUser(format!("{canon} is not of this mailbox's domain")));
+        }
+        Ok(format!("{neg}{canon}"))
     }
 
     fn partition_dir(&self, prefix: &str, partition: &str) -> Option<PathBuf> {
@@ -234,9 +283,17 @@ impl Store {
     }
 
     /// What `userid` may do on `name`.
+    ///
+    /// Nothing across domains ([`Store::reaches`]); an admin of the mailbox's domain
+    /// has `l` and `a` besides what the ACL gives it, as in Cyrus (it reads a user's
+    /// mail only when an ACL lets it).
     pub fn rights(&self, userid: &str, name: &InternalName, e: &Entry) -> Rights {
+        if !self.reaches(userid, name) {
+            return Rights::default();
+        }
         let acl = Acl::parse(&e.acl).unwrap_or_default();
-        acl.rights_of(userid, self.is_admin(userid), self.ns.owner(name).as_deref())
+        let r = acl.rights_of(userid, self.ns.owner(name).as_deref());
+        if self.administers(userid, name) { r.union(Rights::parse("la").unwrap_or_default()) } else { r }
     }
 
     /// Creates a mailbox: the list entry (reserved while the files are made), then the

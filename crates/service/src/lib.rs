@@ -19,6 +19,7 @@
 
 pub mod auth;
 pub mod conn;
+pub mod identity;
 pub mod log;
 pub mod procs;
 pub mod session;

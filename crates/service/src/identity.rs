@@ -1,0 +1,124 @@
+//! From an authenticated identity to the session's userid, in every daemon: the one
+//! place where Cyrus's login rules are applied after libsasl2 has checked the
+//! credentials (LOGIN/USER-PASS through `sasl_checkpass`, AUTHENTICATE/AUTH through an
+//! exchange).
+//!
+//! - The authorisation id is made canonical ([`mboxlist::Namespace::canonical_userid`]:
+//!   the domain lowered, `defaultdomain` dropped, hostile characters refused), with
+//!   `virtdomains: on` taking the domain of the address the client connected to when
+//!   the id has none.
+//! - `loginrealms` (Cyrus's semantics): an authentication id `user@realm` of a realm
+//!   not listed is a refused cross-realm login, unless virtdomains is set and the list
+//!   is empty.
+//! - Acting as another user (a SASL authorisation id that differs from the
+//!   authentication id) is for global admins, for an admin of the same domain, and for
+//!   `proxyservers`; never across domains otherwise.
+//!
+//! Every refusal is one log line `badlogin: PEER MECH USER REASON`, the form Cyrus
+//! logs and fail2ban-style tools match.
+
+use crate::conn::{Addr, Conn};
+use crate::worker::Worker;
+use mboxlist::Store;
+
+/// Why a login is refused (said in the log; the client hears only that it failed).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Refused(pub String);
+
+/// The domain of the local address `conn` came in on, for `virtdomains: on`: its
+/// reverse name without the first label (`mail.example.org` → `example.org`).
+fn local_domain(w: &Worker, conn: &Conn) -> Option<String> {
+    let on = w.config.get_str("virtdomains").is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "yes" | "1"));
+    let Addr::Inet(a) = &conn.local else { return None };
+    if !on {
+        return None;
+    }
+    let host = reverse_name(a)?;
+    host.split_once('.').map(|(_, d)| d.to_ascii_lowercase()).filter(|d| !d.is_empty())
+}
+
+fn reverse_name(a: &std::net::SocketAddr) -> Option<String> {
+    use std::ffi::CStr;
+    let (storage, len) = sockaddr(a);
+    let mut host = [0 as libc::c_char; 1025];
+    // SAFETY: storage holds a sockaddr of len bytes; host is a writable buffer of the
+    // given size; NI_NAMEREQD makes a missing name an error instead of the address.
+    let r = unsafe {
+        libc::getnameinfo(&storage as *const _ as *const libc::sockaddr, len, host.as_mut_ptr(), host.len() as u32, std::ptr::null_mut(), 0, libc::NI_NAMEREQD)
+    };
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: getnameinfo wrote a NUL-terminated name.
+    Some(unsafe { CStr::from_ptr(host.as_ptr()) }.to_string_lossy().into_owned())
+}
+
+fn sockaddr(a: &std::net::SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: an all-zero sockaddr_storage is valid; we fill the family's fields.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    match a {
+        std::net::SocketAddr::V4(v4) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: v4.port().to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(v4.ip().octets()) },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_in fits in sockaddr_storage.
+            unsafe { std::ptr::write(&mut ss as *mut _ as *mut libc::sockaddr_in, sin) };
+            (ss, std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t)
+        }
+        std::net::SocketAddr::V6(v6) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: v6.port().to_be(),
+                sin6_flowinfo: v6.flowinfo(),
+                sin6_addr: libc::in6_addr { s6_addr: v6.ip().octets() },
+                sin6_scope_id: v6.scope_id(),
+            };
+            // SAFETY: sockaddr_in6 fits in sockaddr_storage.
+            unsafe { std::ptr::write(&mut ss as *mut _ as *mut libc::sockaddr_in6, sin6) };
+            (ss, std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t)
+        }
+    }
+}
+
+/// Whether the realm of authentication id `authid` may log in (`loginrealms`).
+fn realm_allowed(w: &Worker, virtdomains: bool, authid: &str) -> bool {
+    let realms = w.config.get_list("loginrealms");
+    let Some((_, realm)) = authid.rsplit_once('@') else { return true };
+    if virtdomains && realms.is_empty() {
+        return true;
+    }
+    realms.iter().any(|r| r.eq_ignore_ascii_case(realm))
+}
+
+/// The userid of a session whose credentials libsasl2 accepted: `authid` is who
+/// authenticated, `authzid` who they act as (the same for a plain login).
+pub fn userid(w: &Worker, conn: &Conn, store: &Store, authid: &str, authzid: &str) -> Result<String, Refused> {
+    let ns = &store.ns;
+    if !realm_allowed(w, ns.virtdomains, authid) {
+        return Err(Refused(format!("cross-realm login {authid} denied")));
+    }
+    let here = local_domain(w, conn);
+    let who = ns.canonical_userid(authid, here.as_deref()).map_err(|e| Refused(e.to_string()))?;
+    let user = ns.canonical_userid(authzid, here.as_deref()).map_err(|e| Refused(e.to_string()))?;
+    if matches!(user.as_str(), "anyone") {
+        return Err(Refused("'anyone' cannot log in".into()));
+    }
+    if who == user {
+        return Ok(user);
+    }
+    let proxy = w.config.get_list("proxyservers").iter().any(|p| *p == who);
+    let admin_here = store.is_global_admin(&who) || (store.is_admin(&who) && ns.user_domain(&who) == ns.user_domain(&user));
+    if proxy || admin_here {
+        log::info!("proxy authorisation: {who} acts as {user}");
+        return Ok(user);
+    }
+    Err(Refused(format!("{who} may not act as {user}")))
+}
+
+/// Logs a refused login in the form fail2ban-style tools match.
+pub fn log_refusal(conn: &Conn, mech: &str, who: &str, why: &str) {
+    log::info!("badlogin: {} {mech} {who} {why}", conn.peer);
+}
