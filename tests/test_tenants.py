@@ -54,12 +54,15 @@ class Tenants:
                 f.write(f"sasl_sasldb_path: {db}\n")
             inst.tool("mkimap")
             saslpasswd(db, "suite.test", "admin", "secret")
+            saslpasswd(db, "suite.test", "carl", PW)
             for u in DOMAIN_USERS:
                 local, realm = u.split("@")
                 saslpasswd(db, realm, local, PW)
             self.lmtp = os.path.join(inst.dir, "lmtp.sock")
             self.port = inst.port("imap")
+            self.lmtp_tcp = inst.port("lmtp")
             inst.write_cyrus_conf(SERVICES=(f'  lmtpunix cmd="lmtpd" listen="{self.lmtp}" prefork=0\n'
+                                            f'  lmtp cmd="lmtpd" listen="127.0.0.1:{self.lmtp_tcp}" prefork=0\n'
                                             f'  imap cmd="imapd" listen="127.0.0.1:{self.port}" prefork=1\n'))
             inst._own()
             inst.start()
@@ -76,6 +79,7 @@ class Tenants:
             for u in DOMAIN_USERS:
                 local, realm = u.split("@")
                 cy.add_password(local, PW, realm)
+            cy.add_password("carl", PW)
             cy.start()
             self.lmtp, self.port = cy.lmtp_socket, cy.port
         self.populate()
@@ -100,7 +104,7 @@ class Tenants:
         for cmd in [
             "CREATE user.alice@a.test", "CREATE user.bob@a.test", "CREATE user.admin@a.test", "CREATE user.alice.Secret@a.test",
             "CREATE Public@a.test", "CREATE user.alice@b.test", "CREATE user.bob@b.test", "CREATE user.alice.Secret@b.test",
-            "CREATE Public@b.test", "CREATE Lobby",
+            "CREATE Public@b.test", "CREATE Lobby", "CREATE user.carl",
         ]:
             assert ok(a.cmd(cmd.encode())), cmd
         for name in ("user.alice@a.test", "user.bob@a.test", "user.alice.Secret@a.test", "Public@a.test", "Lobby"):
@@ -245,6 +249,33 @@ def test_lmtp_recipients_stay_in_their_domain(tenants):
     assert b"MESSAGES" in counts["INBOX"]
 
 
+def test_a_default_domain_user_sees_no_virtual_domain(tenants):
+    """carl has no domain (main.test, the default): a.test's mailboxes, open to anyone,
+    are not his to see or open."""
+    im = tenants.login("carl")
+    names = sorted(re.sub(rb'^\* LIST \([^)]*\) "." ', b"", line) for line in untagged(im.cmd(b'LIST "" "*"')))
+    assert names == [b"INBOX", b"Lobby"], names
+    for name in ("user.alice", "Public", "user.alice@a.test", "Public@a.test", "a.test!Public"):
+        r = im.cmd(f"EXAMINE {q(name)}".encode())
+        assert ok(r) == expect(tenants, ("default-domain user", name), False), (name, r)
+    im.cmd(b"LOGOUT")
+
+
+def test_lmtp_auth_of_another_domain_may_not_post(tenants):
+    """An LMTP client authenticated as alice@b.test cannot post into a.test's Public,
+    although anyone of a.test may (suite only: the Cyrus reference has no LMTP on TCP)."""
+    if tenants.kind != "suite":
+        pytest.skip("the Cyrus reference instance serves LMTP on its unix socket only")
+    before = tenants.a_state()
+    with smtplib.LMTP("127.0.0.1", tenants.lmtp_tcp) as lm:
+        lm.ehlo("attacker.test")
+        lm.login("alice@b.test", PW)
+        res = lmtp_send(lm, "attacker@b.test", ["bb+Public@a.test", "bb+Public@b.test"], msg("ATTACK-AUTH"))
+    assert res["bb+Public@a.test"][0] == 550, res
+    assert res["bb+Public@b.test"][0] == 250, res
+    assert tenants.a_state() == before
+
+
 def plain(im, authzid, authcid, pw):
     token = base64.b64encode(f"{authzid}\0{authcid}\0{pw}".encode()).decode()
     return im.cmd(f"AUTHENTICATE PLAIN {token}".encode())
@@ -256,7 +287,8 @@ def plain(im, authzid, authcid, pw):
 # own domain; an ACL identifier written without a domain stays bare (so `bob` set by
 # alice@a.test never matches bob@a.test), where the suite stores bob@a.test; a session
 # keeps the rights it had at SELECT after they were revoked (RFC 4314 §4 wants the
-# change at once; the suite re-reads the ACL before each command).
+# change at once; the suite re-reads the ACL before each command); and a user of the
+# default domain opens another domain's mailbox by its internal name (a.test!Public).
 CYRUS_DIFFERS = {
     ("authz", "alice@b.test", "admin@a.test"): True,
     ("domain-admin", "lists other domains"): True,
@@ -268,6 +300,7 @@ CYRUS_DIFFERS = {
     ("domain-admin", "DELETE user.carol"): False,
     ("acl-id", "bob"): False,
     ("rights", "kept from SELECT"): True,
+    ("default-domain user", "a.test!Public"): True,
 }
 
 
