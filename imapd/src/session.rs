@@ -564,6 +564,7 @@ impl<'a> Session<'a> {
         };
         self.proc_login = Some(login);
         self.admin = store.is_admin(user);
+        service::autocreate::at_login(&self.w.config, store, user);
         self.ns = store.ns.clone();
         if self.admin {
             self.ns.altnamespace = false;

@@ -200,6 +200,9 @@ impl Deliverer {
             return Err(Reply::new(550, "5.1.1 User unknown"));
         }
         let inbox = ns.inbox(&userid);
+        if mboxlist::names::validate(&inbox.0).is_ok() && self.store.lookup(&inbox).is_err() {
+            service::autocreate::at_delivery(&self.store.cfg, &self.store, &userid);
+        }
         if mboxlist::names::validate(&inbox.0).is_err() || self.store.lookup(&inbox).is_err() {
             return Err(Reply::new(550, "5.1.1 User unknown"));
         }

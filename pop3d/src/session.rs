@@ -284,6 +284,7 @@ impl<'a> Session<'a> {
                 return;
             }
         }
+        service::autocreate::at_login(&self.w.config, store, &userid);
         let folder = if self.w.config.get_bool("popsubfolders") {
             user.rsplit_once('@').map_or(user, |(l, _)| l).split_once('+').map(|(_, f)| f.to_string())
         } else {

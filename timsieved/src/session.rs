@@ -305,6 +305,7 @@ impl<'a> Session<'a> {
             let domain = if store.ns.virtdomains { user.rsplit_once('@').map(|(_, d)| d) } else { None };
             ScriptDir::global(cfg, domain)
         } else {
+            service::autocreate::at_login(cfg, store, &user);
             match store.lookup(&store.ns.inbox(&user)) {
                 Ok(_) => {}
                 Err(mboxlist::StoreError::NotFound(_) | mboxlist::StoreError::BadName(_)) => {

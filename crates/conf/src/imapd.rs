@@ -79,6 +79,9 @@ struct Entry {
 pub struct Config {
     path: PathBuf,
     entries: HashMap<String, Entry>,
+    /// Every value of an option Cyrus lets a file give more than once
+    /// (`autocreate_acl`), in the file's order.
+    repeated: Vec<(String, String)>,
     service: Option<String>,
     /// Unknown or unused option names, and other notes, for logging once.
     pub diags: Vec<Diag>,
@@ -90,6 +93,7 @@ impl Config {
         let mut cfg = Config {
             path: path.to_path_buf(),
             entries: HashMap::new(),
+            repeated: Vec::new(),
             service: None,
             diags: Vec::new(),
         };
@@ -102,6 +106,7 @@ impl Config {
         let mut cfg = Config {
             path: path.to_path_buf(),
             entries: HashMap::new(),
+            repeated: Vec::new(),
             service: None,
             diags: Vec::new(),
         };
@@ -203,6 +208,9 @@ impl Config {
                 // An alias never overrides the current name, whatever the order.
                 continue;
             }
+            if REPEATABLE.contains(&canon.as_str()) {
+                self.repeated.push((canon.clone(), val.to_string()));
+            }
             self.entries.insert(canon, Entry { value: val.to_string(), origin, via_alias });
         }
         Ok(())
@@ -256,6 +264,13 @@ impl Config {
         self.get(name).and_then(|v| value::parse_duration(v, unit)).unwrap_or_default()
     }
 
+    /// Every value given for an option that may be repeated ([`REPEATABLE`]), in
+    /// order (`get` gives the last).
+    pub fn get_all(&self, name: &str) -> Vec<&str> {
+        debug_assert!(REPEATABLE.contains(&name), "option {name} is not repeatable");
+        self.repeated.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    }
+
     /// A list option, split on whitespace.
     pub fn get_list(&self, name: &str) -> Vec<String> {
         self.get(name)
@@ -293,6 +308,10 @@ impl Config {
         map.into_iter().collect()
     }
 }
+
+/// Options a file may give more than once, each line adding a value (Cyrus's
+/// "overflow strings"); see [`Config::get_all`].
+pub const REPEATABLE: &[&str] = &["autocreate_acl"];
 
 /// Maps an older alias to the current name; other names are returned unchanged.
 pub fn canonical_name(key: &str) -> String {
@@ -505,11 +524,18 @@ mod tests {
 
     #[test]
     fn cyrus_options_we_do_not_read_are_noted_not_misspelt() {
-        let c = parse("allowusermoves: true\nsasl_pwcheck_method: auxprop\npop3_autocreate_quota: 1\nimap_sasl_mech_list: PLAIN\n").unwrap();
+        let c = parse("allowusermoves: true\nsasl_pwcheck_method: auxprop\npop3_anyoneuseracl: 1\nimap_sasl_mech_list: PLAIN\n").unwrap();
         assert_eq!(c.diags.len(), 2, "sasl_ options are read (by the sasl crate)");
         let imap = c.clone().for_service("imap");
         assert_eq!(imap.prefixed_for_service("sasl_"), vec![("mech_list".into(), "PLAIN".into()), ("pwcheck_method".into(), "auxprop".into())]);
         assert!(c.diags.iter().all(|d| d.msg.contains("does not use")), "{:?}", c.diags);
+    }
+
+    #[test]
+    fn repeated_options_keep_every_value() {
+        let c = parse("autocreate_acl: Plus anyone p\nautocreate_acl: Plus bob lr\n").unwrap();
+        assert_eq!(c.get_all("autocreate_acl"), vec!["Plus anyone p", "Plus bob lr"]);
+        assert_eq!(c.get_str("autocreate_acl"), Some("Plus bob lr"));
     }
 
     #[test]

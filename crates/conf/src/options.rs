@@ -125,10 +125,70 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "A Sieve fileinto may create any folder of the user that does not exist (as if :create were given).",
     },
     OptDef {
+        name: "autocreate_acl",
+        kind: Kind::Str,
+        default: None,
+        desc: "FOLDER IDENTIFIER RIGHTS: when FOLDER (one of autocreate_inbox_folders) is autocreated, IDENTIFIER gets RIGHTS on it (autocreate_acl Plus anyone p lets LMTP deliver to user+Plus). May be given on several lines, each adding an entry.",
+    },
+    OptDef {
+        name: "autocreate_inbox_folders",
+        kind: Kind::Str,
+        default: None,
+        desc: "Folders under INBOX made with an autocreated INBOX, separated by |, spaces around each trimmed (Drafts | Sent | Trash). A folder named by an xlist-FLAG option gets that special use.",
+    },
+    OptDef {
+        name: "autocreate_post",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "lmtpd creates the INBOX of a recipient who has none (with autocreate_quota 0 or more), as at first login, and delivers. As in Cyrus, any local part that is a valid userid gets a mailbox: keep it off unless the MTA only passes on recipients that exist.",
+    },
+    OptDef {
+        name: "autocreate_quota",
+        kind: Kind::Int,
+        default: Some("-1"),
+        desc: "0 or more: a user who logs in (IMAP, POP3, ManageSieve) without an INBOX gets one, with this storage quota in KiB (0: unlimited), and the folders, subscriptions, ACLs and Sieve script of the other autocreate_ options. -1: no INBOX is made at login.",
+    },
+    OptDef {
+        name: "autocreate_quota_messages",
+        kind: Kind::Int,
+        default: Some("-1"),
+        desc: "Message quota of an autocreated INBOX (0 or -1: none).",
+    },
+    OptDef {
         name: "autocreate_sieve_folders",
         kind: Kind::Str,
         default: None,
         desc: "Folders (names relative to INBOX, separated by |) that a Sieve fileinto creates when they do not exist.",
+    },
+    OptDef {
+        name: "autocreate_sieve_script",
+        kind: Kind::Str,
+        default: None,
+        desc: "A Sieve script file that becomes an autocreated user's active script (named after the file, without directory and extension). Checked when it is installed; a script that does not compile is logged and not installed. (Cyrus's autocreate_sieve_script_compiled and _compile are not needed: the suite keeps no bytecode.)",
+    },
+    OptDef {
+        name: "autocreate_subscribe_folders",
+        kind: Kind::Str,
+        default: None,
+        desc: "Of the autocreate_inbox_folders, those the user is subscribed to (| separated).",
+    },
+    OptDef {
+        name: "autocreate_subscribe_sharedfolders",
+        kind: Kind::Str,
+        default: None,
+        desc: "Shared folders (| separated) an autocreated user is subscribed to, where the user has the l right on them.",
+    },
+    OptDef {
+        name: "autocreate_subscribe_sharedfolders_all",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "An autocreated user is subscribed to every shared folder of the domain it may see (l right).",
+    },
+    OptDef {
+        name: "autocreate_users",
+        kind: Kind::List(&[]),
+        default: Some("anyone"),
+        desc: "Userids whose INBOX may be autocreated; anyone: every user. Admins and proxyservers never get one.",
     },
     OptDef {
         name: "configdirectory",
@@ -507,6 +567,12 @@ pub const OPTIONS: &[OptDef] = &[
         kind: Kind::Enum(&["off", "userid", "on", "no", "yes", "0", "1"]),
         default: Some("off"),
         desc: "Virtual domains: userids of the form user@domain own domain!user.NAME mailboxes.",
+    },
+    OptDef {
+        name: "xlist-",
+        kind: Kind::Str,
+        default: None,
+        desc: "xlist-FLAG: FOLDER gives the autocreated FOLDER (of autocreate_inbox_folders) the special use \\FLAG (xlist-junk: Spam makes Spam the \\Junk folder), as in Cyrus.",
     },
 ];
 

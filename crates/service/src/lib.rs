@@ -18,6 +18,7 @@
 //! ```
 
 pub mod auth;
+pub mod autocreate;
 pub mod conn;
 pub mod identity;
 pub mod log;
