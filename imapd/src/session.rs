@@ -512,7 +512,11 @@ impl<'a> Session<'a> {
         };
         // As Cyrus, a login is looked up lowered (username_tolower) and with the
         // default domain's users under their bare name.
-        let lookup = self.store.and_then(|st| st.ns.canonical_userid(user, None).ok()).unwrap_or_else(|| user.to_string());
+        let lookup = match self.store.map(|st| st.ns.canonical_userid(user, None)) {
+            Some(Ok(u)) => u,
+            Some(Err(e)) => return self.failed(conn, tag, user, "plaintext", &e.to_string()),
+            None => user.to_string(),
+        };
         match sc.checkpass(&lookup, pass) {
             Ok(()) => {
                 let name = sc.username().unwrap_or_else(|| lookup.clone());

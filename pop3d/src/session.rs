@@ -183,7 +183,14 @@ impl<'a> Session<'a> {
         // As Cyrus, a login is looked up lowered (username_tolower) and with the
         // default domain's users under their bare name.
         let auth_user = self.strip_folder(&user);
-        let auth_user = self.store.and_then(|st| st.ns.canonical_userid(&auth_user, None).ok()).unwrap_or(auth_user);
+        let auth_user = match self.store.map(|st| st.ns.canonical_userid(&auth_user, None)) {
+            Some(Ok(u)) => u,
+            Some(Err(e)) => {
+                self.failed(conn, &auth_user, "plaintext", &e.to_string());
+                return Flow::Go;
+            }
+            None => auth_user,
+        };
         let ok = self.sasl(conn).is_some_and(|mut c| c.checkpass(&auth_user, pass.as_bytes()).is_ok());
         if ok {
             self.login(conn, &auth_user, &user, "plaintext");

@@ -9,6 +9,7 @@
 //! are cleared, so they never hold back writers.
 
 pub mod acl;
+pub mod deny;
 mod dirs;
 pub mod list;
 pub mod metadata;
@@ -30,7 +31,7 @@ use std::path::{Path, PathBuf};
 pub const DIR_NAME: &str = "mailboxes.lmdb";
 
 /// The named databases of the environment.
-pub const DATABASES: &[&str] = &["mailboxes", "quota", "subs", "annotations", "seen", "meta"];
+pub const DATABASES: &[&str] = &["mailboxes", "quota", "subs", "annotations", "seen", "meta", "userdeny"];
 
 /// Upper bound of the memory map (LMDB's file grows as needed up to this).
 const MAP_SIZE: usize = 1 << 34;

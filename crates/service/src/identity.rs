@@ -14,6 +14,8 @@
 //!   authentication id) is for global admins, for an admin of the same domain, and for
 //!   `proxyservers`; never across domains otherwise.
 //!
+//! - A user `cyr_deny` denied the service (its cyrus.conf name) is refused.
+//!
 //! Every refusal is one log line `badlogin: PEER MECH USER REASON`, the form Cyrus
 //! logs and fail2ban-style tools match.
 
@@ -100,11 +102,26 @@ pub fn userid(w: &Worker, conn: &Conn, store: &Store, authid: &str, authzid: &st
     if !realm_allowed(w, ns.virtdomains, authid) {
         return Err(Refused(format!("cross-realm login {authid} denied")));
     }
+    // `%` for `@` is read before a password is checked (a login is canonical before
+    // libsasl2 sees it); in an id libsasl2 already accepted it would turn one user
+    // into another (`bob%victim.test` is not bob@victim.test's password).
+    if authid.contains('%') || authzid.contains('%') {
+        return Err(Refused("'%' in an authenticated id".into()));
+    }
     let here = local_domain(w, conn);
     let who = ns.canonical_userid(authid, here.as_deref()).map_err(|e| Refused(e.to_string()))?;
     let user = ns.canonical_userid(authzid, here.as_deref()).map_err(|e| Refused(e.to_string()))?;
     if matches!(user.as_str(), "anyone") {
         return Err(Refused("'anyone' cannot log in".into()));
+    }
+    // cyr_deny: a denied user is refused on the services named (admins are exempt,
+    // as in Cyrus; the denial of the user acted as counts).
+    if !store.is_admin(&who) {
+        if let Ok(Some(d)) = store.list.denial(&user) {
+            if d.covers(&w.service) {
+                return Err(Refused(format!("user '{user}' denied access to service '{}': {}", w.service, d.message)));
+            }
+        }
     }
     if who == user {
         return Ok(user);
