@@ -194,3 +194,26 @@ class RawImap:
                 out += self.readn(n)
                 line = self.readline()
                 out += line
+
+
+def ok(resp):
+    """Whether a RawImap.cmd response is tagged OK."""
+    return resp[1].split()[1] == b"OK"
+
+
+def login(port, user, pw):
+    """A RawImap session logged in as `user` (asserted)."""
+    im = RawImap(port)
+    r = im.cmd(f'LOGIN "{user}" "{pw}"'.encode())
+    assert ok(r), (user, r)
+    return im
+
+
+def merge_conf(path, extra=""):
+    """Appends `extra` to the imapd.conf at `path` keeping only the last line of each
+    option: Cyrus refuses an option given twice (EX_CONFIG, silently)."""
+    with open(path) as f:
+        lines = [ln for ln in f.read().splitlines() + extra.splitlines() if ln.strip()]
+    last = {ln.split(":", 1)[0]: i for i, ln in enumerate(lines)}
+    with open(path, "w") as f:
+        f.write("".join(ln + "\n" for i, ln in enumerate(lines) if last[ln.split(":", 1)[0]] == i))

@@ -10,6 +10,7 @@ import smtplib
 import pytest
 
 import cyrus36
+from cyrus36 import ok
 from suite import Instance, lmtp_send, saslpasswd
 
 SERVERS = [s.strip() for s in os.environ.get("IMAP_SERVERS", "suite,cyrus").split(",") if s.strip()]
@@ -64,11 +65,7 @@ class Server:
                 pytest.skip("Debian's Cyrus 3.6 is not installed (scripts/deps --cyrus)")
             self.cy = cy = cyrus36.CyrusInstance()
             self.dir = d = cy.dir
-            with open(cy.conf) as f:
-                lines = [ln for ln in f.read().splitlines() + conf(d).splitlines() if ln.strip()]
-            last = {ln.split(":", 1)[0]: i for i, ln in enumerate(lines)}
-            with open(cy.conf, "w") as f:
-                f.write("".join(ln + "\n" for i, ln in enumerate(lines) if last[ln.split(":", 1)[0]] == i))
+            cyrus36.merge_conf(cy.conf, conf(d))
             for u, realm in USERS.items():
                 cy.add_password(u.split("@")[0], PW, realm or "cyrus.test")
             self.lmtp, self.port = cy.lmtp_socket, cy.port
@@ -86,10 +83,7 @@ class Server:
         a.cmd(b"LOGOUT")
 
     def login(self, user, pw=PW):
-        im = cyrus36.RawImap(self.port)
-        r = im.cmd(f'LOGIN "{user}" "{pw}"'.encode())
-        assert ok(r), (user, r)
-        return im
+        return cyrus36.login(self.port, user, pw)
 
     def close(self):
         if self.kind == "suite":
@@ -97,9 +91,6 @@ class Server:
         else:
             self.cy.stop()
 
-
-def ok(resp):
-    return resp[1].split()[1] == b"OK"
 
 
 def names(resp):

@@ -23,6 +23,7 @@ import smtplib
 import pytest
 
 import cyrus36
+from cyrus36 import ok
 from suite import Instance, lmtp_send, saslpasswd
 
 SERVERS = [s.strip() for s in os.environ.get("IMAP_SERVERS", "suite,cyrus").split(",") if s.strip()]
@@ -70,12 +71,7 @@ class Tenants:
             if not cyrus36.available():
                 pytest.skip("Debian's Cyrus 3.6 is not installed (scripts/deps --cyrus)")
             self.cy = cy = cyrus36.CyrusInstance(extra_conf=CONF)
-            # Cyrus refuses an option given twice (EX_CONFIG): the last one is kept.
-            with open(cy.conf) as f:
-                lines = [ln for ln in f.read().splitlines() if ln.strip()]
-            last = {ln.split(":", 1)[0]: i for i, ln in enumerate(lines)}
-            with open(cy.conf, "w") as f:
-                f.write("".join(ln + "\n" for i, ln in enumerate(lines) if last[ln.split(":", 1)[0]] == i))
+            cyrus36.merge_conf(cy.conf)
             for u in DOMAIN_USERS:
                 local, realm = u.split("@")
                 cy.add_password(local, PW, realm)
@@ -91,10 +87,7 @@ class Tenants:
             self.cy.stop()
 
     def login(self, user, pw=PW):
-        im = cyrus36.RawImap(self.port)
-        r = im.cmd(f'LOGIN "{user}" "{pw}"'.encode())
-        assert ok(r), (user, r)
-        return im
+        return cyrus36.login(self.port, user, pw)
 
     def admin(self):
         return self.login("admin", "secret")
@@ -139,9 +132,6 @@ class Tenants:
         lobby.cmd(b"LOGOUT")
         return out
 
-
-def ok(resp):
-    return resp[1].split()[1] == b"OK"
 
 
 def untagged(resp):

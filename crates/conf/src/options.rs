@@ -125,6 +125,12 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "A Sieve fileinto may create any folder of the user that does not exist (as if :create were given).",
     },
     OptDef {
+        name: "auth_mech",
+        kind: Kind::Enum(&["unix", "pts", "krb", "krb5"]),
+        default: Some("unix"),
+        desc: "Where group:NAME identifiers of ACLs find their members. unix (the default, as in Cyrus): the system group database (getgrent: /etc/group or NSS), a user being a member when the group is its primary one or lists its full userid. pts (Cyrus's ptloader, LDAP groups) and krb/krb5 are not built: with them group: entries match nobody, and a warning is logged.",
+    },
+    OptDef {
         name: "autocreate_acl",
         kind: Kind::Str,
         default: None,
@@ -207,6 +213,12 @@ pub const OPTIONS: &[OptDef] = &[
         kind: Kind::Str,
         default: Some("cyrus"),
         desc: "User master switches to, after binding its listeners, when started as root. $CYRUS_USER overrides it.",
+    },
+    OptDef {
+        name: "defaultacl",
+        kind: Kind::Str,
+        default: Some("anyone lrs"),
+        desc: "The ACL (identifier and rights, space-separated pairs) of a newly created mailbox that is not a user's and has no existing parent mailbox. A mailbox with a parent takes the nearest existing ancestor's ACL; a user's mailbox gives its owner all rights.",
     },
     OptDef {
         name: "defaultdomain",

@@ -106,14 +106,15 @@ impl Acl {
         }
     }
 
-    /// The rights the ACL gives `userid` (admins: see [`crate::Store::rights`]);
-    /// `owner` is the owner of the mailbox's personal hierarchy, if any. `userid`
-    /// "anonymous" is the anonymous user.
-    pub fn rights_of(&self, userid: &str, owner: Option<&str>) -> Rights {
+    /// The rights the ACL gives `userid` (admins: see [`crate::Store::rights`]),
+    /// a member of `groups` (identifiers `group:NAME`, see [`crate::groups`]); `owner`
+    /// is the owner of the mailbox's personal hierarchy, if any. `userid` "anonymous"
+    /// is the anonymous user. Negative entries of the user or its groups take away.
+    pub fn rights_of(&self, userid: &str, groups: &[String], owner: Option<&str>) -> Rights {
         // `anonymous@domain` is the anonymous user of a domain (an unauthenticated
         // LMTP poster to a mailbox of that domain).
         let anonymous = userid == "anonymous" || userid.starts_with("anonymous@");
-        let matches = |id: &str| id == userid || id == "anyone" || (id == "anonymous" && anonymous);
+        let matches = |id: &str| id == userid || id == "anyone" || (id == "anonymous" && anonymous) || groups.iter().any(|g| g == id);
         let mut pos = Rights::default();
         let mut neg = Rights::default();
         for (id, r) in &self.0 {
@@ -148,13 +149,13 @@ mod tests {
     #[test]
     fn evaluation() {
         let acl = Acl::parse("fred\tlrswipkxtecdan\tanyone\tlr\t-barney\tr\tanonymous\tl\t").unwrap();
-        assert_eq!(acl.rights_of("fred", Some("fred")).to_string(), ALL_RIGHTS);
-        assert_eq!(acl.rights_of("wilma", Some("fred")).to_string(), "lr");
-        assert_eq!(acl.rights_of("barney", Some("fred")).to_string(), "l", "negative rights");
-        assert_eq!(acl.rights_of("anonymous", None).to_string(), "lr");
+        assert_eq!(acl.rights_of("fred", &[], Some("fred")).to_string(), ALL_RIGHTS);
+        assert_eq!(acl.rights_of("wilma", &[], Some("fred")).to_string(), "lr");
+        assert_eq!(acl.rights_of("barney", &[], Some("fred")).to_string(), "l", "negative rights");
+        assert_eq!(acl.rights_of("anonymous", &[], None).to_string(), "lr");
         // The owner keeps lkxan even with an ACL that took everything.
         let acl = Acl::parse("-fred\tlrswipkxtecdan\t").unwrap();
-        assert_eq!(acl.rights_of("fred", Some("fred")).to_string(), "lkxan");
+        assert_eq!(acl.rights_of("fred", &[], Some("fred")).to_string(), "lkxan");
         assert!(Acl::parse("fred\t").is_err());
         assert!(Acl::parse("fred\tlq\t").is_err());
     }

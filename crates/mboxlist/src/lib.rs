@@ -10,6 +10,7 @@
 
 pub mod acl;
 pub mod deny;
+pub mod groups;
 mod dirs;
 pub mod list;
 pub mod metadata;

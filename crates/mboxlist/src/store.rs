@@ -114,6 +114,7 @@ pub struct Store {
     /// Where by-name mailboxes are under a partition, read once from the configuration.
     pub layout: SpoolLayout,
     admins: Vec<String>,
+    groups: crate::groups::Groups,
 }
 
 impl Store {
@@ -127,7 +128,7 @@ impl Store {
     /// The store of `cfg` over another mailbox list (a scratch one, for a tool's dry
     /// run that must write nothing into configdirectory).
     pub fn with_list(cfg: &Config, list: MboxList) -> Store {
-        Store { cfg: cfg.clone(), list, ns: namespace(cfg), layout: SpoolLayout::from_config(cfg), admins: cfg.get_list("admins") }
+        Store { cfg: cfg.clone(), list, ns: namespace(cfg), layout: SpoolLayout::from_config(cfg), admins: cfg.get_list("admins"), groups: crate::groups::Groups::from_config(cfg) }
     }
 
     /// For a daemon: the store, or `None` with the reason logged (its sessions then
@@ -292,13 +293,16 @@ impl Store {
             return Rights::default();
         }
         let acl = Acl::parse(&e.acl).unwrap_or_default();
-        let r = acl.rights_of(userid, self.ns.owner(name).as_deref());
+        // Group membership is looked up only for an ACL that names a group.
+        let groups = if e.acl.contains("group:") { self.groups.of(userid) } else { Vec::new() };
+        let r = acl.rights_of(userid, &groups, self.ns.owner(name).as_deref());
         if self.administers(userid, name) { r.union(Rights::parse("la").unwrap_or_default()) } else { r }
     }
 
     /// Creates a mailbox: the list entry (reserved while the files are made), then the
-    /// files, then the entry made normal. Its ACL: `acl` if given, else its parent's,
-    /// else all rights for the owner of a personal mailbox.
+    /// files, then the entry made normal. Its ACL: `acl` if given, else its nearest
+    /// existing ancestor's, else all rights for the owner of a personal mailbox, else
+    /// `defaultacl` (as Cyrus's mboxlist_create_acl).
     pub fn create(&self, name: &InternalName, partition: Option<&str>, acl: Option<&Acl>) -> Result<Entry, StoreError> {
         crate::names::validate(&name.0).map_err(|e| StoreError::BadName(e.to_string()))?;
         self.outside_by_id_tree(name)?;
@@ -310,12 +314,15 @@ impl Store {
             Some(a) => a.to_stored(),
             None => {
                 let floor = name.0.find('!').map_or(0, |i| i + 1);
-                let parent = name.0.rfind('.').filter(|&i| i > floor).map(|i| &name.0[..i]);
-                match parent.and_then(|p| self.list.lookup(p).ok().flatten()) {
+                let ancestor = (floor..name.0.len())
+                    .rev()
+                    .filter(|&i| name.0.as_bytes()[i] == b'.')
+                    .find_map(|i| self.list.lookup(&name.0[..i]).ok().flatten());
+                match ancestor {
                     Some(p) => p.acl,
                     None => match self.ns.owner(name) {
                         Some(owner) => format!("{owner}\t{}\t", crate::acl::ALL_RIGHTS),
-                        None => String::new(),
+                        None => default_acl(self.cfg.get_str("defaultacl").unwrap_or("")),
                     },
                 }
             }
@@ -531,4 +538,20 @@ impl Store {
         }
         Ok((bytes, msgs))
     }
+}
+
+/// `defaultacl`'s "identifier rights ..." pairs as a stored ACL; a pair whose rights do
+/// not parse is skipped (logged), as Cyrus skips it.
+fn default_acl(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut out = String::new();
+    for pair in words.chunks(2) {
+        match pair {
+            [id, rights] if Rights::parse(rights).is_ok() => {
+                out.push_str(&format!("{id}\t{}\t", Rights::parse(rights).unwrap_or_default()));
+            }
+            _ => log::warn!("defaultacl: {pair:?} is not an identifier and its rights; skipped"),
+        }
+    }
+    out
 }
