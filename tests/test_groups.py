@@ -120,7 +120,7 @@ def test_new_mailbox_acl(server):
     a = server.login("admin", "secret")
     assert ok(a.cmd(b"CREATE Fresh"))
     acl = a.cmd(b"GETACL Fresh")
-    assert b'* ACL Fresh anyone lrs' in acl[0], acl
+    assert acl[0] == b'* ACL Fresh anyone lrs\r\n', acl
     assert ok(a.cmd(b"SETACL Board fred lrsw"))
     assert ok(a.cmd(b"CREATE Board.x.y"))
     want = a.cmd(b"GETACL Board")[0].split(b"\r\n")[0].split(b" ", 3)[3]

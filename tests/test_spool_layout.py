@@ -110,7 +110,11 @@ def test_imap_and_lmtp_use_cyrus_paths_through_renames(site):
     # A one-level shared name (an admin sees the standard namespace, as in Cyrus): its
     # children are hashed on their own names, so a rename moves each to its own place.
     a = login(site, "admin", "secret")
-    for f in ("news", "news/local", "news/nntp"):
+    # A new top-level mailbox gets defaultacl (anyone lrs) as in Cyrus: the admin gives
+    # itself the right to post before the children inherit the ACL.
+    assert a.create("news")[0] == "OK"
+    assert a.setacl("news", "admin", "lrswipkxtecda")[0] == "OK"
+    for f in ("news/local", "news/nntp"):
         assert a.create(f)[0] == "OK", f
     assert a.append("news/local", None, None, b"Subject: local\r\n\r\nlocal\r\n")[0] == "OK"
     at_cyrus_path(site, "news", [])

@@ -11,6 +11,7 @@
 pub mod acl;
 pub mod deny;
 pub mod groups;
+pub mod ptscache;
 mod dirs;
 pub mod list;
 pub mod metadata;
@@ -32,7 +33,7 @@ use std::path::{Path, PathBuf};
 pub const DIR_NAME: &str = "mailboxes.lmdb";
 
 /// The named databases of the environment.
-pub const DATABASES: &[&str] = &["mailboxes", "quota", "subs", "annotations", "seen", "meta", "userdeny"];
+pub const DATABASES: &[&str] = &["mailboxes", "quota", "subs", "annotations", "seen", "meta", "userdeny", "ptscache"];
 
 /// Upper bound of the memory map (LMDB's file grows as needed up to this).
 const MAP_SIZE: usize = 1 << 34;

@@ -294,7 +294,7 @@ impl Store {
         }
         let acl = Acl::parse(&e.acl).unwrap_or_default();
         // Group membership is looked up only for an ACL that names a group.
-        let groups = if e.acl.contains("group:") { self.groups.of(userid) } else { Vec::new() };
+        let groups = if e.acl.contains("group:") { self.groups.of(userid, &self.list) } else { Vec::new() };
         let r = acl.rights_of(userid, &groups, self.ns.owner(name).as_deref());
         if self.administers(userid, name) { r.union(Rights::parse("la").unwrap_or_default()) } else { r }
     }
