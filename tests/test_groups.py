@@ -127,3 +127,14 @@ def test_new_mailbox_acl(server):
     got = a.cmd(b"GETACL Board.x.y")[0].split(b"\r\n")[0].split(b" ", 3)[3]
     assert sorted(got.split()) == sorted(want.split()), (want, got)
     a.cmd(b"LOGOUT")
+
+
+def test_unknown_group_refused(server):
+    """An ACL may grant rights to existing groups only; an entry of a group that is
+    gone can still be removed (Cyrus's cyrus_acl_set)."""
+    a = server.login("admin", "secret")
+    r = a.cmd(f"SETACL Board group:{TAG}nosuch lr".encode())
+    assert not ok(r) and b"Invalid identifier" in r[1], r
+    assert ok(a.cmd(f"DELETEACL Board group:{TAG}nosuch".encode()))
+    assert ok(a.cmd(f"SETACL Board group:{TAG}nosuch \"\"".encode()))
+    a.cmd(b"LOGOUT")

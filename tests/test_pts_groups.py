@@ -164,3 +164,18 @@ def test_cache_outlives_the_directory(server, directory):
         directory.proc = slapd.subprocess.Popen(directory.proc.args, stdout=slapd.subprocess.DEVNULL,
                                                 stderr=slapd.subprocess.DEVNULL)
         slapd.wait_for(directory.answers, timeout=15, what="slapd to answer again")
+
+
+def test_acl_names_directory_groups(server):
+    """SETACL names a group the directory has (found with ldap_group_filter under
+    ldap_group_base), lowercased; an unknown group is refused."""
+    a = cyrus36.login(server.port, "admin", "secret")
+    assert ok(a.cmd(b"CREATE Notes")) and ok(a.cmd(b"SETACL Notes group:Staff lr"))
+    acl = a.cmd(b"GETACL Notes")
+    assert b" group:staff lr" in acl[0], acl
+    r = a.cmd(b"SETACL Notes group:nosuch lr")
+    assert not ok(r) and b"Invalid identifier" in r[1], r
+    r = a.cmd(b"SETACL Notes group:*)(cn=* lr")
+    assert not ok(r), r
+    assert ok(a.cmd(b"DELETEACL Notes group:nosuch"))
+    a.cmd(b"LOGOUT")

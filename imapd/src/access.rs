@@ -90,7 +90,8 @@ pub(crate) fn acl(s: &mut Session, conn: &mut Conn, tag: &str, name: &str, p: &m
             done(conn, tag);
         }
         _ => {
-            let id = match store.acl_identifier(&int, &id.unwrap_or_default()) {
+            let granting = rights_arg.as_deref().is_some_and(|t| !t.trim_start_matches(['+', '-']).is_empty());
+            let id = match store.acl_identifier(&int, &id.unwrap_or_default(), granting) {
                 Ok(id) => id,
                 Err(e) => {
                     no(conn, tag, &format!("Invalid identifier: {}", e.0));

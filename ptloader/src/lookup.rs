@@ -21,6 +21,7 @@ pub struct Pts {
     member_attribute: Option<String>,
     member_filter: String,
     group_base: String,
+    group_filter: String,
     group_scope: Scope,
     domain_base_dn: String,
     domain_filter: String,
@@ -78,6 +79,7 @@ impl Pts {
             member_attribute: opt(cfg, "ldap_member_attribute"),
             member_filter: text(cfg, "ldap_member_filter"),
             group_base,
+            group_filter: text(cfg, "ldap_group_filter"),
             group_scope: Scope::parse(cfg.get_str("ldap_group_scope").unwrap_or("sub")),
             domain_base_dn: text(cfg, "ldap_domain_base_dn"),
             domain_filter: text(cfg, "ldap_domain_filter"),
@@ -126,6 +128,19 @@ impl Pts {
         out.sort();
         out.dedup();
         Ok(out)
+    }
+
+    /// Whether the group an ACL names exists: the one entry `ldap_group_filter` (%u the
+    /// name) finds under `ldap_group_base`. Its identifier, lowercased as Cyrus does.
+    pub fn group(&self, ld: &Ldap, name: &str) -> Result<String, String> {
+        let filter = expand(&self.group_filter, name, None);
+        let base = expand(&self.group_base, name, None);
+        let found = ld.search(&base, self.group_scope, &filter, &[], 2).map_err(|e| format!("searching {base} with {filter}: {e}"))?;
+        match found.len() {
+            1 => Ok(format!("group:{}", name.to_lowercase())),
+            0 => Err("identifier not found".into()),
+            n => Err(format!("multiple entries found: {n}")),
+        }
     }
 
     /// The DN of `userid`'s entry: exactly one entry must match.

@@ -1,7 +1,8 @@
 //! ptloader: the group loader of `auth_mech: pts` (pts_module ldap), a service that
 //! master runs from cyrus.conf as Cyrus runs its ptloader. Each connection asks one
 //! question, a userid on a line; the answer is "OK" and the user's `group:`
-//! identifiers, or "NO" and why. Answers are written to the pts cache of the mailbox
+//! identifiers, or "NO" and why. A question `group:NAME` asks whether that group
+//! exists (an ACL naming it): "OK group:name". Answers are written to the pts cache of the mailbox
 //! list, where every daemon reads them until `ptscache_timeout`. libldap is linked
 //! here only, so no mail worker maps it. See ptloader(8).
 
@@ -62,7 +63,7 @@ fn main() {
         match answer {
             Ok(groups) => {
                 let at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-                if let Some(l) = &list {
+                if let Some(l) = list.as_ref().filter(|_| !userid.starts_with("group:")) {
                     if let Err(e) = l.pts_put(&userid, at, &groups) {
                         log::error!("ptloader: caching the groups of {userid}: {e}");
                     }
@@ -79,7 +80,8 @@ fn main() {
     });
 }
 
-/// The groups of `userid`, over the kept connection; on any failure the connection
+/// The groups of `userid` (or, for `group:NAME`, that group if it exists), over the
+/// kept connection; on any failure the connection
 /// is made again once (the directory may have restarted).
 fn ask(pts: &lookup::Pts, ld: &mut Option<ldap::Ldap>, userid: &str) -> Result<Vec<String>, String> {
     let mut last = String::new();
@@ -93,7 +95,12 @@ fn ask(pts: &lookup::Pts, ld: &mut Option<ldap::Ldap>, userid: &str) -> Result<V
                 }
             }
         }
-        match pts.groups(ld.as_ref().expect("connected above"), userid) {
+        let l = ld.as_ref().expect("connected above");
+        let found = match userid.strip_prefix("group:") {
+            Some(name) => pts.group(l, name).map(|g| vec![g]),
+            None => pts.groups(l, userid),
+        };
+        match found {
             Ok(g) => return Ok(g),
             // Not there is an answer, not a broken connection.
             Err(e) if e == "identifier not found" => return Err(e),

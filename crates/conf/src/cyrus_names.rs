@@ -209,7 +209,6 @@ pub const CYRUS_OPTION_NAMES: &[&str] = &[
     "jmapsubmissionfolder",
     "jmapuploadfolder",
     "ldap_authz",
-    "ldap_group_filter",
     "ldap_id",
     "ldap_mech",
     "ldap_realm",

@@ -341,6 +341,12 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Base DN of the member search of ldap_member_method: filter (Cyrus 3.6 searches here, not under ldap_member_base; the suite uses ldap_member_base when this is empty).",
     },
     OptDef {
+        name: "ldap_group_filter",
+        kind: Kind::Str,
+        default: Some("(cn=%u)"),
+        desc: "Filter finding, under ldap_group_base, the group a group:NAME identifier names (%u the name) when an ACL grants it rights: an unknown group is refused, as in Cyrus.",
+    },
+    OptDef {
         name: "ldap_group_scope",
         kind: Kind::Enum(&["sub", "one", "base"]),
         default: Some("sub"),

@@ -78,6 +78,34 @@ impl Groups {
     }
 }
 
+impl Groups {
+    /// The name of group `name` as its database writes it, if there is such a group:
+    /// unix, the system group (getgrnam); pts, the group ptloader finds with
+    /// ldap_group_filter (lowercased). Without a group database every name stands.
+    pub fn canonical(&self, name: &str) -> Option<String> {
+        match &self.mech {
+            Mech::Unix => {
+                let c = CString::new(name).ok()?;
+                let mut gr: libc::group = unsafe { std::mem::zeroed() };
+                let mut buf = vec![0 as libc::c_char; 16 * 1024];
+                let mut out: *mut libc::group = std::ptr::null_mut();
+                // SAFETY: getgrnam_r writes into gr and buf (of the given size) and sets out.
+                let r = unsafe { libc::getgrnam_r(c.as_ptr(), &mut gr, buf.as_mut_ptr(), buf.len(), &mut out) };
+                // SAFETY: on success gr_name points into buf, alive here.
+                (r == 0 && !out.is_null()).then(|| unsafe { CStr::from_ptr(gr.gr_name) }.to_string_lossy().into_owned())
+            }
+            Mech::Pts { sock, .. } => match ask_ptloader(sock, &format!("group:{name}")) {
+                Ok(g) => g.first().and_then(|g| g.strip_prefix("group:")).map(str::to_string),
+                Err(e) => {
+                    log::info!("ptloader: group {name}: {e}");
+                    None
+                }
+            },
+            Mech::None => Some(name.to_string()),
+        }
+    }
+}
+
 /// Bounds a question to ptloader (its LDAP searches have their own `ldap_timeout`).
 const PTLOADER_WAIT: Duration = Duration::from_secs(15);
 

@@ -170,7 +170,7 @@ impl Store {
     /// canonical ([`Namespace::canonical_userid`]), in the mailbox's domain when it
     /// names none (`bob` on `example.org!user.fred` is `bob@example.org`), and never
     /// of another domain. `-id` (negative rights) and `group:NAME` keep their form.
-    pub fn acl_identifier(&self, name: &InternalName, id: &str) -> Result<String, crate::users::BadUser> {
+    pub fn acl_identifier(&self, name: &InternalName, id: &str, granting: bool) -> Result<String, crate::users::BadUser> {
         if id.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(crate::users::BadUser("white space in an identifier".into()));
         }
@@ -182,7 +182,13 @@ impl Store {
             if group.is_empty() || group.bytes().any(|c| c < 0x21 || c == 0x7f) {
                 return Err(crate::users::BadUser("bad group name".into()));
             }
-            return Ok(id.to_string());
+            // A group is named as its database knows it; an unknown one can be
+            // removed but not granted rights (as Cyrus's cyrus_acl_set).
+            return match self.groups.canonical(group) {
+                Some(g) => Ok(format!("{neg}group:{g}")),
+                None if !granting => Ok(id.to_string()),
+                None => Err(crate::users::BadUser(format!("no group {group}"))),
+            };
         }
         let domain = crate::users::name_domain(&name.0);
         let with_domain = match (domain, self.ns.virtdomains && !bare.contains(['@', '%'])) {

@@ -123,7 +123,7 @@ fn folders(cfg: &Config, store: &Store, userid: &str, inbox: &InternalName) {
 }
 
 fn set_acl(store: &Store, userid: &str, name: &InternalName, id: &str, rights: &str) {
-    let (Ok(id), Ok(r)) = (store.acl_identifier(name, id), Rights::parse(rights)) else {
+    let (Ok(id), Ok(r)) = (store.acl_identifier(name, id, true), Rights::parse(rights)) else {
         log::warn!("autocreate_acl {}: ignoring invalid identifier or rights '{id} {rights}'", name.0);
         return;
     };
