@@ -10,7 +10,9 @@
 //! nothing.
 //!
 //! Layout of a record: key = message id, NUL, recipient (bytes as given); value =
-//! 8-byte little-endian time. Environments are opened lazily, after exec, never
+//! 8-byte little-endian time, then, for an article nntpd filed, its 4-byte UID (as
+//! Cyrus keeps the UID beside the mark): nntpd finds an article by message id with
+//! [`DeliverDb::find`]. Environments are opened lazily, after exec, never
 //! across a fork; on open, reader slots left by killed processes are cleared.
 //!
 //! Commits are not fsynced (LMDB's NOSYNC): a crash may forget the last records,
@@ -55,6 +57,8 @@ pub struct Record {
     pub msgid: String,
     pub recipient: String,
     pub time: u64,
+    /// The UID the message got in the recipient's mailbox, when it was kept.
+    pub uid: Option<u32>,
 }
 
 /// The set of per-letter databases of one configdirectory.
@@ -131,7 +135,7 @@ impl DeliverDb {
         let Some((env, db)) = self.env(letter(recipient), false)? else { return Ok(None) };
         let txn = env.begin_ro_txn().map_err(|e| e.to_string())?;
         match txn.get(*db, &key(msgid, recipient)) {
-            Ok(v) if v.len() == 8 => Ok(Some(u64::from_le_bytes(v.try_into().unwrap_or([0; 8])))),
+            Ok(v) if v.len() >= 8 => Ok(Some(u64::from_le_bytes(v[..8].try_into().unwrap_or([0; 8])))),
             Ok(_) => Ok(None),
             Err(lmdb::Error::NotFound) => Ok(None),
             Err(e) => Err(e.to_string()),
@@ -144,6 +148,36 @@ impl DeliverDb {
         let mut txn = env.begin_rw_txn().map_err(|e| e.to_string())?;
         txn.put(*db, &key(msgid, recipient), &time.to_le_bytes(), WriteFlags::empty()).map_err(|e| e.to_string())?;
         txn.commit().map_err(|e| e.to_string())
+    }
+
+    /// Marks (msgid, recipient) at `time` with the UID the message got there.
+    pub fn mark_uid(&mut self, msgid: &str, recipient: &str, time: u64, uid: u32) -> Result<(), String> {
+        let Some((env, db)) = self.env(letter(recipient), true)? else { return Err("cannot create".into()) };
+        let mut v = time.to_le_bytes().to_vec();
+        v.extend_from_slice(&uid.to_le_bytes());
+        let mut txn = env.begin_rw_txn().map_err(|e| e.to_string())?;
+        txn.put(*db, &key(msgid, recipient), &v, WriteFlags::empty()).map_err(|e| e.to_string())?;
+        txn.commit().map_err(|e| e.to_string())
+    }
+
+    /// Every record of `msgid`, whatever its recipient (one prefix seek per letter).
+    pub fn find(&mut self, msgid: &str) -> Result<Vec<Record>, String> {
+        let mut prefix = msgid.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for l in self.letters() {
+            let Some((env, db)) = self.env(l, false)? else { continue };
+            let txn = env.begin_ro_txn().map_err(|e| e.to_string())?;
+            let mut cur = txn.open_ro_cursor(*db).map_err(|e| e.to_string())?;
+            for item in cur.iter_from(&prefix) {
+                let (k, v) = item.map_err(|e| e.to_string())?;
+                if !k.starts_with(&prefix) {
+                    break;
+                }
+                out.extend(decode(k, v));
+            }
+        }
+        Ok(out)
     }
 
     /// The letters whose database file exists, in order.
@@ -225,11 +259,13 @@ impl DeliverDb {
 
 fn decode(k: &[u8], v: &[u8]) -> Option<Record> {
     let nul = k.iter().position(|&b| b == 0)?;
-    let time = u64::from_le_bytes(v.try_into().ok()?);
+    let time = u64::from_le_bytes(v.get(..8)?.try_into().ok()?);
+    let uid = v.get(8..12).map(|u| u32::from_le_bytes(u.try_into().unwrap_or([0; 4])));
     Some(Record {
         msgid: String::from_utf8_lossy(&k[..nul]).into_owned(),
         recipient: String::from_utf8_lossy(&k[nul + 1..]).into_owned(),
         time,
+        uid,
     })
 }
 
@@ -242,6 +278,23 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn find_by_msgid() {
+        let d = tmp("find");
+        let mut db = DeliverDb::new(&d);
+        db.mark_uid("<a@x>", "shared:news.one", 10, 7).unwrap();
+        db.mark("<a@x>", "fred:user.fred", 11).unwrap();
+        db.mark("<a@x>y", "shared:news.two", 12).unwrap();
+        let mut found = db.find("<a@x>").unwrap();
+        found.sort_by(|a, b| a.recipient.cmp(&b.recipient));
+        assert_eq!(found.len(), 2);
+        assert_eq!((found[0].recipient.as_str(), found[0].uid), ("fred:user.fred", None));
+        assert_eq!((found[1].recipient.as_str(), found[1].uid, found[1].time), ("shared:news.one", Some(7), 10));
+        assert_eq!(db.check("<a@x>", "shared:news.one").unwrap(), Some(10));
+        assert!(db.find("<none@x>").unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
