@@ -26,15 +26,17 @@ def available():
 
 class CyrusInstance:
     """extra_conf: lines appended to imapd.conf (later lines win in Cyrus's parser);
-    sieve=True adds a timsieved service on self.sieve_port."""
+    sieve=True adds a timsieved service on self.sieve_port, nntp=True an nntpd service
+    on self.nntp_port (Debian's cyrus-nntpd)."""
 
-    def __init__(self, extra_conf="", sieve=False):
+    def __init__(self, extra_conf="", sieve=False, nntp=False):
         self.dir = tempfile.mkdtemp(prefix="cyrus36-")
         os.chmod(self.dir, 0o755)
         self.port = free_port()
         self.lmtp_socket = os.path.join(self.dir, "lmtp.sock")
         self.pop_port = free_port()
         self.sieve_port = free_port() if sieve else None
+        self.nntp_port = free_port() if nntp else None
         conf = os.path.join(self.dir, "conf")
         for d in ("db", "lock", "log", "proc", "quota", "sieve", "socket", "user"):
             os.makedirs(os.path.join(conf, d))
@@ -58,6 +60,8 @@ class CyrusInstance:
                    if os.access(os.path.join(CYRUS_BIN, "pop3d"), os.X_OK) else "")
                 + (f'  sieve cmd="{CYRUS_BIN}/timsieved -C {self.conf}" listen="127.0.0.1:{self.sieve_port}" prefork=0\n'
                    if sieve else "")
+                + (f'  nntp cmd="{CYRUS_BIN}/nntpd -C {self.conf}" listen="127.0.0.1:{self.nntp_port}" prefork=0\n'
+                   if nntp else "")
                 + "}\n"
                 "EVENTS {\n}\nDAEMON {\n}\n"
             )

@@ -28,8 +28,6 @@ const CACHE_MAX: usize = 128;
 /// Largest script file lmtpd reads (timsieved keeps scripts to sieve_maxscriptsize,
 /// 32 KiB by default; this bounds one placed by hand).
 const SCRIPT_FILE_MAX: u64 = 8 << 20;
-/// How long a `sendmail` run may take before it is killed.
-const SENDMAIL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 /// The flag a message gets when its script failed (Cyrus's).
 pub const FAILED_FLAG: &str = "$SieveFailed";
 
@@ -322,38 +320,7 @@ impl Runner {
     /// Hands a message to `sendmail -i [-N NOTIFY] [-R RET] -f SENDER -- RECIPIENTS`;
     /// true when it took it.
     pub fn send(&self, o: &Outgoing) -> bool {
-        use std::io::Write;
-        use std::process::{Command, Stdio};
-        let mut cmd = Command::new(&self.sendmail);
-        cmd.arg("-i").args(&o.options).arg("-f").arg(&o.sender).arg("--").args(&o.recipients);
-        cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                log::error!("sieve {}: cannot run {}: {e}", o.kind, self.sendmail);
-                return false;
-            }
-        };
-        let wrote = child.stdin.take().map(|mut s| s.write_all(&o.message).is_ok()).unwrap_or(false);
-        let start = std::time::Instant::now();
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(st)) => break Some(st),
-                Ok(None) if start.elapsed() < SENDMAIL_TIMEOUT => std::thread::sleep(std::time::Duration::from_millis(5)),
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break None;
-                }
-            }
-        };
-        match status {
-            Some(st) if st.success() && wrote => true,
-            other => {
-                log::error!("sieve {} to {} failed: {} exited with {:?}", o.kind, o.recipients.join(","), self.sendmail, other.and_then(|s| s.code()));
-                false
-            }
-        }
+        service::sendmail::send(&self.sendmail, &format!("sieve {}", o.kind), &o.options, &o.sender, &o.recipients, &o.message)
     }
 }
 

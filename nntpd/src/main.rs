@@ -1,11 +1,8 @@
-//! nntpd: the NNTP worker started by master.
-//!
-//! This first version greets (no posting), answers CAPABILITIES with what it has and
-//! QUIT; every other command gets `500`.
+//! nntpd: the NNTP worker started by master. The protocol lives in the library
+//! (`lib.rs`); see nntpd(8).
 
 use clap::Parser;
-use service::{Conn, Flow, LineProtocol};
-use std::time::Duration;
+use nntpd::session::{Mode, Session};
 
 /// NNTP server worker (started by master from cyrus.conf).
 #[derive(Parser, Debug)]
@@ -13,49 +10,39 @@ use std::time::Duration;
 struct Args {
     #[command(flatten)]
     svc: service::ServiceArgs,
-}
-
-/// RFC 3977 3.1: command lines are at most 512 octets.
-const MAX_LINE: usize = 512;
-
-struct Nntp;
-
-impl LineProtocol for Nntp {
-    fn max_line(&self) -> usize {
-        MAX_LINE
-    }
-
-    fn on_line(&mut self, conn: &mut Conn, line: &[u8]) -> Flow {
-        let cmd = line.split(|&c| c == b' ').next().unwrap_or_default().to_ascii_uppercase();
-        match cmd.as_slice() {
-            b"QUIT" => {
-                conn.write(b"205 Connection closing\r\n");
-                return Flow::Close;
-            }
-            b"CAPABILITIES" => conn.write_fmt(format_args!(
-                "101 Capability list:\r\nVERSION 2\r\nIMPLEMENTATION Cyrus-compatible NNTP server {}\r\n.\r\n",
-                env!("CARGO_PKG_VERSION")
-            )),
-            _ => conn.write(b"500 Unknown command\r\n"),
-        }
-        Flow::Continue
-    }
-
-    fn on_too_long(&mut self, conn: &mut Conn) -> Flow {
-        conn.write(b"501 Line too long\r\n");
-        Flow::Continue
-    }
-
-    fn on_timeout(&mut self, conn: &mut Conn) {
-        conn.write(b"400 Idle timeout\r\n");
-    }
+    /// Implicit TLS (nntps): the TLS handshake comes before the greeting.
+    #[arg(short = 's')]
+    tls: bool,
+    /// Reader commands only (no IHAVE, CHECK, TAKETHIS).
+    #[arg(short = 'r')]
+    reader: bool,
+    /// Feeder commands only (IHAVE, CHECK, TAKETHIS; no reading or POST).
+    #[arg(short = 'f')]
+    feeder: bool,
+    /// Security strength of an external protection layer (above 1: passwords may be
+    /// sent in the clear over it).
+    #[arg(short = 'p', value_name = "ssf")]
+    ssf: Option<u32>,
 }
 
 fn main() {
     let args = Args::parse();
     let worker = service::Worker::init("nntpd", &args.svc);
+    if args.reader && args.feeder {
+        service::worker::fatal("nntpd", service::exit::USAGE, "-r (reader only) and -f (feeder only) exclude each other");
+    }
+    if args.tls && !worker.tls_configured() {
+        service::worker::fatal("nntpd", service::exit::CONFIG, "nntps: required TLS options (tls_server_cert, tls_server_key) not present");
+    }
+    if worker.config.get_str("newspeer").is_some_and(|p| !p.is_empty()) {
+        log::warn!("newspeer is not built: posted articles are not fed to peers");
+    }
+    let store = mboxlist::Store::open_for_daemon(&worker.config);
+    let mode = Mode { read: !args.feeder, feed: !args.reader };
     worker.run(|w, mut conn| {
-        let greeting = format!("201 {} Cyrus-compatible NNTP server ready, no posting\r\n", w.servername());
-        service::serve(&mut conn, Duration::from_secs(600), &greeting, &mut Nntp);
+        if args.tls && !w.implicit_tls(&mut conn) {
+            return;
+        }
+        Session::new(w, store.as_ref(), mode, args.ssf.unwrap_or(0)).run(&mut conn);
     });
 }

@@ -77,10 +77,22 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Userids with administrative rights, separated by spaces. As in Cyrus, an admin has the l and a rights on every mailbox besides what its ACL gives (so it may list, create, delete, rename and set ACLs and quotas, but reads a user's mail only when an ACL lets it). With virtdomains, an admin written with a domain (admin@example.org) administers that domain only and cannot reach another; one without a domain administers every domain.",
     },
     OptDef {
+        name: "allowanonymouslogin",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "Lets nntpd serve clients that do not log in, as the user anonymous (ACL identifiers anonymous and anyone), and accept AUTHINFO USER anonymous with any password.",
+    },
+    OptDef {
         name: "allowapop",
         kind: Kind::Bool,
         default: Some("yes"),
         desc: "Offer POP3 APOP (a challenge in the greeting; secrets from libsasl2's auxprop, such as sasldb) when libsasl2 can check it.",
+    },
+    OptDef {
+        name: "allownewnews",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "Allows NNTP NEWNEWS (a scan of the matching groups' indexes since the given time); otherwise it answers 503.",
     },
     OptDef {
         name: "allowplaintext",
@@ -525,6 +537,48 @@ pub const OPTIONS: &[OptDef] = &[
         kind: Kind::Bool,
         default: Some("yes"),
         desc: "lmtpd replaces 8-bit bytes in headers with 'X' (for SMTPUTF8 messages only bytes that are not valid UTF-8).",
+    },
+    OptDef {
+        name: "newsaddheaders",
+        kind: Kind::Str,
+        default: Some("to"),
+        desc: "Headers nntpd adds to a posted article when newspostuser is set: to (a To: address newspostuser+group for each newsgroup) and/or replyto (a Reply-To: from Followup-To or Newsgroups), space-separated.",
+    },
+    OptDef {
+        name: "newsgroups",
+        kind: Kind::Str,
+        default: Some("*"),
+        desc: "Wildmat of the group names (the mailbox names below newsprefix) nntpd serves as newsgroups; personal mailboxes never are.",
+    },
+    OptDef {
+        name: "newsmaster",
+        kind: Kind::Str,
+        default: Some("news"),
+        desc: "Userid whose rights decide Usenet control messages: a cancel is carried out where the newsmaster has the e right (or by the article's own poster).",
+    },
+    OptDef {
+        name: "newspeer",
+        kind: Kind::Str,
+        default: None,
+        desc: "Peers to feed posted articles to: not built (logged once as ignored).",
+    },
+    OptDef {
+        name: "newspostuser",
+        kind: Kind::Str,
+        default: None,
+        desc: "Userid used to build the email address of a newsgroup (newspostuser+group) in headers added per newsaddheaders.",
+    },
+    OptDef {
+        name: "newsprefix",
+        kind: Kind::Str,
+        default: None,
+        desc: "Prefix of the mailbox names served as newsgroups: group comp.lang.c is mailbox PREFIX.comp.lang.c (without it, every shared mailbox matching newsgroups is a group).",
+    },
+    OptDef {
+        name: "nntptimeout",
+        kind: Kind::Duration('m'),
+        default: Some("3m"),
+        desc: "Inactivity autologout of nntpd (at least 3 minutes).",
     },
     OptDef {
         name: "partition-",

@@ -162,16 +162,27 @@ impl DeliverDb {
 
     /// Every record of `msgid`, whatever its recipient (one prefix seek per letter).
     pub fn find(&mut self, msgid: &str) -> Result<Vec<Record>, String> {
+        self.find_in(msgid, self.letters(), "")
+    }
+
+    /// The records of `msgid` whose recipient starts with `recipients` (a prefix that
+    /// fixes the letter: one seek).
+    pub fn find_for(&mut self, msgid: &str, recipients: &str) -> Result<Vec<Record>, String> {
+        self.find_in(msgid, vec![letter(recipients)], recipients)
+    }
+
+    fn find_in(&mut self, msgid: &str, letters: Vec<char>, recipients: &str) -> Result<Vec<Record>, String> {
         let mut prefix = msgid.as_bytes().to_vec();
         prefix.push(0);
+        let full = [prefix.as_slice(), recipients.as_bytes()].concat();
         let mut out = Vec::new();
-        for l in self.letters() {
+        for l in letters {
             let Some((env, db)) = self.env(l, false)? else { continue };
             let txn = env.begin_ro_txn().map_err(|e| e.to_string())?;
             let mut cur = txn.open_ro_cursor(*db).map_err(|e| e.to_string())?;
-            for item in cur.iter_from(&prefix) {
+            for item in cur.iter_from(&full) {
                 let (k, v) = item.map_err(|e| e.to_string())?;
-                if !k.starts_with(&prefix) {
+                if !k.starts_with(&full) {
                     break;
                 }
                 out.extend(decode(k, v));
@@ -294,6 +305,9 @@ mod tests {
         assert_eq!((found[1].recipient.as_str(), found[1].uid, found[1].time), ("shared:news.one", Some(7), 10));
         assert_eq!(db.check("<a@x>", "shared:news.one").unwrap(), Some(10));
         assert!(db.find("<none@x>").unwrap().is_empty());
+        let news = db.find_for("<a@x>", "shared:").unwrap();
+        assert_eq!(news.len(), 1);
+        assert_eq!(news[0].recipient, "shared:news.one");
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -19,32 +19,11 @@ fn err(e: lmdb::Error) -> String {
     e.to_string()
 }
 
-/// Whether `name` matches a wildmat `pattern` (`*` any run, `?` one character).
-fn glob(pattern: &[u8], name: &[u8]) -> bool {
-    match (pattern.first(), name.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => glob(&pattern[1..], name) || (!name.is_empty() && glob(pattern, &name[1..])),
-        (Some(b'?'), Some(_)) => glob(&pattern[1..], &name[1..]),
-        (Some(p), Some(n)) if p.eq_ignore_ascii_case(n) => glob(&pattern[1..], &name[1..]),
-        _ => false,
-    }
-}
-
-/// Whether `service` is among the comma-separated wildmat `patterns`: the last
-/// pattern that matches decides, a `!` one excluding (INN's wildmat, as Cyrus).
+/// Whether `service` is among the comma-separated wildmat `patterns` (the last
+/// pattern that matches decides, a `!` one excluding; INN's wildmat, as Cyrus), case
+/// aside.
 pub fn wildmat(patterns: &str, service: &str) -> bool {
-    let mut hit = false;
-    for p in patterns.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (neg, p) = match p.strip_prefix('!') {
-            Some(rest) => (true, rest),
-            None => (false, p),
-        };
-        // Patterns are short (a service list); the recursion is bounded by them.
-        if p.len() <= 64 && glob(p.as_bytes(), service.as_bytes()) {
-            hit = !neg;
-        }
-    }
-    hit
+    crate::wildmat::wildmat(patterns, service, true)
 }
 
 impl Denial {

@@ -20,6 +20,7 @@ pub mod seen;
 pub mod spool;
 pub mod store;
 pub mod users;
+pub mod wildmat;
 
 pub use acl::{Acl, Rights};
 pub use list::{Entry, Quota};

@@ -23,6 +23,7 @@ pub mod conn;
 pub mod identity;
 pub mod log;
 pub mod procs;
+pub mod sendmail;
 pub mod session;
 pub mod status;
 pub mod worker;
