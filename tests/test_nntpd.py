@@ -463,3 +463,32 @@ def test_crosspost_xref_and_headers(server):
     reply = server.post(r, b"From: a@b\r\nNewsgroups: comp.other\r\nSubject: no id\r\n\r\nx\r\n")
     assert reply.startswith("240 <cmu-nntpd-") and reply.split()[1].endswith("@suite.test>"), reply
     assert r.cmd(f"STAT {reply.split()[1]}").startswith("223 0 ")
+
+
+def test_cyr_expire_honours_the_expire_annotation(server):
+    """cyr_expire expunges articles older than a group's /vendor/cmu/cyrus-imapd/expire
+    (inherited from a parent mailbox), as Cyrus expires a news spool. (Not compared:
+    Cyrus 3.6.1's imapd dies on SETMETADATA of a shared mailbox.)"""
+    suite_only(server, "expiry")
+    a = cyrus36.login(server.imap_port, "admin", "secret")
+    for c in (b"CREATE news.arch", b"CREATE news.arch.old", b'SETACL news.arch.old fred lrsp',
+              b'SETMETADATA news.arch (/shared/vendor/cmu/cyrus-imapd/expire "30")'):
+        assert ok(a.cmd(c)), c
+    r = server.raw()
+    r.login()
+    old = article("ancient", "arch.old", "<old.expire@x>", extra="Date: Wed, 1 Jan 2020 00:00:00 +0000\r\n")
+    new = article("recent", "arch.old", "<new.expire@x>")
+    assert server.post(r, old).startswith("240") and server.post(r, new).startswith("240")
+    assert r.cmd("GROUP arch.old").startswith("211 2 ")
+    # -x: nothing expunged; -a: annotations ignored.
+    for flags in (["-E", "1", "-x"], ["-E", "1", "-a"]):
+        server.inst.tool("cyr_expire", *flags)
+        assert r.cmd("GROUP arch.old").startswith("211 2 ")
+    out = server.inst.tool("cyr_expire", "-E", "1", "-v").stdout.decode()
+    assert "news.arch.old: expired 1 messages older than 30.00 days" in out, out
+    g = r.cmd("GROUP arch.old").split()
+    assert g[1] == "1" and r.cmd("STAT <old.expire@x>").startswith("430")
+    assert r.cmd("STAT <new.expire@x>").startswith("223")
+    # The expunged article's file goes at a later -X run.
+    server.inst.tool("cyr_expire", "-X", "0")
+    assert r.cmd("ARTICLE <new.expire@x>").startswith("220")
