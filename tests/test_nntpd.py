@@ -8,7 +8,9 @@ import base64
 import imaplib
 import nntplib
 import os
+import shutil
 import socket
+import subprocess
 import time
 import zlib
 
@@ -17,7 +19,7 @@ import smtplib
 
 import cyrus36
 from cyrus36 import ok
-from suite import Instance, lmtp_send, saslpasswd
+from suite import Instance, descendants, lmtp_send, saslpasswd
 
 SERVERS = [s.strip() for s in os.environ.get("NNTP_SERVERS", "suite,cyrus").split(",") if s.strip()]
 CONF = ("allowplaintext: yes\nsasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: sasldb\nsasl_mech_list: PLAIN LOGIN\n"
@@ -492,3 +494,98 @@ def test_cyr_expire_honours_the_expire_annotation(server):
     # The expunged article's file goes at a later -X run.
     server.inst.tool("cyr_expire", "-X", "0")
     assert r.cmd("ARTICLE <new.expire@x>").startswith("220")
+
+
+NNTPTEST = os.path.join(cyrus36.CYRUS_BIN, "nntptest")
+
+
+def test_nntptest_sasl(server, tmp_path):
+    """Debian's nntptest (cyrus-clients) logs in with AUTHINFO SASL PLAIN and reads."""
+    if not os.access(NNTPTEST, os.X_OK):
+        pytest.skip("nntptest is not installed (cyrus-clients)")
+    script = tmp_path / "script"
+    script.write_bytes(b"GROUP comp.test\r\nQUIT\r\n")
+    r = subprocess.run([NNTPTEST, "-p", str(server.port), "-m", "PLAIN", "-a", "fred", "-u", "fred", "-w", "pw",
+                        "-f", str(script), "127.0.0.1"], capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    out = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+    assert "Authenticated" in out and "211 " in out and "comp.test" in out, out
+    r = subprocess.run([NNTPTEST, "-p", str(server.port), "-m", "PLAIN", "-a", "fred", "-u", "fred", "-w", "wrong",
+                        "-f", str(script), "127.0.0.1"], capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    out = r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+    assert "Authenticated" not in out and "481" in out, out
+
+
+def test_slrnpull_fetches_a_group(server, tmp_path):
+    """slrnpull, a real newsreader's offline fetcher, headless: it logs in, reads the
+    active list and pulls the group's overview and articles into its spool."""
+    if not shutil.which("slrnpull"):
+        pytest.skip("slrnpull is not installed (scripts/deps)")
+    (tmp_path / "slrnpull.conf").write_text("default 1000 0 0\ncomp.test\n")
+    (tmp_path / "authinfo").write_text("fred\npw\n")
+    os.chmod(tmp_path / "authinfo", 0o600)
+    r = subprocess.run(["slrnpull", "-d", str(tmp_path), "-h", f"127.0.0.1:{server.port}", "--fetch-score", "0"],
+                       capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    spool = tmp_path / "news" / "comp" / "test"
+    got = sorted(int(p.name) for p in spool.iterdir() if p.name.isdigit()) if spool.exists() else []
+    assert r.returncode == 0 and len(got) >= 5, (r, (tmp_path / "log").read_text() if (tmp_path / "log").exists() else "")
+    first = (spool / str(got[0])).read_text()
+    assert "Subject: article 0" in first and "\n.dotted line\n" in first
+    assert "comp.test" in (tmp_path / "data" / "active").read_text()
+
+
+def test_rpost_posts_a_batch(server, tmp_path):
+    """suck's rpost posts articles from a batch file (POST, AUTHINFO USER)."""
+    suite_only(server, "rpost")
+    if not shutil.which("rpost"):
+        pytest.skip("rpost is not installed (suck, scripts/deps)")
+    files = []
+    for i in range(3):
+        p = tmp_path / f"out{i}"
+        p.write_bytes(article(f"rpost {i}", "comp.other", f"<rpost{i}.{os.getpid()}@x>"))
+        files.append(str(p))
+    (tmp_path / "batch").write_text("\n".join(files) + "\n")
+    r = subprocess.run(["rpost", f"127.0.0.1:{server.port}", "-U", "fred", "-P", "pw", "-b", str(tmp_path / "batch")],
+                       capture_output=True, timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path)
+    out = r.stdout.decode(errors="replace")
+    assert r.returncode == 0 and out.count("240 ") == 3, out
+    raw = server.raw()
+    raw.login()
+    for i in range(3):
+        assert raw.cmd(f"STAT <rpost{i}.{os.getpid()}@x>").startswith("223 0 ")
+
+
+def test_huge_article_and_hostile_patterns(server):
+    """A 100 MB article past maxmessagesize is read to its end and refused, with the
+    worker's memory bounded and nothing stored; pathological wildmats are answered
+    at once."""
+    suite_only(server, "maxmessagesize")
+    r = server.raw()
+    r.login()
+    before = r.cmd("GROUP comp.test").split()[1]
+    assert r.cmd("POST").startswith("340")
+    r.sock.sendall(b"From: a@b\r\nNewsgroups: comp.test\r\nSubject: huge\r\nMessage-ID: <huge@x>\r\n\r\n")
+    line = b"h" * 998 + b"\r\n"
+    chunk = line * 1000
+    for _ in range(100):
+        r.sock.sendall(chunk)
+    r.sock.sendall(b".\r\n")
+    assert r.line().startswith("441")
+    assert r.cmd("GROUP comp.test").split()[1] == before and r.cmd("STAT <huge@x>").startswith("430")
+    # The worker held at most maxmessagesize of it (peak resident size well under 100 MB).
+    hwm = []
+    for pid in descendants(server.inst.proc.pid):
+        try:
+            if open(f"/proc/{pid}/comm").read().strip() == "nntpd":
+                status = open(f"/proc/{pid}/status").read()
+                hwm.append(int(status.split("VmHWM:")[1].split()[0]))
+        except OSError:
+            pass
+    assert hwm and max(hwm) < 40_000, hwm
+    t = time.monotonic()
+    head, lines = r.multi("LIST ACTIVE " + "*a" * 200 + "b")
+    assert head.startswith("215") and lines == []
+    head, lines = r.multi("LIST ACTIVE " + ",".join(["x*y"] * 120))
+    assert head.startswith("215") and lines == []
+    assert r.cmd("LIST ACTIVE a[b]").startswith("501")
+    assert time.monotonic() - t < 5
+    assert r.cmd("QUIT").startswith("205")
