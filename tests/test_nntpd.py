@@ -10,6 +10,7 @@ import nntplib
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import zlib
@@ -19,7 +20,7 @@ import smtplib
 
 import cyrus36
 from cyrus36 import ok
-from suite import Instance, descendants, lmtp_send, saslpasswd
+from suite import Instance, descendants, free_port, lmtp_send, make_cert, saslpasswd
 
 SERVERS = [s.strip() for s in os.environ.get("NNTP_SERVERS", "suite,cyrus").split(",") if s.strip()]
 CONF = ("allowplaintext: yes\nsasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: sasldb\nsasl_mech_list: PLAIN LOGIN\n"
@@ -397,7 +398,7 @@ def test_read_back_over_imap(server):
     im.logout()
 
 
-def test_authinfo_sasl_starttls_compress(server):
+def test_authinfo_sasl_and_compress(server):
     r = server.raw()
     first, caps = r.multi("CAPABILITIES")
     assert any(c.startswith("SASL ") and "PLAIN" in c for c in caps)
@@ -589,3 +590,61 @@ def test_huge_article_and_hostile_patterns(server):
     assert r.cmd("LIST ACTIVE a[b]").startswith("501")
     assert time.monotonic() - t < 5
     assert r.cmd("QUIT").startswith("205")
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def tls_server(request):
+    """A server whose passwords travel only under TLS: STARTTLS and nntps (-s)."""
+    conf = CONF.replace("allowplaintext: yes", "allowplaintext: no")
+    if request.param == "suite":
+        inst = Instance(name="nntptls", extra_conf=conf)
+        cert, key = make_cert(inst.dir)
+        db = os.path.join(inst.dir, "config", "sasldb2")
+        with open(inst.conf, "a") as f:
+            f.write(f"sasl_sasldb_path: {db}\ntls_server_cert: {cert}\ntls_server_key: {key}\n")
+        inst.tool("mkimap")
+        saslpasswd(db, "suite.test", "fred", "pw")
+        ports = (inst.port("nntp"), inst.port("nntps"))
+        inst.write_cyrus_conf(SERVICES=(f'  nntp cmd="nntpd" listen="127.0.0.1:{ports[0]}" prefork=0\n'
+                                        f'  nntps cmd="nntpd -s" listen="127.0.0.1:{ports[1]}" prefork=0\n'))
+        inst._own()
+        inst.start()
+        yield ports
+        inst.close()
+    else:
+        if not cyrus36.available() or not os.access(os.path.join(cyrus36.CYRUS_BIN, "nntpd"), os.X_OK):
+            pytest.skip("Debian's Cyrus 3.6 nntpd is not installed (scripts/deps --cyrus)")
+        cy = cyrus36.CyrusInstance(nntp=True)
+        cert, key = make_cert(cy.dir)
+        cyrus36.merge_conf(cy.conf, conf + f"tls_server_cert: {cert}\ntls_server_key: {key}\n")
+        ports = (cy.nntp_port, free_port())
+        cc = os.path.join(cy.dir, "cyrus.conf")
+        with open(cc) as f:
+            text = f.read()
+        with open(cc, "w") as f:
+            f.write(text.replace("}\nEVENTS", f'  nntps cmd="{cyrus36.CYRUS_BIN}/nntpd -s -C {cy.conf}" '
+                                              f'listen="127.0.0.1:{ports[1]}" prefork=0\n}}\nEVENTS', 1))
+        cy.add_password("fred", "pw")
+        cy.start()
+        yield ports
+        cy.stop()
+
+
+def test_starttls_and_nntps(tls_server):
+    plain, nntps = tls_server
+    r = Raw(plain)
+    first, caps = r.multi("CAPABILITIES")
+    assert "STARTTLS" in caps and not any(c.startswith("AUTHINFO USER") for c in caps), caps
+    assert r.cmd("AUTHINFO USER fred").startswith("483")
+    r.close()
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    n = nntplib.NNTP("127.0.0.1", plain, timeout=20)
+    n.starttls(ctx)
+    n.login("fred", "pw")
+    assert "READER" in n.getcapabilities()
+    n.quit()
+    n = nntplib.NNTP_SSL("127.0.0.1", nntps, ssl_context=ctx, timeout=20)
+    n.login("fred", "pw")
+    assert n.date()[0].startswith("111")
+    n.quit()
