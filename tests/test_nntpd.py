@@ -648,3 +648,52 @@ def test_starttls_and_nntps(tls_server):
     n.login("fred", "pw")
     assert n.date()[0].startswith("111")
     n.quit()
+
+
+INNXMIT = "/opt/inn2/usr/lib/news/bin/innxmit"
+
+
+def test_innxmit_feeds_by_takethis_and_ihave(server, tmp_path):
+    """INN's innxmit, a real feeder, sends a batch of articles (INN's on-disk form,
+    LF line ends) by CHECK/TAKETHIS and then, with -s, by IHAVE; each is read back
+    over IMAP from the group's mailbox, and a second run sends nothing again."""
+    suite_only(server, "innxmit feeding")
+    if not os.access(INNXMIT, os.X_OK):
+        pytest.skip("innxmit is not unpacked under /opt/inn2 (scripts/deps --cyrus)")
+    for d in ("spool", "out", "db", "run", "tmp", "log"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "inn.conf").write_text(
+        f"pathnews: {tmp_path}\npathbin: /opt/inn2/usr/lib/news/bin\npathetc: {tmp_path}\npathdb: {tmp_path}/db\n"
+        f"pathrun: {tmp_path}/run\npathtmp: {tmp_path}/tmp\npathlog: {tmp_path}/log\npathspool: {tmp_path}/spool\n"
+        f"patharticles: {tmp_path}/spool\npathoutgoing: {tmp_path}/out\ndomain: example.org\n"
+        "pathhost: feeder.example.org\nserver: 127.0.0.1\nmta: \"/bin/true %s\"\nhismethod: hisv6\n"
+        "enableoverview: false\novmethod: tradindexed\n")
+    (tmp_path / "storage.conf").write_text("")
+    (tmp_path / "passwd.nntp").write_text("")
+    env = dict(os.environ, INNCONF=str(tmp_path / "inn.conf"), LD_LIBRARY_PATH="/opt/inn2/usr/lib/news")
+    tag = os.getpid()
+    ids = []
+    for mode in ("stream", "ihave"):
+        files = []
+        for i in range(5):
+            mid = f"<inn.{mode}{i}.{tag}@feeder>"
+            p = tmp_path / "spool" / f"{mode}{i}"
+            p.write_bytes(article(f"fed by innxmit {mode} {i}", "comp.other", mid,
+                                  extra="Path: feeder.example.org!poster\r\n").replace(b"\r\n", b"\n"))
+            files.append(str(p))
+            ids.append(mid)
+        batch = tmp_path / "out" / f"batch.{mode}"
+        for _ in range(2):
+            batch.write_text("\n".join(files) + "\n")
+            r = subprocess.run([INNXMIT, *(["-s"] if mode == "ihave" else []), "-t", "10", "-T", "60", "-P",
+                                str(server.port), "127.0.0.1", str(batch)], env=env, capture_output=True, timeout=90)
+            assert r.returncode == 0, r
+    im = imaplib.IMAP4("127.0.0.1", server.imap_port)
+    im.login("fred", "pw")
+    assert im.select("news.comp.other", readonly=True)[0] == "OK"
+    typ, data = im.search(None, "SUBJECT", "\"fed by innxmit\"")
+    assert typ == "OK" and len(data[0].split()) == 10, data
+    for mid in ids:
+        typ, data = im.search(None, "HEADER", "Message-ID", mid)
+        assert len(data[0].split()) == 1, (mid, data)
+    im.logout()
