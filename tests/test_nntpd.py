@@ -8,6 +8,7 @@ import base64
 import imaplib
 import nntplib
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -697,3 +698,52 @@ def test_innxmit_feeds_by_takethis_and_ihave(server, tmp_path):
         typ, data = im.search(None, "HEADER", "Message-ID", mid)
         assert len(data[0].split()) == 1, (mid, data)
     im.logout()
+
+
+def nntp_instance(name, conf):
+    """A suite instance serving NNTP with the groups comp.test and alt.misc (anyone may
+    read and post) and the sasldb user fred."""
+    inst = Instance(name=name, extra_conf=CONF + conf)
+    db = os.path.join(inst.dir, "config", "sasldb2")
+    with open(inst.conf, "a") as f:
+        f.write(f"sasl_sasldb_path: {db}\n")
+    inst.tool("mkimap")
+    saslpasswd(db, "suite.test", "fred", "pw")
+    for g in ("comp.test", "alt.misc"):
+        inst.create_mailbox(f"news.{g}", acl="anyone\tlrsp\t")
+    port = inst.port("nntp")
+    inst.write_cyrus_conf(SERVICES=f'  nntp cmd="nntpd" listen="127.0.0.1:{port}" prefork=0\n')
+    inst._own()
+    inst.start()
+    return inst, port
+
+
+def test_newspeer_feeds_peers(server):
+    """newspeer: an article filed here is offered to the peer by IHAVE when one of its
+    groups matches the peer's wildmat, never to a peer its Path came through; the
+    peer (another suite instance) stores it."""
+    suite_only(server, "newspeer")
+    peer, peer_port = nntp_instance("peer", "")
+    here, port = nntp_instance("feeder", f"newspeer: 127.0.0.1:{peer_port}/comp.*\n")
+    try:
+        r = Raw(port)
+        r.login()
+        tag = os.getpid()
+        assert post_raw(r, article("fed on", "comp.test", f"<fed.{tag}@x>")).startswith("240")
+        assert post_raw(r, article("kept here", "alt.misc", f"<kept.{tag}@x>")).startswith("240")
+        r.sock.sendall(f"IHAVE <loop.{tag}@x>\r\n".encode())
+        assert r.line().startswith("335")
+        r.sock.sendall(article("came from the peer", "comp.test", f"<loop.{tag}@x>",
+                               extra="Path: 127.0.0.1!poster\r\n") + b".\r\n")
+        assert r.line().startswith("235")
+        p = Raw(peer_port)
+        p.login()
+        assert p.cmd(f"STAT <fed.{tag}@x>").startswith("223")
+        assert p.cmd(f"HEAD <fed.{tag}@x>").startswith("221")
+        assert any(h.startswith("Path: suite.test!suite.test!fred") for h in p.block())
+        assert p.cmd(f"STAT <kept.{tag}@x>").startswith("430"), "alt.* is not fed"
+        assert p.cmd(f"STAT <loop.{tag}@x>").startswith("430"), "not fed back where it came from"
+        here.log.wait(re.escape(f"fed <fed.{tag}@x> to 127.0.0.1"))
+    finally:
+        here.close()
+        peer.close()

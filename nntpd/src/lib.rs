@@ -2,6 +2,7 @@
 //! See nntpd(8).
 
 pub mod article;
+pub mod feed;
 pub mod groups;
 pub mod post;
 pub mod reader;

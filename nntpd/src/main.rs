@@ -34,9 +34,6 @@ fn main() {
     if args.tls && !worker.tls_configured() {
         service::worker::fatal("nntpd", service::exit::CONFIG, "nntps: required TLS options (tls_server_cert, tls_server_key) not present");
     }
-    if worker.config.get_str("newspeer").is_some_and(|p| !p.is_empty()) {
-        log::warn!("newspeer is not built: posted articles are not fed to peers");
-    }
     let store = mboxlist::Store::open_for_daemon(&worker.config);
     let mode = Mode { read: !args.feeder, feed: !args.reader };
     worker.run(|w, mut conn| {

@@ -9,6 +9,7 @@
 //! disk in every group. A connection lost mid-article leaves nothing behind.
 //! Control messages go to `control.TYPE` when that group exists; `cancel` removes the
 //! article where the newsmaster has the `t` right, or everywhere for its own poster.
+//! A filed article is then offered to the `newspeer` peers (see [`crate::feed`]).
 
 use crate::article;
 use crate::groups::News;
@@ -257,6 +258,9 @@ fn file(s: &mut Session, raw: &[u8], offered: Option<&str>) -> Result<String, St
     } else if filed > 0 {
         news2mail(s, &groups, &article);
     }
+    if filed > 0 {
+        feed_peers(s, &groups, &article, &msgid);
+    }
     Ok(msgid)
 }
 
@@ -435,4 +439,21 @@ fn news2mail(s: &Session, groups: &[(String, InternalName)], article: &[u8]) {
     msg.extend_from_slice(&article[hl..]);
     let sendmail = s.w.config.get_str("sendmail").unwrap_or("/usr/lib/sendmail");
     service::sendmail::send(sendmail, "news2mail", &[], "<>", &rcpts, &msg);
+}
+
+/// Offers the stored article to the `newspeer` peers that want it.
+fn feed_peers(s: &Session, groups: &[(String, InternalName)], article: &[u8], msgid: &str) {
+    let Some(spec) = s.w.config.get_str("newspeer").filter(|p| !p.trim().is_empty()) else { return };
+    let hl = mailbox::cache::header_len(article);
+    let path = get(&message::header_fields(&article[..hl]), "Path").unwrap_or_default();
+    let names: Vec<String> = groups.iter().map(|(g, _)| g.clone()).collect();
+    for peer in crate::feed::peers(spec) {
+        if !peer.wants(&path, &names) {
+            continue;
+        }
+        match peer.send(msgid, article) {
+            Ok(()) => log::info!("fed {msgid} to {}", peer.host),
+            Err(e) => log::error!("feeding {msgid} to {}: {e}", peer.host),
+        }
+    }
 }

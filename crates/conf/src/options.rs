@@ -560,7 +560,7 @@ pub const OPTIONS: &[OptDef] = &[
         name: "newspeer",
         kind: Kind::Str,
         default: None,
-        desc: "Peers to feed posted articles to: not built (logged once as ignored).",
+        desc: "Peers nntpd feeds each article it files to, whitespace-separated [user[:pass]@]host[:port][/wildmat]: by IHAVE, or with a user after AUTHINFO by POST; not to a peer named in the article's Path, and with a wildmat only when one of its groups matches (@pattern excludes absolutely).",
     },
     OptDef {
         name: "newspostuser",
