@@ -747,3 +747,41 @@ def test_newspeer_feeds_peers(server):
     finally:
         here.close()
         peer.close()
+
+
+def test_anonymous_reading(server):
+    """allowanonymouslogin: a client that does not log in reads and posts as
+    anonymous where the ACL lets anonymous; AUTHINFO USER anonymous takes any
+    password. Without it, reading needs a login (test_greeting_capabilities_mode)."""
+    suite_only(server, "anonymous")
+    inst, port = nntp_instance("anon", "allowanonymouslogin: yes\n")
+    try:
+        r = Raw(port)
+        first, caps = r.multi("CAPABILITIES")
+        assert "READER" in caps
+        assert r.cmd("GROUP comp.test").startswith("211 0 ")
+        assert post_raw(r, article("anonymous post", "comp.test", f"<anon.{os.getpid()}@x>")).startswith("240")
+        head = r.cmd(f"HEAD <anon.{os.getpid()}@x>")
+        assert head.startswith("221") and "Path: suite.test!anonymous" in r.block()
+        assert r.cmd("GROUP nosuch").startswith("411")
+        assert r.cmd("AUTHINFO USER anonymous").startswith("381")
+        assert r.cmd("AUTHINFO PASS me@example.org").startswith("281")
+        inst.log.wait("login: .* anonymous me@example.org")
+    finally:
+        inst.close()
+
+
+def test_overlong_and_odd_commands(server):
+    """Overlong command lines, empty lines, unknown commands and arguments where none
+    are taken get their RFC 3977 codes and the session goes on."""
+    r = server.raw()
+    r.login()
+    # RFC 3977 3.1's 512 octets; Cyrus 3.6 reads on and answers the group.
+    assert r.cmd("GROUP " + "x" * 600).startswith("501" if server.kind == "suite" else "411")
+    assert r.cmd("").startswith("501")
+    assert r.cmd("XYZZY").startswith("500")
+    assert r.cmd("QUIT now").startswith("501")
+    assert r.cmd("LIST ACTIVE a b c").startswith("501")
+    assert r.cmd("NEWGROUPS 20240101").startswith("501")
+    assert r.cmd("NEWGROUPS 20240101 250000").startswith("501")
+    assert r.cmd("GROUP comp.test").startswith("211")
