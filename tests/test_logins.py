@@ -6,14 +6,13 @@ cyr_deny is also run against Debian's Cyrus 3.6 (its own cyr_deny), where instal
 
 import base64
 import os
-import poplib
 import smtplib
 import subprocess
 
 import pytest
 
 import cyrus36
-from suite import BIN, Instance, saslpasswd
+from suite import BIN, Instance, pop_login, saslpasswd
 
 SERVERS = [s.strip() for s in os.environ.get("IMAP_SERVERS", "suite,cyrus").split(",") if s.strip()]
 CONF = ("allowplaintext: yes\nsasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: sasldb\nsasl_mech_list: PLAIN LOGIN\n"
@@ -59,21 +58,6 @@ def imap_login(port, user, pw):
         if "\x00" not in user and len(user) < 200 else im.cmd(b"LOGIN {%d+}\r\n" % len(user.encode()) + user.encode() + b" " + pw.encode())
     im.cmd(b"LOGOUT")
     return ok(r)
-
-
-def pop_login(port, user, pw):
-    p = poplib.POP3("127.0.0.1", port, timeout=10)
-    try:
-        p.user(user)
-        p.pass_(pw)
-        return True
-    except poplib.error_proto:
-        return False
-    finally:
-        try:
-            p.quit()
-        except (poplib.error_proto, OSError, EOFError):
-            pass
 
 
 def lmtp_auth(port, authzid, authcid, pw):

@@ -540,7 +540,7 @@ impl<'a> Session<'a> {
                 let authid = sc.authuser().unwrap_or_else(|| user.clone());
                 self.logged_in(conn, tag, &authid, &user, mech)
             }
-            Err(AuthError::Failed(e)) => self.failed(conn, tag, "?", mech, &e.to_string()),
+            Err(AuthError::Failed(e)) => self.failed(conn, tag, &service::auth::attempted(&sc), mech, &e.to_string()),
             Err(AuthError::Cancelled) => bad(conn, tag, "Authentication cancelled"),
             Err(AuthError::BadBase64) => bad(conn, tag, "Invalid base64"),
             Err(AuthError::Lost) => return Ok(Flow::Close),

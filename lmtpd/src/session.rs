@@ -236,7 +236,8 @@ impl<'a> Session<'a> {
                 }
             }
             Err(AuthError::Failed(e)) => {
-                log::info!("badlogin: {} {} {}: {}", conn.peer, mech, if e.is_auth_failure() { "authentication failure" } else { "error" }, e.detail);
+                let why = format!("{}: {}", if e.is_auth_failure() { "authentication failure" } else { "error" }, e.detail);
+                service::identity::log_refusal(conn, &mech, &service::auth::attempted(&sc), &why);
                 conn.write(b"535 5.7.8 Authentication failed\r\n");
             }
             Err(AuthError::Cancelled) => conn.write(b"501 5.0.0 Authentication cancelled\r\n"),

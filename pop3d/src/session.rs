@@ -191,11 +191,13 @@ impl<'a> Session<'a> {
             }
             None => auth_user,
         };
-        let ok = self.sasl(conn).is_some_and(|mut c| c.checkpass(&auth_user, pass.as_bytes()).is_ok());
-        if ok {
-            self.login(conn, &auth_user, &user, "plaintext");
-        } else {
-            self.failed(conn, &auth_user, "plaintext", "authentication failure");
+        let checked = match self.sasl(conn) {
+            Some(mut c) => c.checkpass(&auth_user, pass.as_bytes()).map_err(|e| e.to_string()),
+            None => Err("SASL is not available".into()),
+        };
+        match checked {
+            Ok(()) => self.login(conn, &auth_user, &user, "plaintext"),
+            Err(why) => self.failed(conn, &auth_user, "plaintext", &why),
         }
         Flow::Go
     }
@@ -262,7 +264,7 @@ impl<'a> Session<'a> {
                 let authid = sc.authuser().unwrap_or_else(|| self.strip_folder(&user));
                 self.login(conn, &authid, &user, &mech)
             }
-            Err(AuthError::Failed(e)) => self.failed(conn, "?", &mech, &e.to_string()),
+            Err(AuthError::Failed(e)) => self.failed(conn, &service::auth::attempted(&sc), &mech, &e.to_string()),
             Err(AuthError::Cancelled) => conn.write(b"-ERR Authentication cancelled\r\n"),
             Err(AuthError::BadBase64) => conn.write(b"-ERR Bad base64\r\n"),
             Err(AuthError::Lost) => return Flow::Quit,

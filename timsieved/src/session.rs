@@ -268,7 +268,7 @@ impl<'a> Session<'a> {
             }
             Err(AuthError::Failed(e)) => {
                 self.failures += 1;
-                log::info!("badlogin: {} {mech} {e}", conn.peer);
+                service::identity::log_refusal(conn, mech, &service::auth::attempted(&sc), &e.to_string());
                 std::thread::sleep(FAIL_DELAY * self.failures.min(10));
                 conn.write(&response("NO", None, Some("Authentication failed")));
             }

@@ -10,7 +10,16 @@
 //! (with an optional initial response), step until done, read the authenticated user.
 //! Before TLS, call [`ServerConn::set_plaintext_allowed`]`(false)` so that PLAIN and
 //! LOGIN are neither offered nor accepted (unless `allowplaintext`); after TLS tell it
-//! the TLS strength with [`ServerConn::set_external_ssf`].
+//! the TLS strength with [`ServerConn::set_external_ssf`], the verified client
+//! certificate's name for EXTERNAL ([`ServerConn::set_external_authid`]) and the
+//! channel binding for the SCRAM-*-PLUS mechanisms ([`ServerConn::set_channel_binding`]).
+//!
+//! A password check may wait on another daemon (saslauthd, an LDAP server through the
+//! ldapdb plugin), and libsasl2 2.1.28 reads saslauthd's answer with no time limit. With
+//! [`ServerConn::set_deadline`], every call that may wait (start, step, checkpass, APOP)
+//! runs on a helper thread and is given up after the deadline: the caller gets
+//! [`SASL_UNAVAIL`] with a detail saying so, and the connection handle (with whatever
+//! it points to) is left to the helper, which disposes of it if the call ever returns.
 //!
 //! Pitfalls met (shared/notes/crate-probe.md): the callback table must outlive the
 //! library (it is leaked once); `sasl_checkpass` needs NUL-terminated strings;
@@ -19,8 +28,11 @@
 use conf::Config;
 use sasl2_sys::prelude::*;
 use std::collections::HashMap;
-use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_void};
+use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_ulong, c_void};
 use std::sync::OnceLock;
+use std::time::Duration;
+
+pub use sasl2_sys::prelude::SASL_UNAVAIL;
 
 /// A failure, with libsasl2's code and its detail text (never a password).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,12 +88,27 @@ unsafe extern "C" fn getopt_cb(
     }
 }
 
+/// The last error libsasl2 logged during the current call: its plugins and password
+/// checkers often say why only there (saslauthd's "cannot connect to saslauthd server"
+/// becomes the errdetail "checkpass failed"), so it is added to the error's detail.
+/// One call at a time runs in a worker process.
+static LAST_LOGGED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn take_logged() -> Option<String> {
+    LAST_LOGGED.lock().ok().and_then(|mut l| l.take())
+}
+
 unsafe extern "C" fn log_cb(_ctx: *mut c_void, level: c_int, message: *const c_char) -> c_int {
     if message.is_null() {
         return SASL_OK;
     }
     // SAFETY: message is a C string from libsasl2.
     let m = unsafe { CStr::from_ptr(message) }.to_string_lossy();
+    if matches!(level, SASL_LOG_ERR | SASL_LOG_FAIL) {
+        if let Ok(mut l) = LAST_LOGGED.lock() {
+            *l = Some(m.chars().take(200).collect());
+        }
+    }
     match level {
         SASL_LOG_ERR | SASL_LOG_FAIL => log::error!("SASL {m}"),
         SASL_LOG_WARN => log::warn!("SASL {m}"),
@@ -193,6 +220,54 @@ pub enum Step {
 /// One server-side SASL connection.
 pub struct ServerConn {
     conn: *mut sasl_conn_t,
+    /// What libsasl2 keeps pointers to (the channel binding): it lives as long as the
+    /// handle, and goes with it to a helper thread that was given up on.
+    kept: Box<Kept>,
+    deadline: Option<Duration>,
+}
+
+/// Data libsasl2 points to rather than copies.
+#[derive(Default)]
+struct Kept {
+    cb_name: Option<CString>,
+    cb_data: Vec<u8>,
+    cb: Option<sasl_channel_binding_t>,
+}
+
+/// A handle and what it points to, moved to a helper thread. libsasl2 connections are
+/// not tied to a thread; this one is used by one thread at a time (the caller waits
+/// for the helper, or forgets the handle).
+struct Moved(*mut sasl_conn_t, Box<Kept>);
+// SAFETY: see above; the raw pointers in Kept point into Kept itself.
+unsafe impl Send for Moved {}
+
+impl Moved {
+    fn conn(&self) -> *mut sasl_conn_t {
+        self.0
+    }
+}
+
+/// What a call that may wait returns from the helper thread (pointers copied out).
+struct Answer {
+    code: c_int,
+    data: Vec<u8>,
+    detail: Option<String>,
+}
+
+fn answer(conn: *mut sasl_conn_t, code: c_int, out: *const c_char, len: c_uint) -> Answer {
+    // SAFETY: out/len come from libsasl2 and stay valid until the next call on conn.
+    let data = if out.is_null() { Vec::new() } else { unsafe { std::slice::from_raw_parts(out as *const u8, len as usize) }.to_vec() };
+    let logged = take_logged();
+    let detail = (code != SASL_OK && code != SASL_CONTINUE).then(|| {
+        // SAFETY: errdetail returns a string owned by the connection.
+        let p = unsafe { sasl_errdetail(conn) };
+        let d = if p.is_null() { errstring(code) } else { unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned() };
+        match logged {
+            Some(l) if !d.contains(&l) => format!("{d} ({l})"),
+            _ => d,
+        }
+    });
+    Answer { code, data, detail }
 }
 
 fn opt_c(s: Option<&str>) -> Result<Option<CString>, SaslError> {
@@ -218,10 +293,53 @@ impl ServerConn {
         if r != SASL_OK {
             return Err(SaslError { code: r, detail: errstring(r) });
         }
-        Ok(ServerConn { conn })
+        Ok(ServerConn { conn, kept: Box::default(), deadline: None })
+    }
+
+    /// Gives up any call that may wait on a password service after `limit` (see the
+    /// module doc); `None` waits as long as libsasl2 does.
+    pub fn set_deadline(&mut self, limit: Option<Duration>) {
+        self.deadline = limit;
+    }
+
+    /// Runs `f` on the handle, on a helper thread when a deadline is set.
+    fn call(&mut self, what: &str, f: impl FnOnce(*mut sasl_conn_t) -> Answer + Send + 'static) -> Answer {
+        if self.conn.is_null() {
+            return Answer { code: SASL_FAIL, data: Vec::new(), detail: Some("an earlier call was given up".into()) };
+        }
+        take_logged();
+        let Some(limit) = self.deadline else { return f(self.conn) };
+        let moved = Moved(self.conn, std::mem::take(&mut self.kept));
+        let (tx, rx) = std::sync::mpsc::channel::<(Answer, Moved)>();
+        let spawned = std::thread::Builder::new().name("sasl".into()).spawn(move || {
+            let a = f(moved.conn());
+            if let Err(std::sync::mpsc::SendError((_, mut m))) = tx.send((a, moved)) {
+                // Given up on: nobody else holds the handle now.
+                // SAFETY: the handle is ours alone.
+                unsafe { sasl_dispose(&mut m.0) };
+            }
+        });
+        if spawned.is_err() {
+            return Answer { code: SASL_NOMEM, data: Vec::new(), detail: Some("cannot start a thread".into()) };
+        }
+        match rx.recv_timeout(limit) {
+            Ok((a, m)) => {
+                self.kept = m.1;
+                a
+            }
+            Err(_) => {
+                // The helper keeps the handle (and disposes of it if the call returns).
+                self.conn = std::ptr::null_mut();
+                let detail = format!("{what} gave no answer within {} s (is the password service, e.g. saslauthd, hanging?)", limit.as_secs_f32());
+                Answer { code: SASL_UNAVAIL, data: Vec::new(), detail: Some(detail) }
+            }
+        }
     }
 
     fn err(&self, code: c_int) -> SaslError {
+        if self.conn.is_null() {
+            return SaslError { code, detail: errstring(code) };
+        }
         // SAFETY: errdetail returns a string owned by the connection.
         let p = unsafe { sasl_errdetail(self.conn) };
         let detail = if p.is_null() { errstring(code) } else { unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned() };
@@ -253,6 +371,35 @@ impl ServerConn {
         if r == SASL_OK { Ok(()) } else { Err(self.err(r)) }
     }
 
+    /// The authentication id an external layer established (the CN of a verified TLS
+    /// client certificate, as Cyrus takes it): offers and answers EXTERNAL.
+    pub fn set_external_authid(&mut self, authid: &str) -> Result<(), SaslError> {
+        let id = opt_c(Some(authid))?;
+        // SAFETY: libsasl2 copies the string.
+        let r = unsafe { sasl_setprop(self.conn, SASL_AUTH_EXTERNAL as c_int, ptr(&id) as *const c_void) };
+        if r == SASL_OK { Ok(()) } else { Err(self.err(r)) }
+    }
+
+    /// The TLS channel binding (`tls-unique` or `tls-exporter` and its bytes), which
+    /// makes libsasl2 offer the SCRAM-*-PLUS mechanisms. Not critical: clients may
+    /// still use the mechanisms without binding.
+    pub fn set_channel_binding(&mut self, name: &str, data: &[u8]) -> Result<(), SaslError> {
+        let k = &mut *self.kept;
+        k.cb_name = opt_c(Some(name))?;
+        k.cb_data = data.to_vec();
+        k.cb = Some(sasl_channel_binding_t {
+            name: ptr(&k.cb_name),
+            critical: 0,
+            len: k.cb_data.len() as c_ulong,
+            data: k.cb_data.as_ptr(),
+        });
+        let cb = k.cb.as_ref().map_or(std::ptr::null(), |c| c as *const sasl_channel_binding_t);
+        // SAFETY: libsasl2 keeps the pointer; the struct and its data live in `kept`,
+        // which lives as long as the handle (and moves with it).
+        let r = unsafe { sasl_setprop(self.conn, SASL_CHANNEL_BINDING as c_int, cb as *const c_void) };
+        if r == SASL_OK { Ok(()) } else { Err(self.err(r)) }
+    }
+
     /// The mechanisms offered now, in libsasl2's order.
     pub fn mechanisms(&self) -> Result<Vec<String>, SaslError> {
         let mut out: *const c_char = std::ptr::null();
@@ -269,64 +416,83 @@ impl ServerConn {
         Ok(s.split_whitespace().map(str::to_string).collect())
     }
 
-    fn outcome(&self, r: c_int, out: *const c_char, len: c_uint) -> Result<Step, SaslError> {
-        // SAFETY: out/len come from libsasl2 and stay valid until the next call.
-        let data = if out.is_null() { Vec::new() } else { unsafe { std::slice::from_raw_parts(out as *const u8, len as usize) }.to_vec() };
-        match r {
-            SASL_CONTINUE => Ok(Step::Continue(data)),
-            SASL_OK => Ok(Step::Done((!data.is_empty()).then_some(data))),
-            e => Err(self.err(e)),
+    fn outcome(a: Answer) -> Result<Step, SaslError> {
+        match a.code {
+            SASL_CONTINUE => Ok(Step::Continue(a.data)),
+            SASL_OK => Ok(Step::Done((!a.data.is_empty()).then_some(a.data))),
+            code => Err(SaslError { code, detail: a.detail.unwrap_or_else(|| errstring(code)) }),
         }
+    }
+
+    fn result(a: Answer) -> Result<(), SaslError> {
+        Self::outcome(a).map(|_| ())
     }
 
     /// Starts `mech`, with the client's initial response if it sent one (SASL-IR).
     pub fn start(&mut self, mech: &str, initial: Option<&[u8]>) -> Result<Step, SaslError> {
-        let m = opt_c(Some(mech))?;
-        let (mut out, mut len) = (std::ptr::null(), 0 as c_uint);
-        let (ip, il) = match initial {
-            Some(i) => (i.as_ptr() as *const c_char, i.len() as c_uint),
-            None => (std::ptr::null(), 0),
-        };
-        // SAFETY: inputs live across the call.
-        let r = unsafe { sasl_server_start(self.conn, ptr(&m), ip, il, &mut out, &mut len) };
-        self.outcome(r, out, len)
+        let m = opt_c(Some(mech))?.unwrap_or_default();
+        let initial = initial.map(<[u8]>::to_vec);
+        let a = self.call("the SASL exchange", move |conn| {
+            let (mut out, mut len) = (std::ptr::null(), 0 as c_uint);
+            let (ip, il) = match &initial {
+                Some(i) => (i.as_ptr() as *const c_char, i.len() as c_uint),
+                None => (std::ptr::null(), 0),
+            };
+            // SAFETY: inputs live across the call.
+            let r = unsafe { sasl_server_start(conn, m.as_ptr(), ip, il, &mut out, &mut len) };
+            answer(conn, r, out, len)
+        });
+        Self::outcome(a)
     }
 
     /// Feeds the client's answer to the last challenge.
     pub fn step(&mut self, response: &[u8]) -> Result<Step, SaslError> {
-        let (mut out, mut len) = (std::ptr::null(), 0 as c_uint);
-        // SAFETY: input lives across the call.
-        let r = unsafe { sasl_server_step(self.conn, response.as_ptr() as *const c_char, response.len() as c_uint, &mut out, &mut len) };
-        self.outcome(r, out, len)
+        let response = response.to_vec();
+        let a = self.call("the SASL exchange", move |conn| {
+            let (mut out, mut len) = (std::ptr::null(), 0 as c_uint);
+            // SAFETY: input lives across the call.
+            let r = unsafe { sasl_server_step(conn, response.as_ptr() as *const c_char, response.len() as c_uint, &mut out, &mut len) };
+            answer(conn, r, out, len)
+        });
+        Self::outcome(a)
     }
 
     /// Checks a user name and password (LOGIN, USER/PASS, AUTHINFO USER).
     pub fn checkpass(&mut self, user: &str, pass: &[u8]) -> Result<(), SaslError> {
-        let u = opt_c(Some(user))?;
+        let u = opt_c(Some(user))?.unwrap_or_default();
         let p = CString::new(pass).map_err(|_| SaslError { code: SASL_BADPARAM, detail: "NUL in password".into() })?;
-        // SAFETY: both are NUL-terminated (libsasl2's verifier reads them as C strings).
-        let r = unsafe { sasl_checkpass(self.conn, ptr(&u), user.len() as c_uint, p.as_ptr(), pass.len() as c_uint) };
-        if r == SASL_OK { Ok(()) } else { Err(self.err(r)) }
+        let a = self.call("the password check", move |conn| {
+            // SAFETY: both are NUL-terminated (libsasl2's verifier reads them as C strings).
+            let r = unsafe { sasl_checkpass(conn, u.as_ptr(), u.as_bytes().len() as c_uint, p.as_ptr(), p.as_bytes().len() as c_uint) };
+            answer(conn, r, std::ptr::null(), 0)
+        });
+        Self::result(a)
     }
 
     /// Whether libsasl2 can check APOP (it was built with it, and an auxprop plugin
     /// can give the plaintext secret).
     pub fn apop_available(&self) -> bool {
         // SAFETY: a NULL challenge asks only whether APOP is supported.
-        unsafe { sasl_checkapop(self.conn, std::ptr::null(), 0, std::ptr::null(), 0) == SASL_OK }
+        !self.conn.is_null() && unsafe { sasl_checkapop(self.conn, std::ptr::null(), 0, std::ptr::null(), 0) == SASL_OK }
     }
 
     /// Checks a POP3 APOP answer: `response` is `user digest`, the digest being
     /// MD5(challenge + secret) in hex.
     pub fn checkapop(&mut self, challenge: &str, response: &str) -> Result<(), SaslError> {
-        let c = opt_c(Some(challenge))?;
-        let r = opt_c(Some(response))?;
-        // SAFETY: both are NUL-terminated and live across the call.
-        let code = unsafe { sasl_checkapop(self.conn, ptr(&c), challenge.len() as c_uint, ptr(&r), response.len() as c_uint) };
-        if code == SASL_OK { Ok(()) } else { Err(self.err(code)) }
+        let c = opt_c(Some(challenge))?.unwrap_or_default();
+        let r = opt_c(Some(response))?.unwrap_or_default();
+        let a = self.call("the APOP check", move |conn| {
+            // SAFETY: both are NUL-terminated and live across the call.
+            let code = unsafe { sasl_checkapop(conn, c.as_ptr(), c.as_bytes().len() as c_uint, r.as_ptr(), r.as_bytes().len() as c_uint) };
+            answer(conn, code, std::ptr::null(), 0)
+        });
+        Self::result(a)
     }
 
     fn string_prop(&self, prop: c_uint) -> Option<String> {
+        if self.conn.is_null() {
+            return None;
+        }
         let mut p: *const c_void = std::ptr::null();
         // SAFETY: getprop gives a string owned by the connection, copied at once.
         let r = unsafe { sasl_getprop(self.conn, prop as c_int, &mut p) };
@@ -348,6 +514,9 @@ impl ServerConn {
 
 impl Drop for ServerConn {
     fn drop(&mut self) {
+        if self.conn.is_null() {
+            return; // given to a helper thread, which disposes of it
+        }
         // SAFETY: disposing our own handle once.
         unsafe { sasl_dispose(&mut self.conn) };
     }

@@ -16,7 +16,9 @@ pub fn plaintext_ok(w: &Worker, conn: &Conn) -> bool {
 
 /// A libsasl2 server connection for this worker's service (`sasl_service` is Cyrus's
 /// name: imap, pop, lmtp, sieve, nntp), with plaintext mechanisms gated by
-/// [`plaintext_ok`] and the TLS strength passed on. `None` (logged by libsasl2) when
+/// [`plaintext_ok`]; under TLS the strength, the verified client certificate's CN (for
+/// EXTERNAL) and the channel binding (for SCRAM-*-PLUS) passed on; calls that wait on
+/// a password service bounded by `password_check_timeout`. `None` (logged by libsasl2) when
 /// SASL cannot be set up.
 pub fn server_conn(w: &Worker, conn: &Conn, sasl_service: &str) -> Option<sasl::ServerConn> {
     sasl::init(w.program, &w.config).ok()?;
@@ -25,8 +27,22 @@ pub fn server_conn(w: &Worker, conn: &Conn, sasl_service: &str) -> Option<sasl::
     c.set_plaintext_allowed(plaintext_ok(w, conn)).ok()?;
     if conn.is_tls() {
         let _ = c.set_external_ssf(conn.tls_bits());
+        if let Some(cn) = conn.tls_peer_cn() {
+            let _ = c.set_external_authid(&cn);
+        }
+        if let Some((name, data)) = conn.tls_channel_binding() {
+            let _ = c.set_channel_binding(name, &data);
+        }
     }
+    let limit = w.config.get_duration("password_check_timeout");
+    c.set_deadline((!limit.is_zero()).then_some(limit));
     Some(c)
+}
+
+/// Who an exchange that failed tried to authenticate as, for the `badlogin:` line
+/// (libsasl2 knows once the mechanism has read the name), else `?`.
+pub fn attempted(sc: &sasl::ServerConn) -> String {
+    sc.authuser().unwrap_or_else(|| "?".into())
 }
 
 /// How an exchange ended without success.

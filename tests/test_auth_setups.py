@@ -1,0 +1,255 @@
+"""Authentication set-ups of a Cyrus site, each proven with the real daemons: the
+suite's master and workers, and the password or ticket service run by the test
+(tests/authd.py): saslauthd on a sasldb and on OpenLDAP, libsasl2's auxprop plugins,
+an MIT KDC for GSSAPI, SCRAM/CRAM/DIGEST with channel binding, and TLS client
+certificates for EXTERNAL. Logins go over IMAP (imaplib or a raw client), POP3
+(poplib), LMTP AUTH (smtplib.LMTP) and, for GSSAPI, Debian's imtest/pop3test/
+lmtptest/sivtest. Where the behaviour should match Cyrus, the same test also runs
+against Debian's Cyrus 3.6 (`IMAP_SERVERS=suite,cyrus`); differences are asserted as
+such. Bad input — a saslauthd that is down or hangs, LDAP filter characters in a
+name, a principal of another realm, a certificate of another CA — is refused with a
+`badlogin:` log line while the worker goes on serving.
+"""
+
+import base64
+import os
+import pwd
+import shutil
+import smtplib
+import socket
+import tempfile
+import time
+
+import pytest
+
+import authd
+import cyrus36
+from suite import Instance, pop_login, saslpasswd, wait_for
+
+SERVERS = [s.strip() for s in os.environ.get("IMAP_SERVERS", "suite,cyrus").split(",") if s.strip()]
+BASE = "allowplaintext: yes\nunixhierarchysep: no\naltnamespace: no\nadmins: admin\n"
+USERS = (("fred", "fredpw"), ("admin", "secret"))
+
+
+def cyrus_uid():
+    pw = pwd.getpwnam("cyrus")
+    return pw.pw_uid, pw.pw_gid
+
+
+class Target:
+    """The suite or Cyrus 3.6 with imapd.conf lines `conf`, users `mailboxes`
+    created; .imap, .pop and (suite only) .lmtp ports; .log (suite only)."""
+
+    def __init__(self, kind, conf, mailboxes=("fred",), services=""):
+        self.kind, self.log, self.lmtp = kind, None, None
+        if kind == "suite":
+            self.inst = inst = Instance(name="auth", extra_conf=BASE + conf)
+            inst.tool("mkimap")
+            inst.write_cyrus_conf(SERVICES=(
+                f'  imap cmd="imapd" listen="127.0.0.1:{inst.port("imap")}" prefork=1\n'
+                f'  pop3 cmd="pop3d" listen="127.0.0.1:{inst.port("pop3")}" prefork=1\n'
+                f'  lmtp cmd="lmtpd" listen="127.0.0.1:{inst.port("lmtp")}" prefork=1\n' + services.format(inst=inst)))
+            for u in mailboxes:
+                inst.create_mailbox(f"user.{u}")
+            inst._own()
+            inst.start()
+            self.imap, self.pop, self.lmtp, self.log = inst.port("imap"), inst.port("pop3"), inst.port("lmtp"), inst.log
+        else:
+            if not cyrus36.available():
+                pytest.skip("Debian's Cyrus 3.6 is not installed (scripts/deps --cyrus)")
+            self.cy = cyrus36.CyrusInstance(extra_conf=conf)
+            self.cy.start()
+            self.imap, self.pop = self.cy.port, self.cy.pop_port
+            self.mailboxes = mailboxes
+
+    def make_mailboxes(self):
+        """Cyrus: the users' INBOXes, made by the admin over IMAP (once logins work)."""
+        if self.kind == "cyrus" and self.mailboxes:
+            self.cy.create_users(list(self.mailboxes))
+
+    def close(self):
+        if self.kind == "suite":
+            self.inst.close()
+        else:
+            self.cy.stop()
+
+
+@pytest.fixture
+def tmp():
+    """A temp dir the workers (user cyrus) can reach (pytest's own is root's alone)."""
+    d = tempfile.mkdtemp(prefix="auth-setups-")
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def imap_login(port, user, password, timeout=30):
+    """(ok, tagged line, seconds) of one LOGIN on a fresh connection."""
+    im = cyrus36.RawImap(port)
+    im.sock.settimeout(timeout)
+    t = time.monotonic()
+    _, tagged = im.cmd(b'LOGIN "' + user.encode() + b'" "' + password.encode() + b'"')
+    took = time.monotonic() - t
+    try:
+        im.cmd(b"LOGOUT")
+    except (OSError, EOFError):
+        pass
+    return tagged.split()[1] == b"OK", tagged, took
+
+
+def imap_plain(port, user, password, authz=""):
+    im = cyrus36.RawImap(port)
+    token = base64.b64encode(f"{authz}\0{user}\0{password}".encode())
+    _, tagged = im.cmd(b"AUTHENTICATE PLAIN " + token)
+    im.cmd(b"LOGOUT")
+    return tagged.split()[1] == b"OK"
+
+
+def lmtp_plain(port, user, password):
+    with smtplib.LMTP("127.0.0.1", port, timeout=30) as lm:
+        lm.ehlo("auth.test")
+        token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        code, _ = lm.docmd("AUTH", f"PLAIN {token}")
+        return code == 235
+
+
+def sasldb_for_saslauthd(tmp, users):
+    """A test sasldb holding users in every realm libsasl2 may ask saslauthd for (the
+    server's name, as Cyrus and the suite are set up here, and this host's name,
+    which saslauthd's sasldb backend takes when the request has no realm)."""
+    db = os.path.join(tmp, "saslauthd-sasldb2")
+    for realm in {"suite.test", "cyrus.test", socket.gethostname()}:
+        for u, pw in users:
+            saslpasswd(db, realm, u, pw)
+    return db
+
+
+# ---- 1. sasl_pwcheck_method: saslauthd (saslauthd -a sasldb) ----
+
+def saslauthd_conf(mux):
+    return f"sasl_pwcheck_method: saslauthd\nsasl_saslauthd_path: {mux}\nsasl_mech_list: PLAIN LOGIN\n"
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_saslauthd_sasldb(tmp, kind):
+    sd = authd.Saslauthd(tmp, "sasldb", sasldb=sasldb_for_saslauthd(tmp, USERS))
+    t = None
+    try:
+        assert sd.check("fred", "fredpw", realm="suite.test") and not sd.check("fred", "wrong", realm="suite.test")
+        t = Target(kind, saslauthd_conf(sd.mux))
+        t.make_mailboxes()
+        assert imap_login(t.imap, "fred", "fredpw")[0], kind
+        assert not imap_login(t.imap, "fred", "wrong")[0], kind
+        assert imap_plain(t.imap, "fred", "fredpw"), kind
+        assert pop_login(t.pop, "fred", "fredpw") and not pop_login(t.pop, "fred", "wrong"), kind
+        if t.lmtp:
+            assert lmtp_plain(t.lmtp, "fred", "fredpw") and not lmtp_plain(t.lmtp, "fred", "wrong")
+            t.log.wait(r"imapd\[\d+\]: badlogin: .* plaintext fred ")
+    finally:
+        authd.cleanup(t and Closer(t), sd)
+
+
+def no_worker_died(t):
+    """No worker of the suite's master ended other than cleanly (master logs each exit)."""
+    return not t.log.grep(r"master\[\d+\]: process .*(signaled to death|exited, status [1-9])")
+
+
+class Closer:
+    def __init__(self, t):
+        self.t = t
+
+    def stop(self):
+        self.t.close()
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_saslauthd_down_is_a_clean_no(tmp, kind):
+    """No saslauthd at the socket's path: NO at once, every time, on the same worker."""
+    mux = os.path.join(tmp, "nothing-here", "mux")
+    t = Target(kind, saslauthd_conf(mux), mailboxes=())
+    try:
+        for _ in range(3):
+            ok, tagged, took = imap_login(t.imap, "fred", "fredpw")
+            assert not ok and tagged.split()[1] == b"NO" and took < 5, (kind, tagged, took)
+            assert not pop_login(t.pop, "fred", "fredpw")
+        if t.log:
+            t.log.wait(r"imapd\[\d+\]: badlogin: .* plaintext fred .*cannot connect to saslauthd")
+            t.log.wait(r"pop3d\[\d+\]: badlogin: .* fred .*cannot connect to saslauthd")
+            assert no_worker_died(t)
+    finally:
+        t.close()
+
+
+HANG_LIMIT = 3
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_saslauthd_hanging_is_bounded(tmp, kind):
+    """A saslauthd that accepts and never answers: the suite answers NO after
+    password_check_timeout (3 s here; 15 s by default) with a badlogin line, and the
+    same worker then logs the next user in once saslauthd is back. Cyrus 3.6 (libsasl2
+    reads saslauthd's answer with no time limit) does not answer at all."""
+    mux = os.path.join(tmp, "hang", "mux")
+    hang = authd.HangingSocket(mux)
+    t = Target(kind, saslauthd_conf(mux) + f"password_check_timeout: {HANG_LIMIT}\n", mailboxes=())
+    sd = None
+    try:
+        if kind == "cyrus":
+            with pytest.raises(socket.timeout):
+                imap_login(t.imap, "fred", "fredpw", timeout=2 * HANG_LIMIT + 4)
+            return
+        pid = set(t.inst.workers("imapd"))
+        im = cyrus36.RawImap(t.imap)
+        start = time.monotonic()
+        _, tagged = im.cmd(b"LOGIN fred fredpw")
+        took = time.monotonic() - start
+        assert tagged.split()[1] == b"NO" and HANG_LIMIT <= took < HANG_LIMIT + 3, (tagged, took)
+        t.log.wait(rf"imapd\[\d+\]: badlogin: .* plaintext fred .*no answer within {HANG_LIMIT} s")
+        _, tagged = im.cmd(b"AUTHENTICATE PLAIN " + base64.b64encode(b"\0fred\0fredpw"))
+        assert tagged.split()[1] == b"NO"
+        assert not pop_login(t.pop, "fred", "fredpw")
+        t.log.wait(r"pop3d\[\d+\]: badlogin: .*no answer within")
+        # saslauthd is back at the same path: the same session and worker log in.
+        hang.stop()
+        os.unlink(mux)
+        sd = authd.Saslauthd(tmp, "sasldb", sasldb=sasldb_for_saslauthd(tmp, USERS))
+        os.replace(sd.mux, mux)
+        _, tagged = im.cmd(b"LOGIN fred fredpw")
+        assert tagged.split()[1] == b"OK", tagged
+        im.cmd(b"LOGOUT")
+        assert set(t.inst.workers("imapd")) >= pid and no_worker_died(t)
+    finally:
+        authd.cleanup(hang, sd, Closer(t))
+
+
+# ---- 2. saslauthd -a ldap against OpenLDAP's slapd ----
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_saslauthd_ldap(tmp, kind):
+    ldap = authd.Slapd(tmp, users=[("alice", "alicepw"), ("admin", "secret"), ("fred", "fredpw")])
+    sd, t = None, None
+    try:
+        sd = authd.Saslauthd(tmp, "ldap", conf=(f"ldap_servers: {ldap.uri}\nldap_search_base: {authd.PEOPLE}\n"
+                                                 "ldap_filter: (uid=%u)\nldap_auth_method: bind\n"))
+        # saslauthd escapes filter characters itself: neither name finds an entry.
+        assert sd.check("alice", "alicepw") and not sd.check("alice", "nope")
+        for hostile in ("*", "*)(uid=*", "alice)(|(uid=*"):
+            assert not sd.check(hostile, "alicepw"), hostile
+        t = Target(kind, saslauthd_conf(sd.mux), mailboxes=("alice",))
+        t.make_mailboxes()
+        assert imap_login(t.imap, "alice", "alicepw")[0] and imap_plain(t.imap, "alice", "alicepw")
+        assert not imap_login(t.imap, "alice", "fredpw")[0]
+        assert pop_login(t.pop, "alice", "alicepw")
+        for hostile in ("*", "*)(uid=*"):
+            assert not imap_login(t.imap, hostile, "alicepw")[0], (kind, hostile)
+            assert not imap_plain(t.imap, hostile, "alicepw"), (kind, hostile)
+            assert not pop_login(t.pop, hostile, "alicepw"), (kind, hostile)
+            if t.lmtp:
+                assert not lmtp_plain(t.lmtp, hostile, "alicepw")
+        if t.log:
+            t.log.wait(r"imapd\[\d+\]: badlogin: .* [*][)][(]uid=[*] ")
+            t.log.wait(r"lmtpd\[\d+\]: badlogin: .* [*][)][(]uid=[*]")
+            # The workers went on: a good login after the refusals.
+            assert imap_login(t.imap, "alice", "alicepw")[0] and lmtp_plain(t.lmtp, "alice", "alicepw")
+    finally:
+        authd.cleanup(t and Closer(t), sd, ldap)
