@@ -275,6 +275,30 @@ class Kdc:
         self.log.close()
 
 
+class TestCA:
+    """A certificate authority made by openssl in `parent`/NAME: `self.cert` (PEM) and
+    client certificates it signs (`client(cn)` → (cert, key) paths)."""
+
+    def __init__(self, parent, name="ca"):
+        self.dir = os.path.join(parent, name)
+        os.makedirs(self.dir)
+        os.chmod(self.dir, 0o755)
+        self.cert, self.key = os.path.join(self.dir, "ca.pem"), os.path.join(self.dir, "ca.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", f"/CN=Test CA {name}", "-keyout", self.key, "-out", self.cert],
+                       check=True, capture_output=True)
+        os.chmod(self.cert, 0o644)
+
+    def client(self, cn):
+        base = os.path.join(self.dir, cn.replace("/", "_"))
+        cert, key, csr = base + ".pem", base + ".key", base + ".csr"
+        subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout", key,
+                        "-out", csr], check=True, capture_output=True)
+        subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", self.key, "-CAcreateserial",
+                        "-days", "2", "-out", cert], check=True, capture_output=True)
+        return cert, key
+
+
 def cleanup(*fixtures):
     for f in fixtures:
         if f is not None:
@@ -284,4 +308,4 @@ def cleanup(*fixtures):
                 pass
 
 
-__all__ = ["Saslauthd", "HangingSocket", "Slapd", "Kdc", "cleanup", "need"]
+__all__ = ["Saslauthd", "HangingSocket", "Slapd", "Kdc", "TestCA", "cleanup", "need"]

@@ -12,11 +12,14 @@ name, a principal of another realm, a certificate of another CA — is refused w
 """
 
 import base64
+import imaplib
 import os
+import poplib
 import pwd
 import shutil
 import smtplib
 import socket
+import ssl
 import tempfile
 import time
 
@@ -24,7 +27,7 @@ import pytest
 
 import authd
 import cyrus36
-from suite import Instance, pop_login, saslpasswd, wait_for
+from suite import Instance, make_cert, pop_login, saslpasswd, wait_for
 
 SERVERS = [s.strip() for s in os.environ.get("IMAP_SERVERS", "suite,cyrus").split(",") if s.strip()]
 BASE = "allowplaintext: yes\nunixhierarchysep: no\naltnamespace: no\nadmins: admin\n"
@@ -40,10 +43,11 @@ class Target:
     """The suite or Cyrus 3.6 with imapd.conf lines `conf`, users `mailboxes`
     created; .imap, .pop and (suite only) .lmtp ports; .log (suite only)."""
 
-    def __init__(self, kind, conf, mailboxes=("fred",), services=""):
+    def __init__(self, kind, conf, mailboxes=("fred",), services="", ports=()):
         self.kind, self.log, self.lmtp = kind, None, None
         if kind == "suite":
             self.inst = inst = Instance(name="auth", extra_conf=BASE + conf)
+            self.ports = {p: inst.port(p) for p in ports}
             inst.tool("mkimap")
             inst.write_cyrus_conf(SERVICES=(
                 f'  imap cmd="imapd" listen="127.0.0.1:{inst.port("imap")}" prefork=1\n'
@@ -253,3 +257,120 @@ def test_saslauthd_ldap(tmp, kind):
             assert imap_login(t.imap, "alice", "alicepw")[0] and lmtp_plain(t.lmtp, "alice", "alicepw")
     finally:
         authd.cleanup(t and Closer(t), sd, ldap)
+
+
+# ---- 6. EXTERNAL with TLS client certificates ----
+
+def client_ctx(cert=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if cert:
+        ctx.load_cert_chain(*cert)
+    return ctx
+
+
+def imap_external(port, cert, implicit=False):
+    """(ok, answer) of AUTHENTICATE EXTERNAL after STARTTLS (or on implicit TLS) with
+    client certificate `cert`; a handshake refused by the server is (False, error)."""
+    try:
+        if implicit:
+            im = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=client_ctx(cert), timeout=15)
+        else:
+            im = imaplib.IMAP4("127.0.0.1", port, timeout=15)
+            im.starttls(ssl_context=client_ctx(cert))
+        typ, data = im.authenticate("EXTERNAL", lambda _: b"")
+        im.logout()
+        return typ == "OK", data
+    except (imaplib.IMAP4.error, ssl.SSLError, OSError, EOFError) as e:
+        return False, str(e)
+
+
+def pop_external(port, cert, implicit=False):
+    try:
+        if implicit:
+            p = poplib.POP3_SSL("127.0.0.1", port, context=client_ctx(cert), timeout=15)
+        else:
+            p = poplib.POP3("127.0.0.1", port, timeout=15)
+            p.stls(context=client_ctx(cert))
+        r = p._shortcmd("AUTH EXTERNAL =")
+        p.quit()
+        return r.startswith(b"+OK")
+    except (poplib.error_proto, ssl.SSLError, OSError, EOFError):
+        return False
+
+
+def lmtp_external(port, cert):
+    try:
+        with smtplib.LMTP("127.0.0.1", port, timeout=15) as lm:
+            lm.ehlo("auth.test")
+            lm.starttls(context=client_ctx(cert))
+            lm.ehlo("auth.test")
+            return lm.docmd("AUTH", "EXTERNAL =")[0] == 235
+    except (smtplib.SMTPException, ssl.SSLError, OSError):
+        return False
+
+
+def sieve_external(port, cert):
+    """ManageSieve: STARTTLS, then AUTHENTICATE "EXTERNAL" with an empty response."""
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=15)
+        f = s.makefile("rb")
+        while not f.readline().startswith(b"OK"):
+            pass
+        s.sendall(b"STARTTLS\r\n")
+        assert f.readline().startswith(b"OK")
+        t = client_ctx(cert).wrap_socket(s)
+        f = t.makefile("rb")
+        while not f.readline().startswith(b"OK"):
+            pass
+        t.sendall(b'AUTHENTICATE "EXTERNAL" ""\r\n')
+        line = f.readline()
+        t.close()
+        return line.startswith(b"OK")
+    except (ssl.SSLError, OSError, AssertionError):
+        return False
+
+
+def tls_conf(tmp, ca):
+    cert, key = make_cert(tmp)
+    return (f"tls_server_cert: {cert}\ntls_server_key: {key}\ntls_client_ca_file: {ca.cert}\n"
+            "sasl_mech_list: PLAIN LOGIN EXTERNAL\n")
+
+
+EXTERNAL_SERVICES = (
+    '  imaps cmd="imapd -s" listen="127.0.0.1:{inst.ports[imaps]}" prefork=0\n'
+    '  pop3s cmd="pop3d -s" listen="127.0.0.1:{inst.ports[pop3s]}" prefork=0\n'
+    '  sieve cmd="timsieved" listen="127.0.0.1:{inst.ports[sieve]}" prefork=0\n')
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_external_with_client_certificates(tmp, kind):
+    ca, other = authd.TestCA(tmp, "ca"), authd.TestCA(tmp, "other-ca")
+    fred, stranger = ca.client("fred"), other.client("fred")
+    hostile = ca.client("*)(uid=*")
+    conf = tls_conf(tmp, ca) + "imaps_tls_client_certs: require\n"
+    t = Target(kind, conf, services=EXTERNAL_SERVICES, ports=("imaps", "pop3s", "sieve"))
+    try:
+        t.make_mailboxes()
+        assert imap_external(t.imap, fred)[0], kind
+        assert pop_external(t.pop, fred), kind
+        assert not imap_external(t.imap, None)[0], kind          # no certificate: no EXTERNAL
+        assert not imap_external(t.imap, stranger)[0], kind      # another CA: handshake refused
+        assert not imap_external(t.imap, hostile)[0], kind
+        assert imap_external(t.imap, fred)[0], kind              # the worker goes on
+        if kind == "cyrus":
+            return
+        assert imap_external(t.ports["imaps"], fred, implicit=True)[0]
+        assert not imap_external(t.ports["imaps"], None, implicit=True)[0]   # require
+        assert pop_external(t.ports["pop3s"], fred, implicit=True) and not pop_external(t.ports["pop3s"], stranger, implicit=True)
+        assert lmtp_external(t.lmtp, fred) and not lmtp_external(t.lmtp, stranger)
+        assert sieve_external(t.ports["sieve"], fred) and not sieve_external(t.ports["sieve"], stranger)
+        assert not pop_external(t.pop, stranger)
+        for svc in ("imapd", "pop3d", "lmtpd", "timsieved"):
+            t.log.wait(rf"{svc}\[\d+\]: badlogin: .* EXTERNAL - client certificate refused: unable to get local issuer")
+        t.log.wait(r"imapd\[\d+\]: badlogin: .* EXTERNAL [*][)][(]uid=[*] invalid userid")
+        t.log.wait(r"imapd\[\d+\]: login: .* fred EXTERNAL")
+        assert imap_external(t.imap, fred)[0] and no_worker_died(t)
+    finally:
+        t.close()
