@@ -12,10 +12,13 @@ name, a principal of another realm, a certificate of another CA — is refused w
 """
 
 import base64
+import hashlib
+import hmac
 import imaplib
 import os
 import poplib
 import pwd
+import re
 import shutil
 import smtplib
 import socket
@@ -372,5 +375,127 @@ def test_external_with_client_certificates(tmp, kind):
         t.log.wait(r"imapd\[\d+\]: badlogin: .* EXTERNAL [*][)][(]uid=[*] invalid userid")
         t.log.wait(r"imapd\[\d+\]: login: .* fred EXTERNAL")
         assert imap_external(t.imap, fred)[0] and no_worker_died(t)
+    finally:
+        t.close()
+
+
+# ---- 5. SCRAM-SHA-1/-256 (and -PLUS over TLS), CRAM-MD5, DIGEST-MD5 on a sasldb ----
+
+class Scram:
+    """An RFC 5802 SCRAM client as an imaplib authenticator; `cb` = (type, data)
+    uses channel binding (the -PLUS mechanisms)."""
+
+    def __init__(self, hname, user, password, cb=None):
+        self.h, self.user, self.pw, self.cb = hname, user, password, cb
+        self.gs2 = f"p={cb[0]},," if cb else "n,,"
+        self.bare = f"n={user},r={base64.b64encode(os.urandom(18)).decode()}"
+        self.state, self.verified = 0, False
+
+    def mac(self, key, msg):
+        return hmac.new(key, msg.encode(), self.h).digest()
+
+    def __call__(self, challenge):
+        self.state += 1
+        if self.state == 1:
+            return (self.gs2 + self.bare).encode()
+        if self.state == 2:
+            first = challenge.decode()
+            f = dict(kv.split("=", 1) for kv in first.split(","))
+            salted = hashlib.pbkdf2_hmac(self.h, self.pw.encode(), base64.b64decode(f["s"]), int(f["i"]))
+            client_key = self.mac(salted, "Client Key")
+            cbind = base64.b64encode(self.gs2.encode() + (self.cb[1] if self.cb else b"")).decode()
+            final = f"c={cbind},r={f['r']}"
+            auth = f"{self.bare},{first},{final}"
+            proof = bytes(a ^ b for a, b in zip(client_key, self.mac(hashlib.new(self.h, client_key).digest(), auth)))
+            self.expect = base64.b64encode(self.mac(self.mac(salted, "Server Key"), auth)).decode()
+            return f"{final},p={base64.b64encode(proof).decode()}".encode()
+        self.verified = challenge.decode() == f"v={self.expect}"
+        return b""
+
+
+def cram_md5(user, password):
+    return lambda chal: f"{user} {hmac.new(password.encode(), chal, 'md5').hexdigest()}".encode()
+
+
+def digest_md5(user, password, uri):
+    """An RFC 2831 client (qop=auth) as an imaplib authenticator."""
+    def md5(b):
+        return hashlib.md5(b).digest()
+
+    def step(chal):
+        d = {k: v.strip('"') for k, v in re.findall(r'([\w-]+)=("(?:[^"\\]|\\.)*"|[^,]*)', chal.decode())}
+        if "rspauth" in d or not d:
+            return b""
+        realm, nonce, cnonce, nc = d.get("realm", ""), d["nonce"], base64.b64encode(os.urandom(12)).decode(), "00000001"
+        a1 = md5(f"{user}:{realm}:{password}".encode()) + f":{nonce}:{cnonce}".encode()
+        a2 = f"AUTHENTICATE:{uri}".encode()
+        resp = hashlib.md5(f"{md5(a1).hex()}:{nonce}:{nc}:{cnonce}:auth:{md5(a2).hex()}".encode()).hexdigest()
+        return (f'username="{user}",realm="{realm}",nonce="{nonce}",cnonce="{cnonce}",nc={nc},qop=auth,'
+                f'digest-uri="{uri}",response={resp},charset=utf-8').encode()
+    return step
+
+
+def imap_auth(port, mech, authobject, tls12=False):
+    """AUTHENTICATE mech with authobject (plain connection, or STARTTLS limited to
+    TLS 1.2 with tls12); authobject may be a function of the TLS socket."""
+    im = imaplib.IMAP4("127.0.0.1", port, timeout=15)
+    try:
+        if tls12:
+            ctx = client_ctx()
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            im.starttls(ssl_context=ctx)
+            authobject = authobject(im.sock)
+        typ, _ = im.authenticate(mech, authobject)
+        return typ == "OK"
+    except imaplib.IMAP4.error:
+        return False
+    finally:
+        try:
+            im.logout()
+        except (imaplib.IMAP4.error, OSError, EOFError):
+            pass
+
+
+SHARED_MECHS = "PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256 SCRAM-SHA-1-PLUS SCRAM-SHA-256-PLUS"
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_shared_secret_mechanisms(tmp, kind):
+    host = "suite.test" if kind == "suite" else "cyrus.test"
+    cert, key = make_cert(tmp)
+    conf = f"sasl_mech_list: {SHARED_MECHS}\ntls_server_cert: {cert}\ntls_server_key: {key}\n"
+    if kind == "suite":
+        db = os.path.join(tmp, "sasldb2")
+        saslpasswd(db, host, "fred", "fredpw")
+        os.chown(db, *cyrus_uid())
+        conf += f"sasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: sasldb\nsasl_sasldb_path: {db}\n"
+    t = Target(kind, conf)
+    try:
+        if kind == "cyrus":
+            t.cy.add_password("fred", "fredpw")
+        t.make_mailboxes()
+        for mech, h in (("SCRAM-SHA-1", "sha1"), ("SCRAM-SHA-256", "sha256")):
+            good = Scram(h, "fred", "fredpw")
+            assert imap_auth(t.imap, mech, good) and good.verified, (kind, mech)
+            assert not imap_auth(t.imap, mech, Scram(h, "fred", "wrong")), (kind, mech)
+            # Channel binding (tls-unique under TLS 1.2): the right binding logs in and
+            # the server proves itself; another binding is refused.
+            plus = {}
+            assert imap_auth(t.imap, mech + "-PLUS", lambda s: plus.setdefault(
+                "c", Scram(h, "fred", "fredpw", ("tls-unique", s.get_channel_binding("tls-unique")))), tls12=True), (kind, mech)
+            assert plus["c"].verified
+            assert not imap_auth(t.imap, mech + "-PLUS", lambda s: Scram(h, "fred", "fredpw", ("tls-unique", b"\0" * 12)),
+                                 tls12=True), (kind, mech)
+        assert imap_auth(t.imap, "CRAM-MD5", cram_md5("fred", "fredpw")), kind
+        assert not imap_auth(t.imap, "CRAM-MD5", cram_md5("fred", "wrong")), kind
+        assert imap_auth(t.imap, "DIGEST-MD5", digest_md5("fred", "fredpw", f"imap/{host}")), kind
+        assert not imap_auth(t.imap, "DIGEST-MD5", digest_md5("fred", "wrong", f"imap/{host}")), kind
+        if t.lmtp:
+            with smtplib.LMTP("127.0.0.1", t.lmtp, timeout=15) as lm:
+                lm.ehlo("auth.test")
+                lm.user, lm.password = "fred", "fredpw"
+                assert lm.auth("CRAM-MD5", lm.auth_cram_md5)[0] == 235
+            t.log.wait(r"imapd\[\d+\]: login: .* fred SCRAM-SHA-256-PLUS")
+            t.log.wait(r"imapd\[\d+\]: badlogin: .* DIGEST-MD5 fred ")
     finally:
         t.close()
