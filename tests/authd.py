@@ -210,10 +210,12 @@ class Kdc:
     """An MIT KDC for `realm` on 127.0.0.1:`self.port`, with config files in the temp
     dir (`self.env` holds KRB5_CONFIG, KRB5_KDC_PROFILE, and KRB5_KTNAME naming the
     keytab of the `services` principals SERVICE/`host`). Host names are taken as
-    given (no DNS canonicalisation), so `host` may be `localhost`."""
+    given (no DNS canonicalisation), so `host` may be `localhost`. A second realm
+    `other`, served by the same krb5kdc, trusts `realm` one way (its users can get
+    tickets for `realm`'s services): a principal of another realm for the tests."""
 
     def __init__(self, parent, realm="SUITE.TEST", host="localhost", services=("imap", "pop", "lmtp", "sieve"),
-                 owner=None):
+                 owner=None, other="OTHER.TEST"):
         need("/usr/sbin/krb5kdc", "/usr/sbin/kdb5_util", "/usr/sbin/kadmin.local", "/usr/bin/kinit")
         self.realm, self.host = realm, host
         self.dir = os.path.join(parent, "krb5")
@@ -228,25 +230,33 @@ class Kdc:
                 f"[libdefaults]\n default_realm = {realm}\n dns_lookup_kdc = false\n dns_lookup_realm = false\n"
                 " dns_canonicalize_hostname = false\n rdns = false\n udp_preference_limit = 1\n"
                 f"[realms]\n {realm} = {{\n  kdc = 127.0.0.1:{self.port}\n }}\n"
-                f"[domain_realm]\n {host} = {realm}\n")
+                f" {other} = {{\n  kdc = 127.0.0.1:{self.port}\n }}\n"
+                f"[domain_realm]\n {host} = {realm}\n"
+                f"[capaths]\n {other} = {{\n  {realm} = .\n }}\n")
             os.chmod(f.name, 0o644)
         with open(self.kdc_conf, "w") as f:
             f.write(
                 f"[kdcdefaults]\n kdc_ports = {self.port}\n kdc_tcp_ports = {self.port}\n"
-                f"[realms]\n {realm} = {{\n  database_name = {self.dir}/principal\n"
-                f"  key_stash_file = {self.dir}/stash\n  acl_file = {self.dir}/kadm5.acl\n"
-                f"  kdc_ports = {self.port}\n  kdc_tcp_ports = {self.port}\n }}\n"
-                f"[logging]\n kdc = FILE:{self.dir}/kdc.log\n")
+                "[realms]\n" + "".join(
+                    f" {r} = {{\n  database_name = {self.dir}/principal-{r}\n"
+                    f"  key_stash_file = {self.dir}/stash-{r}\n  acl_file = {self.dir}/kadm5.acl\n"
+                    f"  kdc_ports = {self.port}\n  kdc_tcp_ports = {self.port}\n }}\n" for r in (realm, other))
+                + f"[logging]\n kdc = FILE:{self.dir}/kdc.log\n")
         self.env = dict(os.environ, KRB5_CONFIG=self.krb5_conf, KRB5_KDC_PROFILE=self.kdc_conf,
                         KRB5_KTNAME=f"FILE:{self.keytab}", KRB5CCNAME=f"FILE:{self.dir}/ccache")
-        self.run(["/usr/sbin/kdb5_util", "create", "-s", "-r", realm, "-P", "masterkey"])
+        self.other = other
+        for r in (realm, other):
+            self.run(["/usr/sbin/kdb5_util", "create", "-s", "-r", r, "-P", "masterkey"])
+        # One-way trust: OTHER's users may get tickets for REALM's services.
+        for r in (realm, other):
+            self.kadmin(f"addprinc -pw crossrealm krbtgt/{realm}@{other}", realm=r)
         for svc in services:
             self.kadmin(f"addprinc -randkey {svc}/{host}")
             self.kadmin(f"ktadd -k {self.keytab} {svc}/{host}")
         if owner is not None:
             os.chown(self.keytab, *owner)
         self.log = open(os.path.join(self.dir, "krb5kdc.stderr"), "w")
-        self.proc = subprocess.Popen(["/usr/sbin/krb5kdc", "-n", "-r", realm], env=self.env,
+        self.proc = subprocess.Popen(["/usr/sbin/krb5kdc", "-n", "-r", realm, "-r", other], env=self.env,
                                      stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         _wait_listening(self, "krb5kdc")
 
@@ -255,17 +265,19 @@ class Kdc:
         assert r.returncode == 0, f"{args}: {r.stdout} {r.stderr}"
         return r.stdout
 
-    def kadmin(self, query):
-        return self.run(["/usr/sbin/kadmin.local", "-r", self.realm, "-q", query])
+    def kadmin(self, query, realm=None):
+        return self.run(["/usr/sbin/kadmin.local", "-r", realm or self.realm, "-q", query])
 
-    def add_user(self, name, password):
-        self.kadmin(f"addprinc -pw {password} {name}")
+    def add_user(self, name, password, realm=None):
+        """Adds principal name@realm (the default realm unless told)."""
+        self.kadmin(f"addprinc -pw {password} {name}@{realm or self.realm}", realm=realm)
 
     def kinit(self, principal, password, ccache):
         """Gets a ticket for principal into the credentials cache file ccache; returns
         the environment a client then runs with."""
         env = dict(self.env, KRB5CCNAME=f"FILE:{ccache}")
         env.pop("KRB5_KTNAME")
+        env.pop("KRB5_KDC_PROFILE")
         r = subprocess.run(["kinit", principal], env=env, input=password + "\n", capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, r.stderr
         return env

@@ -23,6 +23,7 @@ import shutil
 import smtplib
 import socket
 import ssl
+import subprocess
 import tempfile
 import time
 
@@ -499,3 +500,66 @@ def test_shared_secret_mechanisms(tmp, kind):
             t.log.wait(r"imapd\[\d+\]: badlogin: .* DIGEST-MD5 fred ")
     finally:
         t.close()
+
+
+# ---- 4. GSSAPI with an MIT KDC ----
+
+CYRUS_CLIENTS = "/usr/lib/cyrus/bin"
+
+
+def cyrus_client(tool, port, env, *args, stdin=b""):
+    """Runs Debian's imtest/pop3test/lmtptest/sivtest against localhost:port; its
+    whole output."""
+    path = os.path.join(CYRUS_CLIENTS, tool)
+    authd.need(path)
+    r = subprocess.run([path, "-m", "GSSAPI", *args, "-p", str(port), "localhost"], input=stdin, env=env,
+                       capture_output=True, timeout=60)
+    return r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+
+
+GSSAPI_SERVICES = '  sieve cmd="timsieved" listen="127.0.0.1:{inst.ports[sieve]}" prefork=0\n'
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_gssapi_with_an_mit_kdc(tmp, kind, monkeypatch):
+    kdc = authd.Kdc(tmp, owner=cyrus_uid())
+    kdc.add_user("fred", "fredpw")
+    kdc.add_user("mallory", "mallorypw", realm=kdc.other)
+    # Master hands its environment to the workers: the keytab is found through
+    # KRB5_KTNAME, as Cyrus sites set it.
+    for k in ("KRB5_CONFIG", "KRB5_KTNAME"):
+        monkeypatch.setenv(k, kdc.env[k])
+    monkeypatch.setenv("KRB5RCACHETYPE", "none")
+    conf = "servername: localhost\nsasl_mech_list: GSSAPI PLAIN\n"
+    t = None
+    try:
+        t = Target(kind, conf, services=GSSAPI_SERVICES, ports=("sieve",))
+        if kind == "cyrus":
+            t.cy.add_password("admin", "secret", realm="localhost")
+        t.make_mailboxes()
+        fred = kdc.kinit(f"fred@{kdc.realm}", "fredpw", os.path.join(tmp, "fred.cc"))
+        out = cyrus_client("imtest", t.imap, fred, "-a", "fred", "-u", "fred", stdin=b". SELECT INBOX\r\n. LOGOUT\r\n")
+        assert "Authenticated." in out and re.search(r"^\. OK \[READ-WRITE\]", out, re.M), (kind, out)
+        out = cyrus_client("pop3test", t.pop, fred, "-a", "fred", "-u", "fred", stdin=b"STAT\r\nQUIT\r\n")
+        assert "Authenticated." in out and "+OK 0 0" in out, (kind, out)
+        mallory = kdc.kinit(f"mallory@{kdc.other}", "mallorypw", os.path.join(tmp, "mallory.cc"))
+        out = cyrus_client("imtest", t.imap, mallory, "-a", f"mallory@{kdc.other}", "-u", f"mallory@{kdc.other}",
+                           stdin=b". LOGOUT\r\n")
+        # Refused by both (Cyrus: "NO authentication failure").
+        assert "Authenticated." not in out and "A01 NO" in out, (kind, out)
+        if kind == "cyrus":
+            return
+        # The default realm is stripped (libsasl2's GSSAPI plugin), as in Cyrus.
+        t.log.wait(r"imapd\[\d+\]: login: .* fred GSSAPI")
+        t.log.wait(r"pop3d\[\d+\]: login: .* fred GSSAPI")
+        t.log.wait(rf"imapd\[\d+\]: badlogin: .* GSSAPI mallory@{kdc.other} cross-realm login mallory@{kdc.other} denied")
+        out = cyrus_client("lmtptest", t.lmtp, fred, "-a", "fred", "-u", "fred", stdin=b"QUIT\r\n")
+        assert "Authenticated." in out, out
+        out = cyrus_client("sivtest", t.ports["sieve"], fred, "-a", "fred", "-u", "fred", stdin=b"LISTSCRIPTS\r\nLOGOUT\r\n")
+        assert "Authenticated." in out, out
+        t.log.wait(r"timsieved\[\d+\]: login: .* fred GSSAPI")
+        # The worker goes on: fred again after mallory's refusal.
+        out = cyrus_client("imtest", t.imap, fred, "-a", "fred", "-u", "fred", stdin=b". LOGOUT\r\n")
+        assert "Authenticated." in out and no_worker_died(t)
+    finally:
+        authd.cleanup(t and Closer(t), kdc)
