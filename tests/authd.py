@@ -165,8 +165,8 @@ class Slapd:
                 "include /etc/ldap/schema/inetorgperson.schema\ninclude /etc/ldap/schema/nis.schema\n"
                 "modulepath /usr/lib/ldap\nmoduleload back_mdb\n"
                 f"pidfile {self.dir}/slapd.pid\nargsfile {self.dir}/slapd.args\n"
-                # A SASL bind as NAME (any mechanism) is the entry uid=NAME under people.
-                f'authz-regexp "^uid=([^,]+),cn=[^,]+,cn=auth$" "uid=$1,{PEOPLE}"\n'
+                # A SASL bind as NAME (any mechanism, any realm) is uid=NAME under people.
+                f'authz-regexp "^uid=([^,@]+)(@[^,]*)?(,cn=[^,]+)?,cn=[^,]+,cn=auth$" "uid=$1,{PEOPLE}"\n'
                 "authz-policy to\n"
                 f"database mdb\nsuffix \"{BASE}\"\nrootdn \"{self.rootdn}\"\nrootpw {self.rootpw}\n"
                 f"directory {self.dir}/db\nmaxsize 16777216\n"

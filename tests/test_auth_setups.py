@@ -563,3 +563,38 @@ def test_gssapi_with_an_mit_kdc(tmp, kind, monkeypatch):
         assert "Authenticated." in out and no_worker_died(t)
     finally:
         authd.cleanup(t and Closer(t), kdc)
+
+
+# ---- 3. sasl_pwcheck_method: auxprop with the ldapdb plugin ----
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_auxprop_ldapdb(tmp, kind):
+    """libsasl2's ldapdb auxprop plugin reads userPassword from slapd, binding as a
+    proxy user (DIGEST-MD5) that may act for each user (authzTo): plaintext logins
+    and the shared-secret mechanisms work from the directory's passwords."""
+    authd.need("/usr/lib/x86_64-linux-gnu/sasl2/libldapdb.so")
+    ldap = authd.Slapd(tmp, users=[("fred", "fredpw"), ("admin", "secret")], proxy=("ldapproxy", "proxypw"))
+    conf = (f"sasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: ldapdb\nsasl_ldapdb_uri: {ldap.uri}\n"
+            "sasl_ldapdb_id: ldapproxy\nsasl_ldapdb_pw: proxypw\nsasl_ldapdb_mech: DIGEST-MD5\n"
+            "sasl_mech_list: PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256\n")
+    t = None
+    try:
+        t = Target(kind, conf)
+        t.make_mailboxes()
+        assert imap_login(t.imap, "fred", "fredpw")[0], kind
+        assert not imap_login(t.imap, "fred", "wrong")[0], kind
+        assert imap_auth(t.imap, "CRAM-MD5", cram_md5("fred", "fredpw")), kind
+        scram = Scram("sha256", "fred", "fredpw")
+        assert imap_auth(t.imap, "SCRAM-SHA-256", scram) and scram.verified, kind
+        assert pop_login(t.pop, "fred", "fredpw"), kind
+        assert not imap_login(t.imap, "nobody", "fredpw")[0], kind
+        if t.lmtp:
+            assert lmtp_plain(t.lmtp, "fred", "fredpw") and not lmtp_plain(t.lmtp, "fred", "wrong")
+            t.log.wait(r"imapd\[\d+\]: badlogin: .* plaintext fred ")
+            # slapd down: a clean NO, and the worker serves again once it is back.
+            ldap.stop()
+            ok, tagged, _ = imap_login(t.imap, "fred", "fredpw")
+            assert not ok and tagged.split()[1] == b"NO"
+            t.log.wait(r"imapd\[\d+\]: badlogin: .* plaintext fred ")
+    finally:
+        authd.cleanup(t and Closer(t), ldap)
