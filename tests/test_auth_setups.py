@@ -517,6 +517,15 @@ def cyrus_client(tool, port, env, *args, stdin=b""):
     return r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
 
 
+def loginrealms_target(kdc, conf, mallory, kind="suite"):
+    """With the other realm in loginrealms, its users log in."""
+    t = Target(kind, conf + f"loginrealms: {kdc.other}\n", mailboxes=())
+    out = cyrus_client("imtest", t.imap, mallory, "-a", f"mallory@{kdc.other}", "-u", f"mallory@{kdc.other}",
+                       stdin=b". LOGOUT\r\n")
+    assert "Authenticated." in out, (kind, out)
+    return t
+
+
 GSSAPI_SERVICES = '  sieve cmd="timsieved" listen="127.0.0.1:{inst.ports[sieve]}" prefork=0\n'
 
 
@@ -548,6 +557,8 @@ def test_gssapi_with_an_mit_kdc(tmp, kind, monkeypatch):
         # Refused by both (Cyrus: "NO authentication failure").
         assert "Authenticated." not in out and "A01 NO" in out, (kind, out)
         if kind == "cyrus":
+            t.close()
+            t = loginrealms_target(kdc, conf, mallory, kind)
             return
         # The default realm is stripped (libsasl2's GSSAPI plugin), as in Cyrus.
         t.log.wait(r"imapd\[\d+\]: login: .* fred GSSAPI")
@@ -561,6 +572,10 @@ def test_gssapi_with_an_mit_kdc(tmp, kind, monkeypatch):
         # The worker goes on: fred again after mallory's refusal.
         out = cyrus_client("imtest", t.imap, fred, "-a", "fred", "-u", "fred", stdin=b". LOGOUT\r\n")
         assert "Authenticated." in out and no_worker_died(t)
+        t.close()
+        t = loginrealms_target(kdc, conf, mallory)
+        # The suite's userid keeps the realm, lowered as every domain.
+        t.log.wait(rf"imapd\[\d+\]: login: .* mallory@{kdc.other.lower()} GSSAPI")
     finally:
         authd.cleanup(t and Closer(t), kdc)
 
