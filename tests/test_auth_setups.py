@@ -373,7 +373,7 @@ def test_external_with_client_certificates(tmp, kind):
         assert not pop_external(t.pop, stranger)
         for svc in ("imapd", "pop3d", "lmtpd", "timsieved"):
             t.log.wait(rf"{svc}\[\d+\]: badlogin: .* EXTERNAL - client certificate refused: unable to get local issuer")
-        t.log.wait(r"imapd\[\d+\]: badlogin: .* EXTERNAL [*][)][(]uid=[*] invalid userid")
+        t.log.wait(r"imapd\[\d+\]: badlogin: .* EXTERNAL [*][)][(]uid=[*] .*invalid userid")
         t.log.wait(r"imapd\[\d+\]: login: .* fred EXTERNAL")
         assert imap_external(t.imap, fred)[0] and no_worker_died(t)
     finally:
@@ -563,7 +563,8 @@ def test_gssapi_with_an_mit_kdc(tmp, kind, monkeypatch):
         # The default realm is stripped (libsasl2's GSSAPI plugin), as in Cyrus.
         t.log.wait(r"imapd\[\d+\]: login: .* fred GSSAPI")
         t.log.wait(r"pop3d\[\d+\]: login: .* fred GSSAPI")
-        t.log.wait(rf"imapd\[\d+\]: badlogin: .* GSSAPI mallory@{kdc.other} cross-realm login mallory@{kdc.other} denied")
+        other = kdc.other.lower()
+        t.log.wait(rf"imapd\[\d+\]: badlogin: .* GSSAPI mallory@{other} cross-realm login mallory@{other} denied")
         out = cyrus_client("lmtptest", t.lmtp, fred, "-a", "fred", "-u", "fred", stdin=b"QUIT\r\n")
         assert "Authenticated." in out, out
         out = cyrus_client("sivtest", t.ports["sieve"], fred, "-a", "fred", "-u", "fred", stdin=b"LISTSCRIPTS\r\nLOGOUT\r\n")

@@ -83,8 +83,10 @@ def test_hostile_names_are_refused_logged_and_the_workers_go_on(suite):
     # libsasl2 accepted these passwords; the suite's rules refused the names, saying why.
     for name in HOSTILE_IN_SASLDB:
         for svc in ("imap", "pop3", "lmtp"):
-            lines = suite.log.grep(rf"{svc}d\[\d+\]: badlogin: .* {name.replace('*', '[*]').replace('?', '[?]')} invalid userid")
-            assert lines, (svc, name, suite.log.lines()[-20:] if hasattr(suite.log, "lines") else "")
+            # (In an exchange the name is refused by libsasl2's canon_user callback, before
+            # any password check, and the line carries libsasl2's error around the reason.)
+            lines = suite.log.grep(rf"{svc}d\[\d+\]: badlogin: .* {name.replace('*', '[*]').replace('?', '[?]')} (.*: )?invalid userid")
+            assert lines, (svc, name, suite.log.lines[-20:])
     # Case and the default domain fold into one user, as Cyrus's username_tolower.
     assert imap_login(ports["imap"], "FRED", "pw") and imap_login(ports["imap"], "fred@suite.test", "pw")
 

@@ -152,6 +152,73 @@ unsafe extern "C" fn proxy_cb(
     SASL_NOAUTHZ
 }
 
+/// The application's rule for user names (Cyrus's `mysasl_canon_user`), set once
+/// with [`set_canon_user`] before [`init`].
+type CanonUser = dyn Fn(&str) -> Result<String, String> + Send + Sync;
+static CANON_USER: OnceLock<Box<CanonUser>> = OnceLock::new();
+/// The last name the rule refused (control characters shown as `?`, at most 100),
+/// for the caller's log line: libsasl2 keeps no authentication id then.
+static REFUSED_NAME: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// The name [`set_canon_user`]'s rule refused during the last call, if it did.
+pub fn take_refused_name() -> Option<String> {
+    REFUSED_NAME.lock().ok().and_then(|mut l| l.take())
+}
+
+/// Sets how every name a mechanism reads (authentication and authorisation ids) is
+/// made canonical before libsasl2 looks it up or checks its password, as Cyrus's
+/// `mysasl_canon_user`: an `Err` refuses the login there (SASL_BADAUTH, the text as
+/// the error's detail), so a name that is no valid userid never reaches saslauthd,
+/// LDAP or the sasldb. The first call wins.
+pub fn set_canon_user(f: impl Fn(&str) -> Result<String, String> + Send + Sync + 'static) {
+    let _ = CANON_USER.set(Box::new(f));
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C" fn canon_cb(
+    conn: *mut sasl_conn_t,
+    _ctx: *mut c_void,
+    input: *const c_char,
+    inlen: c_uint,
+    _flags: c_uint,
+    _realm: *const c_char,
+    out: *mut c_char,
+    out_max: c_uint,
+    out_len: *mut c_uint,
+) -> c_int {
+    if input.is_null() || out.is_null() || out_len.is_null() {
+        return SASL_BADPARAM;
+    }
+    // SAFETY: libsasl2 passes the name with its length.
+    let raw = unsafe { std::slice::from_raw_parts(input as *const u8, inlen as usize) };
+    let name = String::from_utf8_lossy(raw);
+    let canon = match CANON_USER.get() {
+        Some(f) => f(&name),
+        None => Ok(name.to_string()),
+    };
+    match canon {
+        Ok(c) if c.len() < out_max as usize && !c.contains('\0') => {
+            // SAFETY: out holds out_max bytes (it may be input itself: copy handles it).
+            unsafe {
+                std::ptr::copy(c.as_ptr(), out as *mut u8, c.len());
+                *out.add(c.len()) = 0;
+                *out_len = c.len() as c_uint;
+            }
+            SASL_OK
+        }
+        Ok(_) => SASL_BUFOVER,
+        Err(why) => {
+            if let Ok(mut l) = REFUSED_NAME.lock() {
+                *l = Some(name.chars().take(100).map(|c| if c.is_control() { '?' } else { c }).collect());
+            }
+            let msg = CString::new(why).unwrap_or_default();
+            // SAFETY: a "%s" format with one C string argument.
+            unsafe { sasl_seterror(conn, 0, c"%s".as_ptr(), msg.as_ptr()) };
+            SASL_BADAUTH
+        }
+    }
+}
+
 /// The libsasl2 options from a configuration: every `sasl_*` entry without its prefix.
 pub fn options(cfg: &Config) -> HashMap<String, String> {
     cfg.prefixed_for_service("sasl_").into_iter().collect()
@@ -184,6 +251,11 @@ pub fn init(app: &str, cfg: &Config) -> Result<(), SaslError> {
             sasl_callback_t {
                 id: SASL_CB_LOG,
                 proc_: Some(unsafe { std::mem::transmute::<*const (), unsafe extern "C" fn() -> c_int>(log_cb as *const ()) }),
+                context: std::ptr::null_mut(),
+            },
+            sasl_callback_t {
+                id: SASL_CB_CANON_USER,
+                proc_: Some(unsafe { std::mem::transmute::<*const (), unsafe extern "C" fn() -> c_int>(canon_cb as *const ()) }),
                 context: std::ptr::null_mut(),
             },
             sasl_callback_t {
@@ -308,6 +380,7 @@ impl ServerConn {
             return Answer { code: SASL_FAIL, data: Vec::new(), detail: Some("an earlier call was given up".into()) };
         }
         take_logged();
+        take_refused_name();
         let Some(limit) = self.deadline else { return f(self.conn) };
         let moved = Moved(self.conn, std::mem::take(&mut self.kept));
         let (tx, rx) = std::sync::mpsc::channel::<(Answer, Moved)>();

@@ -21,6 +21,11 @@ pub fn plaintext_ok(w: &Worker, conn: &Conn) -> bool {
 /// a password service bounded by `password_check_timeout`. `None` (logged by libsasl2) when
 /// SASL cannot be set up.
 pub fn server_conn(w: &Worker, conn: &Conn, sasl_service: &str) -> Option<sasl::ServerConn> {
+    // Names are made userids (or refused) before libsasl2 looks them up, as Cyrus's
+    // mysasl_canon_user; the domain of the local address (virtdomains: on) is added
+    // later, in identity::userid.
+    let ns = mboxlist::store::namespace(&w.config);
+    sasl::set_canon_user(move |name| ns.canonical_userid(name, None).map_err(|e| e.to_string()));
     sasl::init(w.program, &w.config).ok()?;
     let host = w.servername();
     let mut c = sasl::ServerConn::new(sasl_service, &host, None, conn.local.sasl_form().as_deref(), conn.peer.sasl_form().as_deref()).ok()?;
@@ -40,9 +45,10 @@ pub fn server_conn(w: &Worker, conn: &Conn, sasl_service: &str) -> Option<sasl::
 }
 
 /// Who an exchange that failed tried to authenticate as, for the `badlogin:` line
-/// (libsasl2 knows once the mechanism has read the name), else `?`.
+/// (libsasl2 knows once the mechanism has read the name; a name refused as no
+/// userid is kept by the sasl crate), else `?`.
 pub fn attempted(sc: &sasl::ServerConn) -> String {
-    sc.authuser().unwrap_or_else(|| "?".into())
+    sc.authuser().or_else(sasl::take_refused_name).unwrap_or_else(|| "?".into())
 }
 
 /// How an exchange ended without success.

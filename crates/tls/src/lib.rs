@@ -138,8 +138,11 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     fn certdir() -> PathBuf {
+        // Made once: tests run on parallel threads, and two making it at once left a
+        // key of one run beside the certificate of the other.
+        static MADE: std::sync::Once = std::sync::Once::new();
         let d = std::env::temp_dir().join(format!("tls-test-{}", std::process::id()));
-        if !d.join("cert.pem").exists() {
+        MADE.call_once(|| {
             std::fs::create_dir_all(&d).unwrap();
             let ok = std::process::Command::new("openssl")
                 .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
@@ -152,7 +155,7 @@ mod tests {
                 .unwrap()
                 .success();
             assert!(ok);
-        }
+        });
         d
     }
 
@@ -209,6 +212,18 @@ mod tests {
         let cfg = config(&d, "imaps_tls_server_cert: disabled\n");
         assert!(server_acceptor(&cfg.clone().for_service("imaps")).unwrap().is_none());
         assert!(server_acceptor(&cfg.for_service("imap")).unwrap().is_some());
+    }
+
+    #[test]
+    fn client_certificates_require_a_ca() {
+        let d = certdir();
+        let e = server_acceptor(&config(&d, "tls_client_certs: require\n")).err().unwrap();
+        assert!(e.starts_with("tls_client_certs"), "{e}");
+        let ca = format!("tls_client_ca_file: {}/cert.pem\n", d.display());
+        for mode in ["off", "optional", "require"] {
+            let cfg = config(&d, &format!("{ca}tls_client_certs: {mode}\n"));
+            assert!(server_acceptor(&cfg).unwrap().is_some(), "{mode}");
+        }
     }
 
     #[test]
