@@ -19,6 +19,7 @@ import os
 import poplib
 import pwd
 import re
+import select
 import shutil
 import smtplib
 import socket
@@ -232,6 +233,13 @@ def test_saslauthd_hanging_is_bounded(tmp, kind):
 
 # ---- 2. saslauthd -a ldap against OpenLDAP's slapd ----
 
+def not_alice(sd):
+    """The requests saslauthd logged for other names than alice (and the admin, who
+    makes Cyrus's mailboxes)."""
+    return [line for line in sd.text().splitlines()
+            if "[user=" in line and "[user=alice]" not in line and "[user=admin]" not in line]
+
+
 @pytest.mark.parametrize("kind", SERVERS)
 def test_saslauthd_ldap(tmp, kind):
     ldap = authd.Slapd(tmp, users=[("alice", "alicepw"), ("admin", "secret"), ("fred", "fredpw")])
@@ -243,6 +251,8 @@ def test_saslauthd_ldap(tmp, kind):
         assert sd.check("alice", "alicepw") and not sd.check("alice", "nope")
         for hostile in ("*", "*)(uid=*", "alice)(|(uid=*"):
             assert not sd.check(hostile, "alicepw"), hostile
+        asked_before = not_alice(sd)
+        assert len(asked_before) == 3, sd.text()
         t = Target(kind, saslauthd_conf(sd.mux), mailboxes=("alice",))
         t.make_mailboxes()
         assert imap_login(t.imap, "alice", "alicepw")[0] and imap_plain(t.imap, "alice", "alicepw")
@@ -254,6 +264,9 @@ def test_saslauthd_ldap(tmp, kind):
             assert not pop_login(t.pop, hostile, "alicepw"), (kind, hostile)
             if t.lmtp:
                 assert not lmtp_plain(t.lmtp, hostile, "alicepw")
+        # Neither server asked saslauthd about them (Cyrus's canon_user callback and the
+        # suite's refuse the names first): only alice's logins reached it.
+        assert not_alice(sd) == asked_before, kind
         if t.log:
             t.log.wait(r"imapd\[\d+\]: badlogin: .* [*][)][(]uid=[*] ")
             t.log.wait(r"lmtpd\[\d+\]: badlogin: .* [*][)][(]uid=[*]")
@@ -436,14 +449,17 @@ def digest_md5(user, password, uri):
     return step
 
 
-def imap_auth(port, mech, authobject, tls12=False):
+def imap_auth(port, mech, authobject, tls12=False, tls13=False):
     """AUTHENTICATE mech with authobject (plain connection, or STARTTLS limited to
-    TLS 1.2 with tls12); authobject may be a function of the TLS socket."""
+    TLS 1.2 with tls12, or to 1.3); authobject is then a function of the TLS socket."""
     im = imaplib.IMAP4("127.0.0.1", port, timeout=15)
     try:
-        if tls12:
+        if tls12 or tls13:
             ctx = client_ctx()
-            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            if tls12:
+                ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            else:
+                ctx.minimum_version = ssl.TLSVersion.TLSv1_3
             im.starttls(ssl_context=ctx)
             authobject = authobject(im.sock)
         typ, _ = im.authenticate(mech, authobject)
@@ -455,6 +471,40 @@ def imap_auth(port, mech, authobject, tls12=False):
             im.logout()
         except (imaplib.IMAP4.error, OSError, EOFError):
             pass
+
+
+def imap_scram_exporter(port, h, user, password):
+    """SCRAM-SHA-*-PLUS bound to tls-exporter (RFC 9266) under TLS 1.3, through
+    `openssl s_client`, which prints the exporter's keying material (python's ssl
+    module cannot export it). Returns (ok, server proof checked)."""
+    p = subprocess.Popen(["stdbuf", "-o0", "openssl", "s_client", "-starttls", "imap", "-connect", f"127.0.0.1:{port}", "-tls1_3",
+                          "-keymatexport", "EXPORTER-Channel-Binding", "-keymatexportlen", "32", "-crlf", "-ign_eof"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def line():
+        if not select.select([p.stdout], [], [], 15)[0]:
+            raise AssertionError("s_client: no answer")
+        return p.stdout.readline().decode(errors="replace").rstrip("\r\n")
+
+    try:
+        ekm = None
+        while ekm is None:
+            text = line()
+            if text.strip().startswith("Keying material:"):
+                ekm = bytes.fromhex(text.split(":", 1)[1].strip())
+        client = Scram(h, user, password, ("tls-exporter", ekm))
+        p.stdin.write(f"x AUTHENTICATE SCRAM-{h.upper().replace('SHA', 'SHA-')}-PLUS\n".encode())
+        p.stdin.flush()
+        while True:
+            text = line()
+            if text.startswith("+"):
+                p.stdin.write(base64.b64encode(client(base64.b64decode(text[2:]))) + b"\n")
+                p.stdin.flush()
+            elif text.startswith("x "):
+                return text.split()[1] == "OK", client.verified
+    finally:
+        p.kill()
+        p.wait()
 
 
 SHARED_MECHS = "PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256 SCRAM-SHA-1-PLUS SCRAM-SHA-256-PLUS"
@@ -487,6 +537,12 @@ def test_shared_secret_mechanisms(tmp, kind):
             assert plus["c"].verified
             assert not imap_auth(t.imap, mech + "-PLUS", lambda s: Scram(h, "fred", "fredpw", ("tls-unique", b"\0" * 12)),
                                  tls12=True), (kind, mech)
+            # Under TLS 1.3 tls-unique is not defined (RFC 9266 gives tls-exporter), but
+            # Cyrus 3.6 binds to the Finished message there too: the suite takes both.
+            assert imap_auth(t.imap, mech + "-PLUS", lambda s: Scram(
+                h, "fred", "fredpw", ("tls-unique", s.get_channel_binding("tls-unique"))), tls13=True), (kind, mech)
+            exported = imap_scram_exporter(t.imap, h, "fred", "fredpw")
+            assert exported == ((True, True) if kind == "suite" else (False, False)), (kind, mech, exported)
         assert imap_auth(t.imap, "CRAM-MD5", cram_md5("fred", "fredpw")), kind
         assert not imap_auth(t.imap, "CRAM-MD5", cram_md5("fred", "wrong")), kind
         assert imap_auth(t.imap, "DIGEST-MD5", digest_md5("fred", "fredpw", f"imap/{host}")), kind

@@ -12,7 +12,7 @@
 //! LOGIN are neither offered nor accepted (unless `allowplaintext`); after TLS tell it
 //! the TLS strength with [`ServerConn::set_external_ssf`], the verified client
 //! certificate's name for EXTERNAL ([`ServerConn::set_external_authid`]) and the
-//! channel binding for the SCRAM-*-PLUS mechanisms ([`ServerConn::set_channel_binding`]).
+//! channel bindings for the SCRAM-*-PLUS mechanisms ([`ServerConn::set_channel_bindings`]).
 //!
 //! A password check may wait on another daemon (saslauthd, an LDAP server through the
 //! ldapdb plugin), and libsasl2 2.1.28 reads saslauthd's answer with no time limit. With
@@ -301,8 +301,9 @@ pub struct ServerConn {
 /// Data libsasl2 points to rather than copies.
 #[derive(Default)]
 struct Kept {
-    cb_name: Option<CString>,
-    cb_data: Vec<u8>,
+    /// The channel bindings the connection has (type name, data), and the one given
+    /// to libsasl2 (pointing into `bindings`).
+    bindings: Vec<(CString, Vec<u8>)>,
     cb: Option<sasl_channel_binding_t>,
 }
 
@@ -453,24 +454,38 @@ impl ServerConn {
         if r == SASL_OK { Ok(()) } else { Err(self.err(r)) }
     }
 
-    /// The TLS channel binding (`tls-unique` or `tls-exporter` and its bytes), which
-    /// makes libsasl2 offer the SCRAM-*-PLUS mechanisms. Not critical: clients may
-    /// still use the mechanisms without binding.
-    pub fn set_channel_binding(&mut self, name: &str, data: &[u8]) -> Result<(), SaslError> {
+    /// The TLS channel bindings of the connection (type and bytes), which make
+    /// libsasl2 offer the SCRAM-*-PLUS mechanisms; the first is libsasl2's unless the
+    /// client's GS2 header (`p=TYPE,`) asks for another of them ([`start`](Self::start)
+    /// and [`step`](Self::step) look): SCRAM has no negotiation of the type, and
+    /// clients differ. Not critical: clients may still use the mechanisms unbound.
+    pub fn set_channel_bindings(&mut self, bindings: &[(&str, Vec<u8>)]) -> Result<(), SaslError> {
+        let mut list = Vec::new();
+        for (name, data) in bindings {
+            list.push((opt_c(Some(name))?.unwrap_or_default(), data.clone()));
+        }
+        self.kept.bindings = list;
+        if self.kept.bindings.is_empty() { Ok(()) } else { self.use_binding(0) }
+    }
+
+    fn use_binding(&mut self, i: usize) -> Result<(), SaslError> {
         let k = &mut *self.kept;
-        k.cb_name = opt_c(Some(name))?;
-        k.cb_data = data.to_vec();
-        k.cb = Some(sasl_channel_binding_t {
-            name: ptr(&k.cb_name),
-            critical: 0,
-            len: k.cb_data.len() as c_ulong,
-            data: k.cb_data.as_ptr(),
-        });
+        let (name, data) = &k.bindings[i];
+        k.cb = Some(sasl_channel_binding_t { name: name.as_ptr(), critical: 0, len: data.len() as c_ulong, data: data.as_ptr() });
         let cb = k.cb.as_ref().map_or(std::ptr::null(), |c| c as *const sasl_channel_binding_t);
         // SAFETY: libsasl2 keeps the pointer; the struct and its data live in `kept`,
         // which lives as long as the handle (and moves with it).
         let r = unsafe { sasl_setprop(self.conn, SASL_CHANNEL_BINDING as c_int, cb as *const c_void) };
         if r == SASL_OK { Ok(()) } else { Err(self.err(r)) }
+    }
+
+    /// Gives libsasl2 the binding a GS2 header (`p=TYPE,...`) names, when there is one.
+    fn follow_gs2(&mut self, data: &[u8]) {
+        let Some(rest) = data.strip_prefix(b"p=") else { return };
+        let name = rest.split(|&b| b == b',').next().unwrap_or_default();
+        if let Some(i) = self.kept.bindings.iter().position(|(n, _)| n.as_bytes() == name) {
+            let _ = self.use_binding(i);
+        }
     }
 
     /// The mechanisms offered now, in libsasl2's order.
@@ -504,6 +519,9 @@ impl ServerConn {
     /// Starts `mech`, with the client's initial response if it sent one (SASL-IR).
     pub fn start(&mut self, mech: &str, initial: Option<&[u8]>) -> Result<Step, SaslError> {
         let m = opt_c(Some(mech))?.unwrap_or_default();
+        if let Some(i) = initial {
+            self.follow_gs2(i);
+        }
         let initial = initial.map(<[u8]>::to_vec);
         let a = self.call("the SASL exchange", move |conn| {
             let (mut out, mut len) = (std::ptr::null(), 0 as c_uint);
@@ -520,6 +538,7 @@ impl ServerConn {
 
     /// Feeds the client's answer to the last challenge.
     pub fn step(&mut self, response: &[u8]) -> Result<Step, SaslError> {
+        self.follow_gs2(response);
         let response = response.to_vec();
         let a = self.call("the SASL exchange", move |conn| {
             let (mut out, mut len) = (std::ptr::null(), 0 as c_uint);

@@ -35,9 +35,7 @@ pub fn server_conn(w: &Worker, conn: &Conn, sasl_service: &str) -> Option<sasl::
         if let Some(cn) = conn.tls_peer_cn() {
             let _ = c.set_external_authid(&cn);
         }
-        if let Some((name, data)) = conn.tls_channel_binding() {
-            let _ = c.set_channel_binding(name, &data);
-        }
+        let _ = c.set_channel_bindings(&conn.tls_channel_bindings());
     }
     let limit = w.config.get_duration("password_check_timeout");
     c.set_deadline((!limit.is_zero()).then_some(limit));

@@ -279,11 +279,11 @@ impl Conn {
         }
     }
 
-    /// The TLS channel binding (name and data) for SCRAM-*-PLUS.
-    pub fn tls_channel_binding(&self) -> Option<(&'static str, Vec<u8>)> {
+    /// The TLS channel bindings (type and data) for SCRAM-*-PLUS.
+    pub fn tls_channel_bindings(&self) -> Vec<(&'static str, Vec<u8>)> {
         match &self.stream {
-            Stream::Tls(s) => tls::channel_binding(s.ssl()),
-            _ => None,
+            Stream::Tls(s) => tls::channel_bindings(s.ssl()),
+            _ => Vec::new(),
         }
     }
 

@@ -113,21 +113,25 @@ pub fn peer_cn(ssl: &openssl::ssl::SslRef) -> Option<String> {
     (!s.is_empty() && !s.contains('\0')).then(|| s.to_string())
 }
 
-/// The TLS channel binding of a server connection (RFC 5929, RFC 9266): `tls-unique`
-/// (the first Finished message, the client's on a new session, as Cyrus 3.6 takes it)
-/// up to TLS 1.2, `tls-exporter` under TLS 1.3, where tls-unique is not defined.
-pub fn channel_binding(ssl: &openssl::ssl::SslRef) -> Option<(&'static str, Vec<u8>)> {
-    if ssl.version2() == Some(SslVersion::TLS1_3) {
-        let mut out = vec![0u8; 32];
-        ssl.export_keying_material(&mut out, "EXPORTER-Channel-Binding", Some(&[])).ok()?;
-        return Some(("tls-exporter", out));
-    }
+/// The TLS channel bindings of a server connection (RFC 5929, RFC 9266), the first
+/// the default: `tls-unique`, the first Finished message (the client's on a new
+/// session), as Cyrus 3.6 takes it under every version; under TLS 1.3, where
+/// tls-unique is not defined, also `tls-exporter`, which RFC 9266 clients use there.
+pub fn channel_bindings(ssl: &openssl::ssl::SslRef) -> Vec<(&'static str, Vec<u8>)> {
+    let mut out = Vec::new();
     let mut buf = vec![0u8; 64];
     let n = if ssl.session_reused() { ssl.finished(&mut buf) } else { ssl.peer_finished(&mut buf) };
-    (n > 0 && n <= buf.len()).then(|| {
+    if n > 0 && n <= buf.len() {
         buf.truncate(n);
-        ("tls-unique", buf)
-    })
+        out.push(("tls-unique", buf));
+    }
+    if ssl.version2() == Some(SslVersion::TLS1_3) {
+        let mut ekm = vec![0u8; 32];
+        if ssl.export_keying_material(&mut ekm, "EXPORTER-Channel-Binding", Some(&[])).is_ok() {
+            out.push(("tls-exporter", ekm));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
