@@ -49,6 +49,15 @@ impl SaslError {
     }
 }
 
+impl SaslError {
+    /// Whether the credentials could not be checked at all (a password service down,
+    /// hanging or broken): the client is told to try again later rather than that
+    /// its password is wrong.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self.code, SASL_FAIL | SASL_UNAVAIL | SASL_TRYAGAIN | SASL_NOMEM)
+    }
+}
+
 impl std::fmt::Display for SaslError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SASL error {}: {}", self.code, self.detail)
