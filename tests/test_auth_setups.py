@@ -32,7 +32,7 @@ import pytest
 
 import authd
 import cyrus36
-from suite import Instance, make_cert, pop_login, saslpasswd, wait_for
+from suite import Instance, make_cert, pop_login, saslpasswd
 
 SERVERS = [s.strip() for s in os.environ.get("IMAP_SERVERS", "suite,cyrus").split(",") if s.strip()]
 BASE = "allowplaintext: yes\nunixhierarchysep: no\naltnamespace: no\nadmins: admin\n"
@@ -81,6 +81,8 @@ class Target:
             self.inst.close()
         else:
             self.cy.stop()
+
+    stop = close  # for authd.cleanup
 
 
 @pytest.fixture
@@ -170,20 +172,12 @@ def test_saslauthd_sasldb(tmp, kind):
             assert lmtp_plain(t.lmtp, "fred", "fredpw") and not lmtp_plain(t.lmtp, "fred", "wrong")
             t.log.wait(r"imapd\[\d+\]: badlogin: .* plaintext fred ")
     finally:
-        authd.cleanup(t and Closer(t), sd)
+        authd.cleanup(t, sd)
 
 
 def no_worker_died(t):
     """No worker of the suite's master ended other than cleanly (master logs each exit)."""
     return not t.log.grep(r"master\[\d+\]: process .*(signaled to death|exited, status [1-9])")
-
-
-class Closer:
-    def __init__(self, t):
-        self.t = t
-
-    def stop(self):
-        self.t.close()
 
 
 @pytest.mark.parametrize("kind", SERVERS)
@@ -253,7 +247,7 @@ def test_saslauthd_hanging_is_bounded(tmp, kind):
         im.cmd(b"LOGOUT")
         assert set(t.inst.workers("imapd")) >= pid and no_worker_died(t)
     finally:
-        authd.cleanup(hang, sd, Closer(t))
+        authd.cleanup(hang, sd, t)
 
 
 # ---- 2. saslauthd -a ldap against OpenLDAP's slapd ----
@@ -298,124 +292,121 @@ def test_saslauthd_ldap(tmp, kind):
             # The workers went on: a good login after the refusals.
             assert imap_login(t.imap, "alice", "alicepw")[0] and lmtp_plain(t.lmtp, "alice", "alicepw")
     finally:
-        authd.cleanup(t and Closer(t), sd, ldap)
+        authd.cleanup(t, sd, ldap)
 
 
-# ---- 6. EXTERNAL with TLS client certificates ----
+# ---- 3. sasl_pwcheck_method: auxprop with the ldapdb plugin ----
 
-def client_ctx(cert=None):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    if cert:
-        ctx.load_cert_chain(*cert)
-    return ctx
-
-
-def imap_external(port, cert, implicit=False):
-    """(ok, answer) of AUTHENTICATE EXTERNAL after STARTTLS (or on implicit TLS) with
-    client certificate `cert`; a handshake refused by the server is (False, error)."""
+@pytest.mark.parametrize("kind", SERVERS)
+def test_auxprop_ldapdb(tmp, kind):
+    """libsasl2's ldapdb auxprop plugin reads userPassword from slapd, binding as a
+    proxy user (DIGEST-MD5) that may act for each user (authzTo): plaintext logins
+    and the shared-secret mechanisms work from the directory's passwords."""
+    authd.need("/usr/lib/x86_64-linux-gnu/sasl2/libldapdb.so")
+    ldap = authd.Slapd(tmp, users=[("fred", "fredpw"), ("admin", "secret")], proxy=("ldapproxy", "proxypw"))
+    conf = (f"sasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: ldapdb\nsasl_ldapdb_uri: {ldap.uri}\n"
+            "sasl_ldapdb_id: ldapproxy\nsasl_ldapdb_pw: proxypw\nsasl_ldapdb_mech: DIGEST-MD5\n"
+            "sasl_mech_list: PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256\n")
+    t = None
     try:
-        if implicit:
-            im = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=client_ctx(cert), timeout=15)
-        else:
-            im = imaplib.IMAP4("127.0.0.1", port, timeout=15)
-            im.starttls(ssl_context=client_ctx(cert))
-        typ, data = im.authenticate("EXTERNAL", lambda _: b"")
-        im.logout()
-        return typ == "OK", data
-    except (imaplib.IMAP4.error, ssl.SSLError, OSError, EOFError) as e:
-        return False, str(e)
+        t = Target(kind, conf)
+        t.make_mailboxes()
+        assert imap_login(t.imap, "fred", "fredpw")[0], kind
+        assert not imap_login(t.imap, "fred", "wrong")[0], kind
+        assert imap_auth(t.imap, "CRAM-MD5", cram_md5("fred", "fredpw")), kind
+        scram = Scram("sha256", "fred", "fredpw")
+        assert imap_auth(t.imap, "SCRAM-SHA-256", scram) and scram.verified, kind
+        assert pop_login(t.pop, "fred", "fredpw"), kind
+        assert not imap_login(t.imap, "nobody", "fredpw")[0], kind
+        if t.lmtp:
+            assert lmtp_plain(t.lmtp, "fred", "fredpw") and not lmtp_plain(t.lmtp, "fred", "wrong")
+            t.log.wait(r"imapd\[\d+\]: badlogin: .* plaintext fred ")
+            # slapd down: a clean NO, and the worker serves again once it is back.
+            ldap.stop()
+            ok, tagged, _ = imap_login(t.imap, "fred", "fredpw")
+            assert not ok and tagged.split()[1] == b"NO", tagged
+            assert b"[UNAVAILABLE]" in tagged, tagged
+    finally:
+        authd.cleanup(t, ldap)
 
 
-def pop_external(port, cert, implicit=False):
-    try:
-        if implicit:
-            p = poplib.POP3_SSL("127.0.0.1", port, context=client_ctx(cert), timeout=15)
-        else:
-            p = poplib.POP3("127.0.0.1", port, timeout=15)
-            p.stls(context=client_ctx(cert))
-        r = p._shortcmd("AUTH EXTERNAL =")
-        p.quit()
-        return r.startswith(b"+OK")
-    except (poplib.error_proto, ssl.SSLError, OSError, EOFError):
-        return False
+# ---- 4. GSSAPI with an MIT KDC ----
+
+CYRUS_CLIENTS = "/usr/lib/cyrus/bin"
 
 
-def lmtp_external(port, cert):
-    try:
-        with smtplib.LMTP("127.0.0.1", port, timeout=15) as lm:
-            lm.ehlo("auth.test")
-            lm.starttls(context=client_ctx(cert))
-            lm.ehlo("auth.test")
-            return lm.docmd("AUTH", "EXTERNAL =")[0] == 235
-    except (smtplib.SMTPException, ssl.SSLError, OSError):
-        return False
+def cyrus_client(tool, port, env, *args, stdin=b""):
+    """Runs Debian's imtest/pop3test/lmtptest/sivtest against localhost:port; its
+    whole output."""
+    path = os.path.join(CYRUS_CLIENTS, tool)
+    authd.need(path)
+    r = subprocess.run([path, "-m", "GSSAPI", *args, "-p", str(port), "localhost"], input=stdin, env=env,
+                       capture_output=True, timeout=60)
+    return r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
 
 
-def sieve_external(port, cert):
-    """ManageSieve: STARTTLS, then AUTHENTICATE "EXTERNAL" with an empty response."""
-    try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=15)
-        f = s.makefile("rb")
-        while not f.readline().startswith(b"OK"):
-            pass
-        s.sendall(b"STARTTLS\r\n")
-        assert f.readline().startswith(b"OK")
-        t = client_ctx(cert).wrap_socket(s)
-        f = t.makefile("rb")
-        while not f.readline().startswith(b"OK"):
-            pass
-        t.sendall(b'AUTHENTICATE "EXTERNAL" ""\r\n')
-        line = f.readline()
-        t.close()
-        return line.startswith(b"OK")
-    except (ssl.SSLError, OSError, AssertionError):
-        return False
+def loginrealms_target(kdc, conf, mallory, kind="suite"):
+    """With the other realm in loginrealms, its users log in."""
+    t = Target(kind, conf + f"loginrealms: {kdc.other}\n", mailboxes=())
+    out = cyrus_client("imtest", t.imap, mallory, "-a", f"mallory@{kdc.other}", "-u", f"mallory@{kdc.other}",
+                       stdin=b". LOGOUT\r\n")
+    assert "Authenticated." in out, (kind, out)
+    return t
 
 
-def tls_conf(tmp, ca):
-    cert, key = make_cert(tmp)
-    return (f"tls_server_cert: {cert}\ntls_server_key: {key}\ntls_client_ca_file: {ca.cert}\n"
-            "sasl_mech_list: PLAIN LOGIN EXTERNAL\n")
-
-
-EXTERNAL_SERVICES = (
-    '  imaps cmd="imapd -s" listen="127.0.0.1:{inst.ports[imaps]}" prefork=0\n'
-    '  pop3s cmd="pop3d -s" listen="127.0.0.1:{inst.ports[pop3s]}" prefork=0\n'
-    '  sieve cmd="timsieved" listen="127.0.0.1:{inst.ports[sieve]}" prefork=0\n')
+GSSAPI_SERVICES = '  sieve cmd="timsieved" listen="127.0.0.1:{inst.ports[sieve]}" prefork=0\n'
 
 
 @pytest.mark.parametrize("kind", SERVERS)
-def test_external_with_client_certificates(tmp, kind):
-    ca, other = authd.TestCA(tmp, "ca"), authd.TestCA(tmp, "other-ca")
-    fred, stranger = ca.client("fred"), other.client("fred")
-    hostile = ca.client("*)(uid=*")
-    conf = tls_conf(tmp, ca) + "imaps_tls_client_certs: require\n"
-    t = Target(kind, conf, services=EXTERNAL_SERVICES, ports=("imaps", "pop3s", "sieve"))
+def test_gssapi_with_an_mit_kdc(tmp, kind, monkeypatch):
+    kdc = authd.Kdc(tmp, owner=cyrus_uid())
+    kdc.add_user("fred", "fredpw")
+    kdc.add_user("mallory", "mallorypw", realm=kdc.other)
+    # Master hands its environment to the workers: the keytab is found through
+    # KRB5_KTNAME, as Cyrus sites set it.
+    for k in ("KRB5_CONFIG", "KRB5_KTNAME"):
+        monkeypatch.setenv(k, kdc.env[k])
+    monkeypatch.setenv("KRB5RCACHETYPE", "none")
+    conf = "servername: localhost\nsasl_mech_list: GSSAPI PLAIN\n"
+    t = None
     try:
-        t.make_mailboxes()
-        assert imap_external(t.imap, fred)[0], kind
-        assert pop_external(t.pop, fred), kind
-        assert not imap_external(t.imap, None)[0], kind          # no certificate: no EXTERNAL
-        assert not imap_external(t.imap, stranger)[0], kind      # another CA: handshake refused
-        assert not imap_external(t.imap, hostile)[0], kind
-        assert imap_external(t.imap, fred)[0], kind              # the worker goes on
+        t = Target(kind, conf, services=GSSAPI_SERVICES, ports=("sieve",))
         if kind == "cyrus":
+            t.cy.add_password("admin", "secret", realm="localhost")
+        t.make_mailboxes()
+        fred = kdc.kinit(f"fred@{kdc.realm}", "fredpw", os.path.join(tmp, "fred.cc"))
+        out = cyrus_client("imtest", t.imap, fred, "-a", "fred", "-u", "fred", stdin=b". SELECT INBOX\r\n. LOGOUT\r\n")
+        assert "Authenticated." in out and re.search(r"^\. OK \[READ-WRITE\]", out, re.M), (kind, out)
+        out = cyrus_client("pop3test", t.pop, fred, "-a", "fred", "-u", "fred", stdin=b"STAT\r\nQUIT\r\n")
+        assert "Authenticated." in out and "+OK 0 0" in out, (kind, out)
+        mallory = kdc.kinit(f"mallory@{kdc.other}", "mallorypw", os.path.join(tmp, "mallory.cc"))
+        out = cyrus_client("imtest", t.imap, mallory, "-a", f"mallory@{kdc.other}", "-u", f"mallory@{kdc.other}",
+                           stdin=b". LOGOUT\r\n")
+        # Refused by both (Cyrus: "NO authentication failure").
+        assert "Authenticated." not in out and "A01 NO" in out, (kind, out)
+        if kind == "cyrus":
+            t.close()
+            t = loginrealms_target(kdc, conf, mallory, kind)
             return
-        assert imap_external(t.ports["imaps"], fred, implicit=True)[0]
-        assert not imap_external(t.ports["imaps"], None, implicit=True)[0]   # require
-        assert pop_external(t.ports["pop3s"], fred, implicit=True) and not pop_external(t.ports["pop3s"], stranger, implicit=True)
-        assert lmtp_external(t.lmtp, fred) and not lmtp_external(t.lmtp, stranger)
-        assert sieve_external(t.ports["sieve"], fred) and not sieve_external(t.ports["sieve"], stranger)
-        assert not pop_external(t.pop, stranger)
-        for svc in ("imapd", "pop3d", "lmtpd", "timsieved"):
-            t.log.wait(rf"{svc}\[\d+\]: badlogin: .* EXTERNAL - client certificate refused: unable to get local issuer")
-        t.log.wait(r"imapd\[\d+\]: badlogin: .* EXTERNAL [*][)][(]uid=[*] .*invalid userid")
-        t.log.wait(r"imapd\[\d+\]: login: .* fred EXTERNAL")
-        assert imap_external(t.imap, fred)[0] and no_worker_died(t)
-    finally:
+        # The default realm is stripped (libsasl2's GSSAPI plugin), as in Cyrus.
+        t.log.wait(r"imapd\[\d+\]: login: .* fred GSSAPI")
+        t.log.wait(r"pop3d\[\d+\]: login: .* fred GSSAPI")
+        other = kdc.other.lower()
+        t.log.wait(rf"imapd\[\d+\]: badlogin: .* GSSAPI mallory@{other} cross-realm login mallory@{other} denied")
+        out = cyrus_client("lmtptest", t.lmtp, fred, "-a", "fred", "-u", "fred", stdin=b"QUIT\r\n")
+        assert "Authenticated." in out, out
+        out = cyrus_client("sivtest", t.ports["sieve"], fred, "-a", "fred", "-u", "fred", stdin=b"LISTSCRIPTS\r\nLOGOUT\r\n")
+        assert "Authenticated." in out, out
+        t.log.wait(r"timsieved\[\d+\]: login: .* fred GSSAPI")
+        # The worker goes on: fred again after mallory's refusal.
+        out = cyrus_client("imtest", t.imap, fred, "-a", "fred", "-u", "fred", stdin=b". LOGOUT\r\n")
+        assert "Authenticated." in out and no_worker_died(t)
         t.close()
+        t = loginrealms_target(kdc, conf, mallory)
+        # The suite's userid keeps the realm, lowered as every domain.
+        t.log.wait(rf"imapd\[\d+\]: login: .* mallory@{kdc.other.lower()} GSSAPI")
+    finally:
+        authd.cleanup(t, kdc)
 
 
 # ---- 5. SCRAM-SHA-1/-256 (and -PLUS over TLS), CRAM-MD5, DIGEST-MD5 on a sasldb ----
@@ -583,115 +574,118 @@ def test_shared_secret_mechanisms(tmp, kind):
         t.close()
 
 
-# ---- 4. GSSAPI with an MIT KDC ----
+# ---- 6. EXTERNAL with TLS client certificates ----
 
-CYRUS_CLIENTS = "/usr/lib/cyrus/bin"
-
-
-def cyrus_client(tool, port, env, *args, stdin=b""):
-    """Runs Debian's imtest/pop3test/lmtptest/sivtest against localhost:port; its
-    whole output."""
-    path = os.path.join(CYRUS_CLIENTS, tool)
-    authd.need(path)
-    r = subprocess.run([path, "-m", "GSSAPI", *args, "-p", str(port), "localhost"], input=stdin, env=env,
-                       capture_output=True, timeout=60)
-    return r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+def client_ctx(cert=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if cert:
+        ctx.load_cert_chain(*cert)
+    return ctx
 
 
-def loginrealms_target(kdc, conf, mallory, kind="suite"):
-    """With the other realm in loginrealms, its users log in."""
-    t = Target(kind, conf + f"loginrealms: {kdc.other}\n", mailboxes=())
-    out = cyrus_client("imtest", t.imap, mallory, "-a", f"mallory@{kdc.other}", "-u", f"mallory@{kdc.other}",
-                       stdin=b". LOGOUT\r\n")
-    assert "Authenticated." in out, (kind, out)
-    return t
-
-
-GSSAPI_SERVICES = '  sieve cmd="timsieved" listen="127.0.0.1:{inst.ports[sieve]}" prefork=0\n'
-
-
-@pytest.mark.parametrize("kind", SERVERS)
-def test_gssapi_with_an_mit_kdc(tmp, kind, monkeypatch):
-    kdc = authd.Kdc(tmp, owner=cyrus_uid())
-    kdc.add_user("fred", "fredpw")
-    kdc.add_user("mallory", "mallorypw", realm=kdc.other)
-    # Master hands its environment to the workers: the keytab is found through
-    # KRB5_KTNAME, as Cyrus sites set it.
-    for k in ("KRB5_CONFIG", "KRB5_KTNAME"):
-        monkeypatch.setenv(k, kdc.env[k])
-    monkeypatch.setenv("KRB5RCACHETYPE", "none")
-    conf = "servername: localhost\nsasl_mech_list: GSSAPI PLAIN\n"
-    t = None
+def imap_external(port, cert, implicit=False):
+    """(ok, answer) of AUTHENTICATE EXTERNAL after STARTTLS (or on implicit TLS) with
+    client certificate `cert`; a handshake refused by the server is (False, error)."""
     try:
-        t = Target(kind, conf, services=GSSAPI_SERVICES, ports=("sieve",))
-        if kind == "cyrus":
-            t.cy.add_password("admin", "secret", realm="localhost")
-        t.make_mailboxes()
-        fred = kdc.kinit(f"fred@{kdc.realm}", "fredpw", os.path.join(tmp, "fred.cc"))
-        out = cyrus_client("imtest", t.imap, fred, "-a", "fred", "-u", "fred", stdin=b". SELECT INBOX\r\n. LOGOUT\r\n")
-        assert "Authenticated." in out and re.search(r"^\. OK \[READ-WRITE\]", out, re.M), (kind, out)
-        out = cyrus_client("pop3test", t.pop, fred, "-a", "fred", "-u", "fred", stdin=b"STAT\r\nQUIT\r\n")
-        assert "Authenticated." in out and "+OK 0 0" in out, (kind, out)
-        mallory = kdc.kinit(f"mallory@{kdc.other}", "mallorypw", os.path.join(tmp, "mallory.cc"))
-        out = cyrus_client("imtest", t.imap, mallory, "-a", f"mallory@{kdc.other}", "-u", f"mallory@{kdc.other}",
-                           stdin=b". LOGOUT\r\n")
-        # Refused by both (Cyrus: "NO authentication failure").
-        assert "Authenticated." not in out and "A01 NO" in out, (kind, out)
-        if kind == "cyrus":
-            t.close()
-            t = loginrealms_target(kdc, conf, mallory, kind)
-            return
-        # The default realm is stripped (libsasl2's GSSAPI plugin), as in Cyrus.
-        t.log.wait(r"imapd\[\d+\]: login: .* fred GSSAPI")
-        t.log.wait(r"pop3d\[\d+\]: login: .* fred GSSAPI")
-        other = kdc.other.lower()
-        t.log.wait(rf"imapd\[\d+\]: badlogin: .* GSSAPI mallory@{other} cross-realm login mallory@{other} denied")
-        out = cyrus_client("lmtptest", t.lmtp, fred, "-a", "fred", "-u", "fred", stdin=b"QUIT\r\n")
-        assert "Authenticated." in out, out
-        out = cyrus_client("sivtest", t.ports["sieve"], fred, "-a", "fred", "-u", "fred", stdin=b"LISTSCRIPTS\r\nLOGOUT\r\n")
-        assert "Authenticated." in out, out
-        t.log.wait(r"timsieved\[\d+\]: login: .* fred GSSAPI")
-        # The worker goes on: fred again after mallory's refusal.
-        out = cyrus_client("imtest", t.imap, fred, "-a", "fred", "-u", "fred", stdin=b". LOGOUT\r\n")
-        assert "Authenticated." in out and no_worker_died(t)
+        if implicit:
+            im = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=client_ctx(cert), timeout=15)
+        else:
+            im = imaplib.IMAP4("127.0.0.1", port, timeout=15)
+            im.starttls(ssl_context=client_ctx(cert))
+        typ, data = im.authenticate("EXTERNAL", lambda _: b"")
+        im.logout()
+        return typ == "OK", data
+    except (imaplib.IMAP4.error, ssl.SSLError, OSError, EOFError) as e:
+        return False, str(e)
+
+
+def pop_external(port, cert, implicit=False):
+    try:
+        if implicit:
+            p = poplib.POP3_SSL("127.0.0.1", port, context=client_ctx(cert), timeout=15)
+        else:
+            p = poplib.POP3("127.0.0.1", port, timeout=15)
+            p.stls(context=client_ctx(cert))
+        r = p._shortcmd("AUTH EXTERNAL =")
+        p.quit()
+        return r.startswith(b"+OK")
+    except (poplib.error_proto, ssl.SSLError, OSError, EOFError):
+        return False
+
+
+def lmtp_external(port, cert):
+    try:
+        with smtplib.LMTP("127.0.0.1", port, timeout=15) as lm:
+            lm.ehlo("auth.test")
+            lm.starttls(context=client_ctx(cert))
+            lm.ehlo("auth.test")
+            return lm.docmd("AUTH", "EXTERNAL =")[0] == 235
+    except (smtplib.SMTPException, ssl.SSLError, OSError):
+        return False
+
+
+def sieve_external(port, cert):
+    """ManageSieve: STARTTLS, then AUTHENTICATE "EXTERNAL" with an empty response."""
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=15)
+        f = s.makefile("rb")
+        while not f.readline().startswith(b"OK"):
+            pass
+        s.sendall(b"STARTTLS\r\n")
+        assert f.readline().startswith(b"OK")
+        t = client_ctx(cert).wrap_socket(s)
+        f = t.makefile("rb")
+        while not f.readline().startswith(b"OK"):
+            pass
+        t.sendall(b'AUTHENTICATE "EXTERNAL" ""\r\n')
+        line = f.readline()
         t.close()
-        t = loginrealms_target(kdc, conf, mallory)
-        # The suite's userid keeps the realm, lowered as every domain.
-        t.log.wait(rf"imapd\[\d+\]: login: .* mallory@{kdc.other.lower()} GSSAPI")
-    finally:
-        authd.cleanup(t and Closer(t), kdc)
+        return line.startswith(b"OK")
+    except (ssl.SSLError, OSError, AssertionError):
+        return False
 
 
-# ---- 3. sasl_pwcheck_method: auxprop with the ldapdb plugin ----
+def tls_conf(tmp, ca):
+    cert, key = make_cert(tmp)
+    return (f"tls_server_cert: {cert}\ntls_server_key: {key}\ntls_client_ca_file: {ca.cert}\n"
+            "sasl_mech_list: PLAIN LOGIN EXTERNAL\n")
+
+
+EXTERNAL_SERVICES = (
+    '  imaps cmd="imapd -s" listen="127.0.0.1:{inst.ports[imaps]}" prefork=0\n'
+    '  pop3s cmd="pop3d -s" listen="127.0.0.1:{inst.ports[pop3s]}" prefork=0\n'
+    '  sieve cmd="timsieved" listen="127.0.0.1:{inst.ports[sieve]}" prefork=0\n')
+
 
 @pytest.mark.parametrize("kind", SERVERS)
-def test_auxprop_ldapdb(tmp, kind):
-    """libsasl2's ldapdb auxprop plugin reads userPassword from slapd, binding as a
-    proxy user (DIGEST-MD5) that may act for each user (authzTo): plaintext logins
-    and the shared-secret mechanisms work from the directory's passwords."""
-    authd.need("/usr/lib/x86_64-linux-gnu/sasl2/libldapdb.so")
-    ldap = authd.Slapd(tmp, users=[("fred", "fredpw"), ("admin", "secret")], proxy=("ldapproxy", "proxypw"))
-    conf = (f"sasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: ldapdb\nsasl_ldapdb_uri: {ldap.uri}\n"
-            "sasl_ldapdb_id: ldapproxy\nsasl_ldapdb_pw: proxypw\nsasl_ldapdb_mech: DIGEST-MD5\n"
-            "sasl_mech_list: PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256\n")
-    t = None
+def test_external_with_client_certificates(tmp, kind):
+    ca, other = authd.TestCA(tmp, "ca"), authd.TestCA(tmp, "other-ca")
+    fred, stranger = ca.client("fred"), other.client("fred")
+    hostile = ca.client("*)(uid=*")
+    conf = tls_conf(tmp, ca) + "imaps_tls_client_certs: require\n"
+    t = Target(kind, conf, services=EXTERNAL_SERVICES, ports=("imaps", "pop3s", "sieve"))
     try:
-        t = Target(kind, conf)
         t.make_mailboxes()
-        assert imap_login(t.imap, "fred", "fredpw")[0], kind
-        assert not imap_login(t.imap, "fred", "wrong")[0], kind
-        assert imap_auth(t.imap, "CRAM-MD5", cram_md5("fred", "fredpw")), kind
-        scram = Scram("sha256", "fred", "fredpw")
-        assert imap_auth(t.imap, "SCRAM-SHA-256", scram) and scram.verified, kind
-        assert pop_login(t.pop, "fred", "fredpw"), kind
-        assert not imap_login(t.imap, "nobody", "fredpw")[0], kind
-        if t.lmtp:
-            assert lmtp_plain(t.lmtp, "fred", "fredpw") and not lmtp_plain(t.lmtp, "fred", "wrong")
-            t.log.wait(r"imapd\[\d+\]: badlogin: .* plaintext fred ")
-            # slapd down: a clean NO, and the worker serves again once it is back.
-            ldap.stop()
-            ok, tagged, _ = imap_login(t.imap, "fred", "fredpw")
-            assert not ok and tagged.split()[1] == b"NO", tagged
-            assert b"[UNAVAILABLE]" in tagged, tagged
+        assert imap_external(t.imap, fred)[0], kind
+        assert pop_external(t.pop, fred), kind
+        assert not imap_external(t.imap, None)[0], kind          # no certificate: no EXTERNAL
+        assert not imap_external(t.imap, stranger)[0], kind      # another CA: handshake refused
+        assert not imap_external(t.imap, hostile)[0], kind
+        assert imap_external(t.imap, fred)[0], kind              # the worker goes on
+        if kind == "cyrus":
+            return
+        assert imap_external(t.ports["imaps"], fred, implicit=True)[0]
+        assert not imap_external(t.ports["imaps"], None, implicit=True)[0]   # require
+        assert pop_external(t.ports["pop3s"], fred, implicit=True) and not pop_external(t.ports["pop3s"], stranger, implicit=True)
+        assert lmtp_external(t.lmtp, fred) and not lmtp_external(t.lmtp, stranger)
+        assert sieve_external(t.ports["sieve"], fred) and not sieve_external(t.ports["sieve"], stranger)
+        assert not pop_external(t.pop, stranger)
+        for svc in ("imapd", "pop3d", "lmtpd", "timsieved"):
+            t.log.wait(rf"{svc}\[\d+\]: badlogin: .* EXTERNAL - client certificate refused: unable to get local issuer")
+        t.log.wait(r"imapd\[\d+\]: badlogin: .* EXTERNAL [*][)][(]uid=[*] .*invalid userid")
+        t.log.wait(r"imapd\[\d+\]: login: .* fred EXTERNAL")
+        assert imap_external(t.imap, fred)[0] and no_worker_died(t)
     finally:
-        authd.cleanup(t and Closer(t), ldap)
+        t.close()
