@@ -163,7 +163,7 @@ unsafe extern "C" fn proxy_cb(
 
 /// The application's rule for user names (Cyrus's `mysasl_canon_user`), set once
 /// with [`set_canon_user`] before [`init`].
-type CanonUser = dyn Fn(&str) -> Result<String, String> + Send + Sync;
+type CanonUser = dyn Fn(&str, Option<&str>) -> Result<String, String> + Send + Sync;
 static CANON_USER: OnceLock<Box<CanonUser>> = OnceLock::new();
 /// The last name the rule refused (control characters shown as `?`, at most 100),
 /// for the caller's log line: libsasl2 keeps no authentication id then.
@@ -178,15 +178,17 @@ pub fn take_refused_name() -> Option<String> {
 /// made canonical before libsasl2 looks it up or checks its password, as Cyrus's
 /// `mysasl_canon_user`: an `Err` refuses the login there (SASL_BADAUTH, the text as
 /// the error's detail), so a name that is no valid userid never reaches saslauthd,
-/// LDAP or the sasldb. The first call wins.
-pub fn set_canon_user(f: impl Fn(&str) -> Result<String, String> + Send + Sync + 'static) {
+/// LDAP or the sasldb. The rule gets the name and the connection's local domain
+/// (given to [`ServerConn::new`]; Cyrus's domain from the server's address under
+/// `virtdomains: on`). The first call wins.
+pub fn set_canon_user(f: impl Fn(&str, Option<&str>) -> Result<String, String> + Send + Sync + 'static) {
     let _ = CANON_USER.set(Box::new(f));
 }
 
 #[allow(clippy::too_many_arguments)]
 unsafe extern "C" fn canon_cb(
     conn: *mut sasl_conn_t,
-    _ctx: *mut c_void,
+    ctx: *mut c_void,
     input: *const c_char,
     inlen: c_uint,
     _flags: c_uint,
@@ -201,8 +203,11 @@ unsafe extern "C" fn canon_cb(
     // SAFETY: libsasl2 passes the name with its length.
     let raw = unsafe { std::slice::from_raw_parts(input as *const u8, inlen as usize) };
     let name = String::from_utf8_lossy(raw);
+    // SAFETY: a non-null context is the connection's Kept::domain, alive as long as
+    // the connection.
+    let domain = if ctx.is_null() { None } else { unsafe { &*(ctx as *const Option<String>) }.as_deref() };
     let canon = match CANON_USER.get() {
-        Some(f) => f(&name),
+        Some(f) => f(&name, domain),
         None => Ok(name.to_string()),
     };
     match canon {
@@ -314,6 +319,10 @@ struct Kept {
     /// to libsasl2 (pointing into `bindings`).
     bindings: Vec<(CString, Vec<u8>)>,
     cb: Option<sasl_channel_binding_t>,
+    /// The local domain for the name rule, and the connection's own callback list
+    /// pointing at it.
+    domain: Box<Option<String>>,
+    callbacks: Vec<sasl_callback_t>,
 }
 
 /// A handle and what it points to, moved to a helper thread. libsasl2 connections are
@@ -363,19 +372,31 @@ fn ptr(c: &Option<CString>) -> *const c_char {
 impl ServerConn {
     /// `service` is the SASL service name (imap, pop, lmtp, sieve, nntp); `local` and
     /// `remote` are `ip;port` (None for unix sockets); `user_realm` None means the
-    /// server's FQDN.
-    pub fn new(service: &str, fqdn: &str, user_realm: Option<&str>, local: Option<&str>, remote: Option<&str>) -> Result<ServerConn, SaslError> {
+    /// server's FQDN; `local_domain` goes to the [`set_canon_user`] rule.
+    pub fn new(service: &str, fqdn: &str, user_realm: Option<&str>, local: Option<&str>, remote: Option<&str>, local_domain: Option<&str>) -> Result<ServerConn, SaslError> {
         let (service, fqdn) = (opt_c(Some(service))?, opt_c(Some(fqdn))?);
         let (realm, local, remote) = (opt_c(user_realm)?, opt_c(local)?, opt_c(remote)?);
+        let mut kept = Box::new(Kept { domain: Box::new(local_domain.map(str::to_string)), ..Default::default() });
+        let ctx = &*kept.domain as *const Option<String> as *mut c_void;
+        kept.callbacks = vec![
+            sasl_callback_t {
+                id: SASL_CB_CANON_USER,
+                // SAFETY: the C signature libsasl2 expects, typed fn() -> c_int by sasl2-sys.
+                proc_: Some(unsafe { std::mem::transmute::<*const (), unsafe extern "C" fn() -> c_int>(canon_cb as *const ()) }),
+                context: ctx,
+            },
+            sasl_callback_t { id: SASL_CB_LIST_END, proc_: None, context: std::ptr::null_mut() },
+        ];
         let mut conn = std::ptr::null_mut();
-        // SAFETY: all strings live across the call; conn receives a new handle.
+        // SAFETY: all strings live across the call; the callback list and its context
+        // live in `kept`, as long as the handle; conn receives a new handle.
         let r = unsafe {
-            sasl_server_new(ptr(&service), ptr(&fqdn), ptr(&realm), ptr(&local), ptr(&remote), std::ptr::null(), SASL_SUCCESS_DATA, &mut conn)
+            sasl_server_new(ptr(&service), ptr(&fqdn), ptr(&realm), ptr(&local), ptr(&remote), kept.callbacks.as_ptr(), SASL_SUCCESS_DATA, &mut conn)
         };
         if r != SASL_OK {
             return Err(SaslError { code: r, detail: errstring(r) });
         }
-        Ok(ServerConn { conn, kept: Box::default(), deadline: None })
+        Ok(ServerConn { conn, kept, deadline: None })
     }
 
     /// Gives up any call that may wait on a password service after `limit` (see the

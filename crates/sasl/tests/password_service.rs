@@ -23,10 +23,10 @@ fn hanging_saslauthd_is_given_up_and_bad_names_never_reach_it() {
     });
     let text = format!("sasl_pwcheck_method: saslauthd\nsasl_saslauthd_path: {}\n", mux.display());
     let cfg = conf::Config::parse_str(&dir.join("imapd.conf"), &text).unwrap();
-    sasl::set_canon_user(|name| if name.contains('*') { Err("invalid userid: '*'".into()) } else { Ok(name.to_ascii_lowercase()) });
+    sasl::set_canon_user(|name, _| if name.contains('*') { Err("invalid userid: '*'".into()) } else { Ok(name.to_ascii_lowercase()) });
     sasl::init("test", &cfg).unwrap();
     let new = || {
-        let mut c = ServerConn::new("imap", "mail.suite.test", None, None, None).unwrap();
+        let mut c = ServerConn::new("imap", "mail.suite.test", None, None, None, None).unwrap();
         c.set_deadline(Some(Duration::from_millis(800)));
         c
     };

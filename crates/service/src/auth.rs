@@ -22,13 +22,13 @@ pub fn plaintext_ok(w: &Worker, conn: &Conn) -> bool {
 /// SASL cannot be set up.
 pub fn server_conn(w: &Worker, conn: &Conn, sasl_service: &str) -> Option<sasl::ServerConn> {
     // Names are made userids (or refused) before libsasl2 looks them up, as Cyrus's
-    // mysasl_canon_user; the domain of the local address (virtdomains: on) is added
-    // later, in identity::userid.
+    // mysasl_canon_user, with the domain of the local address (virtdomains: on).
     let ns = mboxlist::store::namespace(&w.config);
-    sasl::set_canon_user(move |name| ns.canonical_userid(name, None).map_err(|e| e.to_string()));
+    sasl::set_canon_user(move |name, here| ns.canonical_userid(name, here).map_err(|e| e.to_string()));
     sasl::init(w.program, &w.config).ok()?;
     let host = w.servername();
-    let mut c = sasl::ServerConn::new(sasl_service, &host, None, conn.local.sasl_form().as_deref(), conn.peer.sasl_form().as_deref()).ok()?;
+    let here = crate::identity::local_domain(w, conn);
+    let mut c = sasl::ServerConn::new(sasl_service, &host, None, conn.local.sasl_form().as_deref(), conn.peer.sasl_form().as_deref(), here.as_deref()).ok()?;
     c.set_plaintext_allowed(plaintext_ok(w, conn)).ok()?;
     if conn.is_tls() {
         let _ = c.set_external_ssf(conn.tls_bits());
