@@ -378,6 +378,11 @@ def test_gssapi_with_an_mit_kdc(tmp, kind, monkeypatch):
         assert "Authenticated." in out and re.search(r"^\. OK \[READ-WRITE\]", out, re.M), (kind, out)
         out = cyrus_client("pop3test", t.pop, fred, "-a", "fred", "-u", "fred", stdin=b"STAT\r\nQUIT\r\n")
         assert "Authenticated." in out and "+OK 0 0" in out, (kind, out)
+        # A client that insists on a SASL security layer (integrity, -k 1): Cyrus
+        # offers GSSAPI's layers; the suite offers none (TLS is its layer: see README,
+        # Not built yet), so that client gives up.
+        out = cyrus_client("imtest", t.imap, fred, "-a", "fred", "-u", "fred", "-k", "1", stdin=b". LOGOUT\r\n")
+        assert ("Authenticated." in out) == (kind == "cyrus"), (kind, out)
         mallory = kdc.kinit(f"mallory@{kdc.other}", "mallorypw", os.path.join(tmp, "mallory.cc"))
         out = cyrus_client("imtest", t.imap, mallory, "-a", f"mallory@{kdc.other}", "-u", f"mallory@{kdc.other}",
                            stdin=b". LOGOUT\r\n")
