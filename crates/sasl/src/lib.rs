@@ -424,6 +424,9 @@ impl ServerConn {
             }
         });
         if spawned.is_err() {
+            // The closure, and the handle's Kept with it, is gone: never touch the
+            // handle again (it is leaked).
+            self.conn = std::ptr::null_mut();
             return Answer { code: SASL_NOMEM, data: Vec::new(), detail: Some("cannot start a thread".into()) };
         }
         match rx.recv_timeout(limit) {
