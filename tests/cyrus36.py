@@ -25,7 +25,8 @@ def available():
 
 
 class CyrusInstance:
-    """extra_conf: lines appended to imapd.conf (later lines win in Cyrus's parser);
+    """extra_conf: lines added to imapd.conf; an option they set replaces the base
+    line of that name (Cyrus 3.6 refuses an option given twice: exit 78);
     sieve=True adds a timsieved service on self.sieve_port, nntp=True an nntpd service
     on self.nntp_port (Debian's cyrus-nntpd)."""
 
@@ -43,14 +44,13 @@ class CyrusInstance:
         os.makedirs(os.path.join(self.dir, "part"))
         self.conf = os.path.join(self.dir, "imapd.conf")
         with open(self.conf, "w") as f:
-            f.write(
+            f.write(_merge(
                 f"configdirectory: {conf}\npartition-default: {self.dir}/part\nadmins: {ADMIN}\n"
                 f"servername: cyrus.test\nallowplaintext: yes\nsasl_pwcheck_method: auxprop\n"
                 f"sasl_auxprop_plugin: sasldb\nsasl_sasldb_path: {self.dir}/sasldb2\nsasl_mech_list: PLAIN LOGIN\n"
                 f"altnamespace: no\nunixhierarchysep: no\nmunge8bit: no\n"
                 f"idlesocket: {conf}/socket/idle\nlmtpsocket: {conf}/socket/lmtp\nnotifysocket: {conf}/socket/notify\n"
-                f"sievedir: {conf}/sieve\n" + extra_conf
-            )
+                f"sievedir: {conf}/sieve\n", extra_conf))
         with open(os.path.join(self.dir, "cyrus.conf"), "w") as f:
             f.write(
                 f'START {{\n  recover cmd="{CYRUS_BIN}/ctl_cyrusdb -C {self.conf} -r"\n}}\n'
@@ -140,6 +140,13 @@ class CyrusInstance:
         except AssertionError:
             pass
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _merge(base, extra):
+    """base's lines, less those whose option extra sets, then extra's."""
+    keys = {line.split(":", 1)[0].strip() for line in extra.splitlines() if ":" in line}
+    kept = [line for line in base.splitlines() if line.split(":", 1)[0].strip() not in keys]
+    return "\n".join(kept) + "\n" + extra
 
 
 def _connects(port):

@@ -322,6 +322,23 @@ class Instance:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def pop_login(port, user, pw, timeout=10):
+    """Whether USER/PASS logs user in on a fresh POP3 connection (poplib)."""
+    import poplib
+    p = poplib.POP3("127.0.0.1", port, timeout=timeout)
+    try:
+        p.user(user)
+        p.pass_(pw)
+        return True
+    except poplib.error_proto:
+        return False
+    finally:
+        try:
+            p.quit()
+        except (poplib.error_proto, OSError, EOFError):
+            pass
+
+
 def read_line(sock, timeout=5.0):
     """Reads one CRLF-terminated line from a socket (for protocols without a client)."""
     sock.settimeout(timeout)

@@ -190,7 +190,7 @@ def test_tcp_requires_auth_unless_preauthorized(lmtp):
     assert lm.sendmail("a@b", ["barney"], b"Subject: auth\r\n\r\nx\r\n") == {}
     lm.quit()
     lmtp.log.wait(r"lmtpd\[\d+\]: login: x \[127.0.0.1\] fred PLAIN")
-    lmtp.log.wait(r"badlogin: \[127.0.0.1\] PLAIN authentication failure")
+    lmtp.log.wait(r"badlogin: \[127.0.0.1\] PLAIN fred authentication failure")
     assert not lmtp.log.grep("wrong"), "no password in the log"
     la = smtplib.LMTP("127.0.0.1", lmtp.port("lmtpa"), timeout=10)
     assert la.sendmail("a@b", ["barney"], b"Subject: preauth\r\n\r\nx\r\n") == {}

@@ -6,14 +6,13 @@ cyr_deny is also run against Debian's Cyrus 3.6 (its own cyr_deny), where instal
 
 import base64
 import os
-import poplib
 import smtplib
 import subprocess
 
 import pytest
 
 import cyrus36
-from suite import BIN, Instance, saslpasswd
+from suite import BIN, Instance, pop_login, saslpasswd
 
 SERVERS = [s.strip() for s in os.environ.get("IMAP_SERVERS", "suite,cyrus").split(",") if s.strip()]
 CONF = ("allowplaintext: yes\nsasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: sasldb\nsasl_mech_list: PLAIN LOGIN\n"
@@ -61,21 +60,6 @@ def imap_login(port, user, pw):
     return ok(r)
 
 
-def pop_login(port, user, pw):
-    p = poplib.POP3("127.0.0.1", port, timeout=10)
-    try:
-        p.user(user)
-        p.pass_(pw)
-        return True
-    except poplib.error_proto:
-        return False
-    finally:
-        try:
-            p.quit()
-        except (poplib.error_proto, OSError, EOFError):
-            pass
-
-
 def lmtp_auth(port, authzid, authcid, pw):
     with smtplib.LMTP("127.0.0.1", port, timeout=10) as lm:
         lm.ehlo("logins.test")
@@ -99,8 +83,10 @@ def test_hostile_names_are_refused_logged_and_the_workers_go_on(suite):
     # libsasl2 accepted these passwords; the suite's rules refused the names, saying why.
     for name in HOSTILE_IN_SASLDB:
         for svc in ("imap", "pop3", "lmtp"):
-            lines = suite.log.grep(rf"{svc}d\[\d+\]: badlogin: .* {name.replace('*', '[*]').replace('?', '[?]')} invalid userid")
-            assert lines, (svc, name, suite.log.lines()[-20:] if hasattr(suite.log, "lines") else "")
+            # (In an exchange the name is refused by libsasl2's canon_user callback, before
+            # any password check, and the line carries libsasl2's error around the reason.)
+            lines = suite.log.grep(rf"{svc}d\[\d+\]: badlogin: .* {name.replace('*', '[*]').replace('?', '[?]')} (.*: )?invalid userid")
+            assert lines, (svc, name, suite.log.lines[-20:])
     # Case and the default domain fold into one user, as Cyrus's username_tolower.
     assert imap_login(ports["imap"], "FRED", "pw") and imap_login(ports["imap"], "fred@suite.test", "pw")
 

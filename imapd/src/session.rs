@@ -495,10 +495,21 @@ impl<'a> Session<'a> {
     }
 
     fn failed(&mut self, conn: &mut Conn, tag: &str, who: &str, mech: &str, why: &str) {
+        self.refused(conn, tag, who, mech, why, "[AUTHENTICATIONFAILED] Authentication failed");
+    }
+
+    /// A login libsasl2 could not check (password service down or hanging): logged
+    /// as refused, and the client told to try again (RFC 5530 UNAVAILABLE).
+    fn sasl_failed(&mut self, conn: &mut Conn, tag: &str, who: &str, mech: &str, e: &sasl::SaslError) {
+        let answer = if e.is_temporary() { "[UNAVAILABLE] Authentication service unavailable, try again later" } else { "[AUTHENTICATIONFAILED] Authentication failed" };
+        self.refused(conn, tag, who, mech, &e.to_string(), answer);
+    }
+
+    fn refused(&mut self, conn: &mut Conn, tag: &str, who: &str, mech: &str, why: &str, answer: &str) {
         self.failures += 1;
         service::identity::log_refusal(conn, mech, who, why);
         std::thread::sleep(FAIL_DELAY * self.failures.min(10));
-        no(conn, tag, "[AUTHENTICATIONFAILED] Authentication failed");
+        no(conn, tag, answer);
     }
 
     fn login(&mut self, conn: &mut Conn, tag: &str, user: &str, pass: &[u8]) {
@@ -522,7 +533,7 @@ impl<'a> Session<'a> {
                 let name = sc.username().unwrap_or_else(|| lookup.clone());
                 self.logged_in(conn, tag, &name, &name, "plaintext");
             }
-            Err(e) => self.failed(conn, tag, user, "plaintext", &e.to_string()),
+            Err(e) => self.sasl_failed(conn, tag, user, "plaintext", &e),
         }
     }
 
@@ -540,7 +551,7 @@ impl<'a> Session<'a> {
                 let authid = sc.authuser().unwrap_or_else(|| user.clone());
                 self.logged_in(conn, tag, &authid, &user, mech)
             }
-            Err(AuthError::Failed(e)) => self.failed(conn, tag, "?", mech, &e.to_string()),
+            Err(AuthError::Failed(e)) => self.sasl_failed(conn, tag, &service::auth::attempted(&sc), mech, &e),
             Err(AuthError::Cancelled) => bad(conn, tag, "Authentication cancelled"),
             Err(AuthError::BadBase64) => bad(conn, tag, "Invalid base64"),
             Err(AuthError::Lost) => return Ok(Flow::Close),

@@ -236,8 +236,10 @@ impl<'a> Session<'a> {
                 }
             }
             Err(AuthError::Failed(e)) => {
-                log::info!("badlogin: {} {} {}: {}", conn.peer, mech, if e.is_auth_failure() { "authentication failure" } else { "error" }, e.detail);
-                conn.write(b"535 5.7.8 Authentication failed\r\n");
+                let why = format!("{}: {}", if e.is_auth_failure() { "authentication failure" } else { "error" }, e.detail);
+                service::identity::log_refusal(conn, &mech, &service::auth::attempted(&sc), &why);
+                // RFC 4954: 454 when the credentials could not be checked now.
+                conn.write(if e.is_temporary() { b"454 4.7.0 Temporary authentication failure\r\n" } else { b"535 5.7.8 Authentication failed\r\n" });
             }
             Err(AuthError::Cancelled) => conn.write(b"501 5.0.0 Authentication cancelled\r\n"),
             Err(AuthError::BadBase64) => conn.write(b"501 5.5.2 Bad base64\r\n"),

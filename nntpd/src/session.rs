@@ -362,12 +362,17 @@ impl<'a> Session<'a> {
             Ok(u) => u,
             Err(e) => return self.failed(conn, &user, "plaintext", &e.to_string()),
         };
-        if self.sasl(conn).is_some_and(|mut c| c.checkpass(&user, pass.as_bytes()).is_ok()) {
-            if self.login(conn, &user, &user, "plaintext") {
-                conn.write(b"281 User logged in\r\n");
+        let checked = match self.sasl(conn) {
+            Some(mut c) => c.checkpass(&user, pass.as_bytes()),
+            None => Err(sasl::SaslError { code: sasl::SASL_UNAVAIL, detail: "SASL is not available".into() }),
+        };
+        match checked {
+            Ok(()) => {
+                if self.login(conn, &user, &user, "plaintext") {
+                    conn.write(b"281 User logged in\r\n");
+                }
             }
-        } else {
-            self.failed(conn, &user, "plaintext", "authentication failure");
+            Err(e) => self.sasl_failed(conn, &user, "plaintext", &e),
         }
     }
 
@@ -402,7 +407,7 @@ impl<'a> Session<'a> {
                     }
                 }
             }
-            Err(AuthError::Failed(e)) => self.failed(conn, "?", &mech, &e.to_string()),
+            Err(AuthError::Failed(e)) => self.sasl_failed(conn, &service::auth::attempted(&sc), &mech, &e),
             Err(AuthError::Cancelled) => conn.write(b"481 Client canceled authentication\r\n"),
             Err(AuthError::BadBase64) => conn.write(b"504 Base64 encoding error\r\n"),
             Err(AuthError::Lost) => return Flow::Quit,
@@ -411,10 +416,21 @@ impl<'a> Session<'a> {
     }
 
     fn failed(&mut self, conn: &mut Conn, who: &str, mech: &str, why: &str) {
+        self.refused(conn, who, mech, why, b"481 Invalid login\r\n");
+    }
+
+    /// A login libsasl2 refused, or could not check at all (password service down or
+    /// hanging): then the client is told it is a fault here (403), not a wrong password.
+    fn sasl_failed(&mut self, conn: &mut Conn, who: &str, mech: &str, e: &sasl::SaslError) {
+        let answer: &[u8] = if e.is_temporary() { b"403 Authentication service unavailable, try again later\r\n" } else { b"481 Invalid login\r\n" };
+        self.refused(conn, who, mech, &e.to_string(), answer);
+    }
+
+    fn refused(&mut self, conn: &mut Conn, who: &str, mech: &str, why: &str, answer: &[u8]) {
         self.failures += 1;
         service::identity::log_refusal(conn, mech, who, why);
         std::thread::sleep(FAIL_DELAY * self.failures.min(10));
-        conn.write(b"481 Invalid login\r\n");
+        conn.write(answer);
     }
 
     /// Authenticated as `authid`, acting as `user`: the identity rules, cyr_deny and

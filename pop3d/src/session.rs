@@ -135,10 +135,21 @@ impl<'a> Session<'a> {
     }
 
     fn failed(&mut self, conn: &mut Conn, who: &str, mech: &str, why: &str) {
+        self.refused(conn, who, mech, why, b"-ERR [AUTH] Invalid login\r\n");
+    }
+
+    /// A login libsasl2 could not check (password service down or hanging): logged
+    /// as refused, and the client told it is temporary (RFC 3206 SYS/TEMP).
+    fn sasl_failed(&mut self, conn: &mut Conn, who: &str, mech: &str, e: &sasl::SaslError) {
+        let answer: &[u8] = if e.is_temporary() { b"-ERR [SYS/TEMP] Authentication service unavailable, try again later\r\n" } else { b"-ERR [AUTH] Invalid login\r\n" };
+        self.refused(conn, who, mech, &e.to_string(), answer);
+    }
+
+    fn refused(&mut self, conn: &mut Conn, who: &str, mech: &str, why: &str, answer: &[u8]) {
         self.failures += 1;
         service::identity::log_refusal(conn, mech, who, why);
         std::thread::sleep(FAIL_DELAY * self.failures.min(10));
-        conn.write(b"-ERR [AUTH] Invalid login\r\n");
+        conn.write(answer);
     }
 
     fn authorization(&mut self, conn: &mut Conn, cmd: &str, args: &[&str]) -> Flow {
@@ -191,11 +202,13 @@ impl<'a> Session<'a> {
             }
             None => auth_user,
         };
-        let ok = self.sasl(conn).is_some_and(|mut c| c.checkpass(&auth_user, pass.as_bytes()).is_ok());
-        if ok {
-            self.login(conn, &auth_user, &user, "plaintext");
-        } else {
-            self.failed(conn, &auth_user, "plaintext", "authentication failure");
+        let checked = match self.sasl(conn) {
+            Some(mut c) => c.checkpass(&auth_user, pass.as_bytes()),
+            None => Err(sasl::SaslError { code: sasl::SASL_UNAVAIL, detail: "SASL is not available".into() }),
+        };
+        match checked {
+            Ok(()) => self.login(conn, &auth_user, &user, "plaintext"),
+            Err(e) => self.sasl_failed(conn, &auth_user, "plaintext", &e),
         }
         Flow::Go
     }
@@ -262,7 +275,7 @@ impl<'a> Session<'a> {
                 let authid = sc.authuser().unwrap_or_else(|| self.strip_folder(&user));
                 self.login(conn, &authid, &user, &mech)
             }
-            Err(AuthError::Failed(e)) => self.failed(conn, "?", &mech, &e.to_string()),
+            Err(AuthError::Failed(e)) => self.sasl_failed(conn, &service::auth::attempted(&sc), &mech, &e),
             Err(AuthError::Cancelled) => conn.write(b"-ERR Authentication cancelled\r\n"),
             Err(AuthError::BadBase64) => conn.write(b"-ERR Bad base64\r\n"),
             Err(AuthError::Lost) => return Flow::Quit,

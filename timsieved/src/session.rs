@@ -268,9 +268,13 @@ impl<'a> Session<'a> {
             }
             Err(AuthError::Failed(e)) => {
                 self.failures += 1;
-                log::info!("badlogin: {} {mech} {e}", conn.peer);
+                service::identity::log_refusal(conn, mech, &service::auth::attempted(&sc), &e.to_string());
                 std::thread::sleep(FAIL_DELAY * self.failures.min(10));
-                conn.write(&response("NO", None, Some("Authentication failed")));
+                if e.is_temporary() {
+                    conn.write(&response("NO", Some("TRYLATER"), Some("Authentication service unavailable")));
+                } else {
+                    conn.write(&response("NO", None, Some("Authentication failed")));
+                }
             }
             Err(AuthError::Cancelled) => conn.write(&response("NO", None, Some("Authentication cancelled"))),
             Err(AuthError::BadBase64) => conn.write(&response("NO", None, Some("Expected a base64 string"))),

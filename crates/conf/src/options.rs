@@ -587,6 +587,12 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Directory of the spool partition NAME, where message files are stored.",
     },
     OptDef {
+        name: "password_check_timeout",
+        kind: Kind::Duration('s'),
+        default: Some("15s"),
+        desc: "Suite extension: how long a login waits for libsasl2 to check its credentials (saslauthd, an LDAP server) before it is refused with a clear NO and a badlogin log line; 0 waits as long as libsasl2 does (for ever on a hanging saslauthd, as Cyrus 3.6).",
+    },
+    OptDef {
         name: "popexpiretime",
         kind: Kind::Int,
         default: Some("-1"),
@@ -801,6 +807,12 @@ pub const OPTIONS: &[OptDef] = &[
         kind: Kind::Str,
         default: None,
         desc: "File of CA certificates for verifying client certificates. Alias: tls_ca_file.",
+    },
+    OptDef {
+        name: "tls_client_certs",
+        kind: Kind::Enum(&["off", "optional", "require"]),
+        default: Some("optional"),
+        desc: "Whether clients are asked for a certificate verified against tls_client_ca_file/tls_client_ca_dir: off, optional (when a CA is set) or require (the handshake fails without one). A verified certificate's CN is the authentication id of SASL EXTERNAL.",
     },
     OptDef {
         name: "tls_server_cert",

@@ -10,7 +10,16 @@
 //! (with an optional initial response), step until done, read the authenticated user.
 //! Before TLS, call [`ServerConn::set_plaintext_allowed`]`(false)` so that PLAIN and
 //! LOGIN are neither offered nor accepted (unless `allowplaintext`); after TLS tell it
-//! the TLS strength with [`ServerConn::set_external_ssf`].
+//! the TLS strength with [`ServerConn::set_external_ssf`], the verified client
+//! certificate's name for EXTERNAL ([`ServerConn::set_external_authid`]) and the
+//! channel bindings for the SCRAM-*-PLUS mechanisms ([`ServerConn::set_channel_bindings`]).
+//!
+//! A password check may wait on another daemon (saslauthd, an LDAP server through the
+//! ldapdb plugin), and libsasl2 2.1.28 reads saslauthd's answer with no time limit. With
+//! [`ServerConn::set_deadline`], every call that may wait (start, step, checkpass, APOP)
+//! runs on a helper thread and is given up after the deadline: the caller gets
+//! [`SASL_UNAVAIL`] with a detail saying so, and the connection handle (with whatever
+//! it points to) is left to the helper, which disposes of it if the call ever returns.
 //!
 //! Pitfalls met (shared/notes/crate-probe.md): the callback table must outlive the
 //! library (it is leaked once); `sasl_checkpass` needs NUL-terminated strings;
@@ -19,8 +28,11 @@
 use conf::Config;
 use sasl2_sys::prelude::*;
 use std::collections::HashMap;
-use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_void};
+use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_ulong, c_void};
 use std::sync::OnceLock;
+use std::time::Duration;
+
+pub use sasl2_sys::prelude::SASL_UNAVAIL;
 
 /// A failure, with libsasl2's code and its detail text (never a password).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +46,15 @@ impl SaslError {
     /// setup): the client gets "authentication failed" and the failure is slowed down.
     pub fn is_auth_failure(&self) -> bool {
         matches!(self.code, SASL_BADAUTH | SASL_NOUSER | SASL_NOUSERPASS) || self.code == SASL_BADPROT
+    }
+}
+
+impl SaslError {
+    /// Whether the credentials could not be checked at all (a password service down,
+    /// hanging or broken): the client is told to try again later rather than that
+    /// its password is wrong.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self.code, SASL_FAIL | SASL_UNAVAIL | SASL_TRYAGAIN | SASL_NOMEM)
     }
 }
 
@@ -76,12 +97,27 @@ unsafe extern "C" fn getopt_cb(
     }
 }
 
+/// The last error libsasl2 logged during the current call: its plugins and password
+/// checkers often say why only there (saslauthd's "cannot connect to saslauthd server"
+/// becomes the errdetail "checkpass failed"), so it is added to the error's detail.
+/// One call at a time runs in a worker process.
+static LAST_LOGGED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn take_logged() -> Option<String> {
+    LAST_LOGGED.lock().ok().and_then(|mut l| l.take())
+}
+
 unsafe extern "C" fn log_cb(_ctx: *mut c_void, level: c_int, message: *const c_char) -> c_int {
     if message.is_null() {
         return SASL_OK;
     }
     // SAFETY: message is a C string from libsasl2.
     let m = unsafe { CStr::from_ptr(message) }.to_string_lossy();
+    if matches!(level, SASL_LOG_ERR | SASL_LOG_FAIL) {
+        if let Ok(mut l) = LAST_LOGGED.lock() {
+            *l = Some(m.chars().take(200).collect());
+        }
+    }
     match level {
         SASL_LOG_ERR | SASL_LOG_FAIL => log::error!("SASL {m}"),
         SASL_LOG_WARN => log::warn!("SASL {m}"),
@@ -125,6 +161,78 @@ unsafe extern "C" fn proxy_cb(
     SASL_NOAUTHZ
 }
 
+/// The application's rule for user names (Cyrus's `mysasl_canon_user`), set once
+/// with [`set_canon_user`] before [`init`].
+type CanonUser = dyn Fn(&str, Option<&str>) -> Result<String, String> + Send + Sync;
+static CANON_USER: OnceLock<Box<CanonUser>> = OnceLock::new();
+/// The last name the rule refused (control characters shown as `?`, at most 100),
+/// for the caller's log line: libsasl2 keeps no authentication id then.
+static REFUSED_NAME: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// The name [`set_canon_user`]'s rule refused during the last call, if it did.
+pub fn take_refused_name() -> Option<String> {
+    REFUSED_NAME.lock().ok().and_then(|mut l| l.take())
+}
+
+/// Sets how every name a mechanism reads (authentication and authorisation ids) is
+/// made canonical before libsasl2 looks it up or checks its password, as Cyrus's
+/// `mysasl_canon_user`: an `Err` refuses the login there (SASL_BADAUTH, the text as
+/// the error's detail), so a name that is no valid userid never reaches saslauthd,
+/// LDAP or the sasldb. The rule gets the name and the connection's local domain
+/// (given to [`ServerConn::new`]; Cyrus's domain from the server's address under
+/// `virtdomains: on`). The first call wins.
+pub fn set_canon_user(f: impl Fn(&str, Option<&str>) -> Result<String, String> + Send + Sync + 'static) {
+    let _ = CANON_USER.set(Box::new(f));
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C" fn canon_cb(
+    conn: *mut sasl_conn_t,
+    ctx: *mut c_void,
+    input: *const c_char,
+    inlen: c_uint,
+    _flags: c_uint,
+    _realm: *const c_char,
+    out: *mut c_char,
+    out_max: c_uint,
+    out_len: *mut c_uint,
+) -> c_int {
+    if input.is_null() || out.is_null() || out_len.is_null() {
+        return SASL_BADPARAM;
+    }
+    // SAFETY: libsasl2 passes the name with its length.
+    let raw = unsafe { std::slice::from_raw_parts(input as *const u8, inlen as usize) };
+    let name = String::from_utf8_lossy(raw);
+    // SAFETY: a non-null context is the connection's Kept::domain, alive as long as
+    // the connection.
+    let domain = if ctx.is_null() { None } else { unsafe { &*(ctx as *const Option<String>) }.as_deref() };
+    let canon = match CANON_USER.get() {
+        Some(f) => f(&name, domain),
+        None => Ok(name.to_string()),
+    };
+    match canon {
+        Ok(c) if c.len() < out_max as usize && !c.contains('\0') => {
+            // SAFETY: out holds out_max bytes (it may be input itself: copy handles it).
+            unsafe {
+                std::ptr::copy(c.as_ptr(), out as *mut u8, c.len());
+                *out.add(c.len()) = 0;
+                *out_len = c.len() as c_uint;
+            }
+            SASL_OK
+        }
+        Ok(_) => SASL_BUFOVER,
+        Err(why) => {
+            if let Ok(mut l) = REFUSED_NAME.lock() {
+                *l = Some(name.chars().take(100).map(|c| if c.is_control() { '?' } else { c }).collect());
+            }
+            let msg = CString::new(why).unwrap_or_default();
+            // SAFETY: a "%s" format with one C string argument.
+            unsafe { sasl_seterror(conn, 0, c"%s".as_ptr(), msg.as_ptr()) };
+            SASL_BADAUTH
+        }
+    }
+}
+
 /// The libsasl2 options from a configuration: every `sasl_*` entry without its prefix.
 pub fn options(cfg: &Config) -> HashMap<String, String> {
     cfg.prefixed_for_service("sasl_").into_iter().collect()
@@ -157,6 +265,11 @@ pub fn init(app: &str, cfg: &Config) -> Result<(), SaslError> {
             sasl_callback_t {
                 id: SASL_CB_LOG,
                 proc_: Some(unsafe { std::mem::transmute::<*const (), unsafe extern "C" fn() -> c_int>(log_cb as *const ()) }),
+                context: std::ptr::null_mut(),
+            },
+            sasl_callback_t {
+                id: SASL_CB_CANON_USER,
+                proc_: Some(unsafe { std::mem::transmute::<*const (), unsafe extern "C" fn() -> c_int>(canon_cb as *const ()) }),
                 context: std::ptr::null_mut(),
             },
             sasl_callback_t {
@@ -193,6 +306,59 @@ pub enum Step {
 /// One server-side SASL connection.
 pub struct ServerConn {
     conn: *mut sasl_conn_t,
+    /// What libsasl2 keeps pointers to (the channel binding): it lives as long as the
+    /// handle, and goes with it to a helper thread that was given up on.
+    kept: Box<Kept>,
+    deadline: Option<Duration>,
+}
+
+/// Data libsasl2 points to rather than copies.
+#[derive(Default)]
+struct Kept {
+    /// The channel bindings the connection has (type name, data), and the one given
+    /// to libsasl2 (pointing into `bindings`).
+    bindings: Vec<(CString, Vec<u8>)>,
+    cb: Option<sasl_channel_binding_t>,
+    /// The local domain for the name rule, and the connection's own callback list
+    /// pointing at it.
+    domain: Box<Option<String>>,
+    callbacks: Vec<sasl_callback_t>,
+}
+
+/// A handle and what it points to, moved to a helper thread. libsasl2 connections are
+/// not tied to a thread; this one is used by one thread at a time (the caller waits
+/// for the helper, or forgets the handle).
+struct Moved(*mut sasl_conn_t, Box<Kept>);
+// SAFETY: see above; the raw pointers in Kept point into Kept itself.
+unsafe impl Send for Moved {}
+
+impl Moved {
+    fn conn(&self) -> *mut sasl_conn_t {
+        self.0
+    }
+}
+
+/// What a call that may wait returns from the helper thread (pointers copied out).
+struct Answer {
+    code: c_int,
+    data: Vec<u8>,
+    detail: Option<String>,
+}
+
+fn answer(conn: *mut sasl_conn_t, code: c_int, out: *const c_char, len: c_uint) -> Answer {
+    // SAFETY: out/len come from libsasl2 and stay valid until the next call on conn.
+    let data = if out.is_null() { Vec::new() } else { unsafe { std::slice::from_raw_parts(out as *const u8, len as usize) }.to_vec() };
+    let logged = take_logged();
+    let detail = (code != SASL_OK && code != SASL_CONTINUE).then(|| {
+        // SAFETY: errdetail returns a string owned by the connection.
+        let p = unsafe { sasl_errdetail(conn) };
+        let d = if p.is_null() { errstring(code) } else { unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned() };
+        match logged {
+            Some(l) if !d.contains(&l) => format!("{d} ({l})"),
+            _ => d,
+        }
+    });
+    Answer { code, data, detail }
 }
 
 fn opt_c(s: Option<&str>) -> Result<Option<CString>, SaslError> {
@@ -206,22 +372,81 @@ fn ptr(c: &Option<CString>) -> *const c_char {
 impl ServerConn {
     /// `service` is the SASL service name (imap, pop, lmtp, sieve, nntp); `local` and
     /// `remote` are `ip;port` (None for unix sockets); `user_realm` None means the
-    /// server's FQDN.
-    pub fn new(service: &str, fqdn: &str, user_realm: Option<&str>, local: Option<&str>, remote: Option<&str>) -> Result<ServerConn, SaslError> {
+    /// server's FQDN; `local_domain` goes to the [`set_canon_user`] rule.
+    pub fn new(service: &str, fqdn: &str, user_realm: Option<&str>, local: Option<&str>, remote: Option<&str>, local_domain: Option<&str>) -> Result<ServerConn, SaslError> {
         let (service, fqdn) = (opt_c(Some(service))?, opt_c(Some(fqdn))?);
         let (realm, local, remote) = (opt_c(user_realm)?, opt_c(local)?, opt_c(remote)?);
+        let mut kept = Box::new(Kept { domain: Box::new(local_domain.map(str::to_string)), ..Default::default() });
+        let ctx = &*kept.domain as *const Option<String> as *mut c_void;
+        kept.callbacks = vec![
+            sasl_callback_t {
+                id: SASL_CB_CANON_USER,
+                // SAFETY: the C signature libsasl2 expects, typed fn() -> c_int by sasl2-sys.
+                proc_: Some(unsafe { std::mem::transmute::<*const (), unsafe extern "C" fn() -> c_int>(canon_cb as *const ()) }),
+                context: ctx,
+            },
+            sasl_callback_t { id: SASL_CB_LIST_END, proc_: None, context: std::ptr::null_mut() },
+        ];
         let mut conn = std::ptr::null_mut();
-        // SAFETY: all strings live across the call; conn receives a new handle.
+        // SAFETY: all strings live across the call; the callback list and its context
+        // live in `kept`, as long as the handle; conn receives a new handle.
         let r = unsafe {
-            sasl_server_new(ptr(&service), ptr(&fqdn), ptr(&realm), ptr(&local), ptr(&remote), std::ptr::null(), SASL_SUCCESS_DATA, &mut conn)
+            sasl_server_new(ptr(&service), ptr(&fqdn), ptr(&realm), ptr(&local), ptr(&remote), kept.callbacks.as_ptr(), SASL_SUCCESS_DATA, &mut conn)
         };
         if r != SASL_OK {
             return Err(SaslError { code: r, detail: errstring(r) });
         }
-        Ok(ServerConn { conn })
+        Ok(ServerConn { conn, kept, deadline: None })
+    }
+
+    /// Gives up any call that may wait on a password service after `limit` (see the
+    /// module doc); `None` waits as long as libsasl2 does.
+    pub fn set_deadline(&mut self, limit: Option<Duration>) {
+        self.deadline = limit;
+    }
+
+    /// Runs `f` on the handle, on a helper thread when a deadline is set.
+    fn call(&mut self, what: &str, f: impl FnOnce(*mut sasl_conn_t) -> Answer + Send + 'static) -> Answer {
+        if self.conn.is_null() {
+            return Answer { code: SASL_FAIL, data: Vec::new(), detail: Some("an earlier call was given up".into()) };
+        }
+        take_logged();
+        take_refused_name();
+        let Some(limit) = self.deadline else { return f(self.conn) };
+        let moved = Moved(self.conn, std::mem::take(&mut self.kept));
+        let (tx, rx) = std::sync::mpsc::channel::<(Answer, Moved)>();
+        let spawned = std::thread::Builder::new().name("sasl".into()).spawn(move || {
+            let a = f(moved.conn());
+            if let Err(std::sync::mpsc::SendError((_, mut m))) = tx.send((a, moved)) {
+                // Given up on: nobody else holds the handle now.
+                // SAFETY: the handle is ours alone.
+                unsafe { sasl_dispose(&mut m.0) };
+            }
+        });
+        if spawned.is_err() {
+            // The closure, and the handle's Kept with it, is gone: never touch the
+            // handle again (it is leaked).
+            self.conn = std::ptr::null_mut();
+            return Answer { code: SASL_NOMEM, data: Vec::new(), detail: Some("cannot start a thread".into()) };
+        }
+        match rx.recv_timeout(limit) {
+            Ok((a, m)) => {
+                self.kept = m.1;
+                a
+            }
+            Err(_) => {
+                // The helper keeps the handle (and disposes of it if the call returns).
+                self.conn = std::ptr::null_mut();
+                let detail = format!("{what} gave no answer within {} s (is the password service, e.g. saslauthd, hanging?)", limit.as_secs_f32());
+                Answer { code: SASL_UNAVAIL, data: Vec::new(), detail: Some(detail) }
+            }
+        }
     }
 
     fn err(&self, code: c_int) -> SaslError {
+        if self.conn.is_null() {
+            return SaslError { code, detail: errstring(code) };
+        }
         // SAFETY: errdetail returns a string owned by the connection.
         let p = unsafe { sasl_errdetail(self.conn) };
         let detail = if p.is_null() { errstring(code) } else { unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned() };
@@ -253,6 +478,49 @@ impl ServerConn {
         if r == SASL_OK { Ok(()) } else { Err(self.err(r)) }
     }
 
+    /// The authentication id an external layer established (the CN of a verified TLS
+    /// client certificate, as Cyrus takes it): offers and answers EXTERNAL.
+    pub fn set_external_authid(&mut self, authid: &str) -> Result<(), SaslError> {
+        let id = opt_c(Some(authid))?;
+        // SAFETY: libsasl2 copies the string.
+        let r = unsafe { sasl_setprop(self.conn, SASL_AUTH_EXTERNAL as c_int, ptr(&id) as *const c_void) };
+        if r == SASL_OK { Ok(()) } else { Err(self.err(r)) }
+    }
+
+    /// The TLS channel bindings of the connection (type and bytes), which make
+    /// libsasl2 offer the SCRAM-*-PLUS mechanisms; the first is libsasl2's unless the
+    /// client's GS2 header (`p=TYPE,`) asks for another of them ([`start`](Self::start)
+    /// and [`step`](Self::step) look): SCRAM has no negotiation of the type, and
+    /// clients differ. Not critical: clients may still use the mechanisms unbound.
+    pub fn set_channel_bindings(&mut self, bindings: &[(&str, Vec<u8>)]) -> Result<(), SaslError> {
+        let mut list = Vec::new();
+        for (name, data) in bindings {
+            list.push((opt_c(Some(name))?.unwrap_or_default(), data.clone()));
+        }
+        self.kept.bindings = list;
+        if self.kept.bindings.is_empty() { Ok(()) } else { self.use_binding(0) }
+    }
+
+    fn use_binding(&mut self, i: usize) -> Result<(), SaslError> {
+        let k = &mut *self.kept;
+        let (name, data) = &k.bindings[i];
+        k.cb = Some(sasl_channel_binding_t { name: name.as_ptr(), critical: 0, len: data.len() as c_ulong, data: data.as_ptr() });
+        let cb = k.cb.as_ref().map_or(std::ptr::null(), |c| c as *const sasl_channel_binding_t);
+        // SAFETY: libsasl2 keeps the pointer; the struct and its data live in `kept`,
+        // which lives as long as the handle (and moves with it).
+        let r = unsafe { sasl_setprop(self.conn, SASL_CHANNEL_BINDING as c_int, cb as *const c_void) };
+        if r == SASL_OK { Ok(()) } else { Err(self.err(r)) }
+    }
+
+    /// Gives libsasl2 the binding a GS2 header (`p=TYPE,...`) names, when there is one.
+    fn follow_gs2(&mut self, data: &[u8]) {
+        let Some(rest) = data.strip_prefix(b"p=") else { return };
+        let name = rest.split(|&b| b == b',').next().unwrap_or_default();
+        if let Some(i) = self.kept.bindings.iter().position(|(n, _)| n.as_bytes() == name) {
+            let _ = self.use_binding(i);
+        }
+    }
+
     /// The mechanisms offered now, in libsasl2's order.
     pub fn mechanisms(&self) -> Result<Vec<String>, SaslError> {
         let mut out: *const c_char = std::ptr::null();
@@ -269,64 +537,87 @@ impl ServerConn {
         Ok(s.split_whitespace().map(str::to_string).collect())
     }
 
-    fn outcome(&self, r: c_int, out: *const c_char, len: c_uint) -> Result<Step, SaslError> {
-        // SAFETY: out/len come from libsasl2 and stay valid until the next call.
-        let data = if out.is_null() { Vec::new() } else { unsafe { std::slice::from_raw_parts(out as *const u8, len as usize) }.to_vec() };
-        match r {
-            SASL_CONTINUE => Ok(Step::Continue(data)),
-            SASL_OK => Ok(Step::Done((!data.is_empty()).then_some(data))),
-            e => Err(self.err(e)),
+    fn outcome(a: Answer) -> Result<Step, SaslError> {
+        match a.code {
+            SASL_CONTINUE => Ok(Step::Continue(a.data)),
+            SASL_OK => Ok(Step::Done((!a.data.is_empty()).then_some(a.data))),
+            code => Err(SaslError { code, detail: a.detail.unwrap_or_else(|| errstring(code)) }),
         }
+    }
+
+    fn result(a: Answer) -> Result<(), SaslError> {
+        Self::outcome(a).map(|_| ())
     }
 
     /// Starts `mech`, with the client's initial response if it sent one (SASL-IR).
     pub fn start(&mut self, mech: &str, initial: Option<&[u8]>) -> Result<Step, SaslError> {
-        let m = opt_c(Some(mech))?;
-        let (mut out, mut len) = (std::ptr::null(), 0 as c_uint);
-        let (ip, il) = match initial {
-            Some(i) => (i.as_ptr() as *const c_char, i.len() as c_uint),
-            None => (std::ptr::null(), 0),
-        };
-        // SAFETY: inputs live across the call.
-        let r = unsafe { sasl_server_start(self.conn, ptr(&m), ip, il, &mut out, &mut len) };
-        self.outcome(r, out, len)
+        let m = opt_c(Some(mech))?.unwrap_or_default();
+        if let Some(i) = initial {
+            self.follow_gs2(i);
+        }
+        let initial = initial.map(<[u8]>::to_vec);
+        let a = self.call("the SASL exchange", move |conn| {
+            let (mut out, mut len) = (std::ptr::null(), 0 as c_uint);
+            let (ip, il) = match &initial {
+                Some(i) => (i.as_ptr() as *const c_char, i.len() as c_uint),
+                None => (std::ptr::null(), 0),
+            };
+            // SAFETY: inputs live across the call.
+            let r = unsafe { sasl_server_start(conn, m.as_ptr(), ip, il, &mut out, &mut len) };
+            answer(conn, r, out, len)
+        });
+        Self::outcome(a)
     }
 
     /// Feeds the client's answer to the last challenge.
     pub fn step(&mut self, response: &[u8]) -> Result<Step, SaslError> {
-        let (mut out, mut len) = (std::ptr::null(), 0 as c_uint);
-        // SAFETY: input lives across the call.
-        let r = unsafe { sasl_server_step(self.conn, response.as_ptr() as *const c_char, response.len() as c_uint, &mut out, &mut len) };
-        self.outcome(r, out, len)
+        self.follow_gs2(response);
+        let response = response.to_vec();
+        let a = self.call("the SASL exchange", move |conn| {
+            let (mut out, mut len) = (std::ptr::null(), 0 as c_uint);
+            // SAFETY: input lives across the call.
+            let r = unsafe { sasl_server_step(conn, response.as_ptr() as *const c_char, response.len() as c_uint, &mut out, &mut len) };
+            answer(conn, r, out, len)
+        });
+        Self::outcome(a)
     }
 
     /// Checks a user name and password (LOGIN, USER/PASS, AUTHINFO USER).
     pub fn checkpass(&mut self, user: &str, pass: &[u8]) -> Result<(), SaslError> {
-        let u = opt_c(Some(user))?;
+        let u = opt_c(Some(user))?.unwrap_or_default();
         let p = CString::new(pass).map_err(|_| SaslError { code: SASL_BADPARAM, detail: "NUL in password".into() })?;
-        // SAFETY: both are NUL-terminated (libsasl2's verifier reads them as C strings).
-        let r = unsafe { sasl_checkpass(self.conn, ptr(&u), user.len() as c_uint, p.as_ptr(), pass.len() as c_uint) };
-        if r == SASL_OK { Ok(()) } else { Err(self.err(r)) }
+        let a = self.call("the password check", move |conn| {
+            // SAFETY: both are NUL-terminated (libsasl2's verifier reads them as C strings).
+            let r = unsafe { sasl_checkpass(conn, u.as_ptr(), u.as_bytes().len() as c_uint, p.as_ptr(), p.as_bytes().len() as c_uint) };
+            answer(conn, r, std::ptr::null(), 0)
+        });
+        Self::result(a)
     }
 
     /// Whether libsasl2 can check APOP (it was built with it, and an auxprop plugin
     /// can give the plaintext secret).
     pub fn apop_available(&self) -> bool {
         // SAFETY: a NULL challenge asks only whether APOP is supported.
-        unsafe { sasl_checkapop(self.conn, std::ptr::null(), 0, std::ptr::null(), 0) == SASL_OK }
+        !self.conn.is_null() && unsafe { sasl_checkapop(self.conn, std::ptr::null(), 0, std::ptr::null(), 0) == SASL_OK }
     }
 
     /// Checks a POP3 APOP answer: `response` is `user digest`, the digest being
     /// MD5(challenge + secret) in hex.
     pub fn checkapop(&mut self, challenge: &str, response: &str) -> Result<(), SaslError> {
-        let c = opt_c(Some(challenge))?;
-        let r = opt_c(Some(response))?;
-        // SAFETY: both are NUL-terminated and live across the call.
-        let code = unsafe { sasl_checkapop(self.conn, ptr(&c), challenge.len() as c_uint, ptr(&r), response.len() as c_uint) };
-        if code == SASL_OK { Ok(()) } else { Err(self.err(code)) }
+        let c = opt_c(Some(challenge))?.unwrap_or_default();
+        let r = opt_c(Some(response))?.unwrap_or_default();
+        let a = self.call("the APOP check", move |conn| {
+            // SAFETY: both are NUL-terminated and live across the call.
+            let code = unsafe { sasl_checkapop(conn, c.as_ptr(), c.as_bytes().len() as c_uint, r.as_ptr(), r.as_bytes().len() as c_uint) };
+            answer(conn, code, std::ptr::null(), 0)
+        });
+        Self::result(a)
     }
 
     fn string_prop(&self, prop: c_uint) -> Option<String> {
+        if self.conn.is_null() {
+            return None;
+        }
         let mut p: *const c_void = std::ptr::null();
         // SAFETY: getprop gives a string owned by the connection, copied at once.
         let r = unsafe { sasl_getprop(self.conn, prop as c_int, &mut p) };
@@ -348,6 +639,9 @@ impl ServerConn {
 
 impl Drop for ServerConn {
     fn drop(&mut self) {
+        if self.conn.is_null() {
+            return; // given to a helper thread, which disposes of it
+        }
         // SAFETY: disposing our own handle once.
         unsafe { sasl_dispose(&mut self.conn) };
     }

@@ -39,7 +39,7 @@ fn real_exchanges_against_a_sasldb() {
     );
     let cfg = conf::Config::parse_str(&dir.join("imapd.conf"), &text).unwrap().for_service("imap");
     sasl::init("test", &cfg).unwrap();
-    let new = || ServerConn::new("imap", "mail.suite.test", Some(REALM), Some("127.0.0.1;143"), Some("127.0.0.1;5000")).unwrap();
+    let new = || ServerConn::new("imap", "mail.suite.test", Some(REALM), Some("127.0.0.1;143"), Some("127.0.0.1;5000"), None).unwrap();
 
     // Before TLS: no plaintext mechanisms offered, and PLAIN refused.
     let mut c = new();

@@ -16,17 +16,37 @@ pub fn plaintext_ok(w: &Worker, conn: &Conn) -> bool {
 
 /// A libsasl2 server connection for this worker's service (`sasl_service` is Cyrus's
 /// name: imap, pop, lmtp, sieve, nntp), with plaintext mechanisms gated by
-/// [`plaintext_ok`] and the TLS strength passed on. `None` (logged by libsasl2) when
+/// [`plaintext_ok`]; under TLS the strength, the verified client certificate's CN (for
+/// EXTERNAL) and the channel binding (for SCRAM-*-PLUS) passed on; calls that wait on
+/// a password service bounded by `password_check_timeout`. `None` (logged by libsasl2) when
 /// SASL cannot be set up.
 pub fn server_conn(w: &Worker, conn: &Conn, sasl_service: &str) -> Option<sasl::ServerConn> {
+    // Names are made userids (or refused) before libsasl2 looks them up, as Cyrus's
+    // mysasl_canon_user, with the domain of the local address (virtdomains: on).
+    let ns = mboxlist::store::namespace(&w.config);
+    sasl::set_canon_user(move |name, here| ns.canonical_userid(name, here).map_err(|e| e.to_string()));
     sasl::init(w.program, &w.config).ok()?;
     let host = w.servername();
-    let mut c = sasl::ServerConn::new(sasl_service, &host, None, conn.local.sasl_form().as_deref(), conn.peer.sasl_form().as_deref()).ok()?;
+    let here = crate::identity::local_domain(w, conn);
+    let mut c = sasl::ServerConn::new(sasl_service, &host, None, conn.local.sasl_form().as_deref(), conn.peer.sasl_form().as_deref(), here.as_deref()).ok()?;
     c.set_plaintext_allowed(plaintext_ok(w, conn)).ok()?;
     if conn.is_tls() {
         let _ = c.set_external_ssf(conn.tls_bits());
+        if let Some(cn) = conn.tls_peer_cn() {
+            let _ = c.set_external_authid(&cn);
+        }
+        let _ = c.set_channel_bindings(&conn.tls_channel_bindings());
     }
+    let limit = w.config.get_duration("password_check_timeout");
+    c.set_deadline((!limit.is_zero()).then_some(limit));
     Some(c)
+}
+
+/// Who an exchange that failed tried to authenticate as, for the `badlogin:` line
+/// (libsasl2 knows once the mechanism has read the name; a name refused as no
+/// userid is kept by the sasl crate), else `?`.
+pub fn attempted(sc: &sasl::ServerConn) -> String {
+    sc.authuser().or_else(sasl::take_refused_name).unwrap_or_else(|| "?".into())
 }
 
 /// How an exchange ended without success.

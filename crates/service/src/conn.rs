@@ -21,6 +21,10 @@ pub const TOO_LONG_KEEP: usize = 64;
 /// Output queued beyond this is written at once.
 const MAX_QUEUED: usize = 64 * 1024;
 
+/// How [`Conn::start_tls`]'s error begins when the client's certificate did not
+/// verify against `tls_client_ca_file`/`_dir` (a refused login, logged as one).
+pub const BAD_CLIENT_CERT: &str = "client certificate refused";
+
 /// The transport under a connection.
 pub enum Stream {
     Tcp(TcpStream),
@@ -267,6 +271,22 @@ impl Conn {
         }
     }
 
+    /// The CN of the client's verified TLS certificate (SASL EXTERNAL's authid).
+    pub fn tls_peer_cn(&self) -> Option<String> {
+        match &self.stream {
+            Stream::Tls(s) => tls::peer_cn(s.ssl()),
+            _ => None,
+        }
+    }
+
+    /// The TLS channel bindings (type and data) for SCRAM-*-PLUS.
+    pub fn tls_channel_bindings(&self) -> Vec<(&'static str, Vec<u8>)> {
+        match &self.stream {
+            Stream::Tls(s) => tls::channel_bindings(s.ssl()),
+            _ => Vec::new(),
+        }
+    }
+
     /// Runs the TLS handshake on this connection (after the protocol's "go ahead" has
     /// been flushed). Refuses when the client already sent more bytes in the clear,
     /// which would otherwise be taken as if they came under TLS (the STARTTLS
@@ -289,6 +309,10 @@ impl Conn {
                 Ok(())
             }
             Err(openssl::ssl::HandshakeError::Failure(m)) | Err(openssl::ssl::HandshakeError::WouldBlock(m)) => {
+                let verify = m.ssl().verify_result();
+                if verify != openssl::x509::X509VerifyResult::OK {
+                    return Err(format!("{BAD_CLIENT_CERT}: {}", verify.error_string()));
+                }
                 Err(format!("TLS handshake failed: {}", m.error()))
             }
             Err(openssl::ssl::HandshakeError::SetupFailure(e)) => Err(format!("TLS setup failed: {e}")),

@@ -29,7 +29,7 @@ pub struct Refused(pub String);
 
 /// The domain of the local address `conn` came in on, for `virtdomains: on`: its
 /// reverse name without the first label (`mail.example.org` → `example.org`).
-fn local_domain(w: &Worker, conn: &Conn) -> Option<String> {
+pub(crate) fn local_domain(w: &Worker, conn: &Conn) -> Option<String> {
     let on = w.config.get_str("virtdomains").is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "on" | "yes" | "1"));
     let Addr::Inet(a) = &conn.local else { return None };
     if !on {

@@ -199,7 +199,7 @@ impl Worker {
         match conn.start_tls(acc) {
             Ok(()) => StartTls::Done,
             Err(e) => {
-                log::info!("TLS negotiation with {} failed: {e}", conn.peer);
+                tls_failed(conn, &e);
                 StartTls::Lost
             }
         }
@@ -215,7 +215,7 @@ impl Worker {
         match conn.start_tls(acc) {
             Ok(()) => true,
             Err(e) => {
-                log::info!("{} from {}", e, conn.peer);
+                tls_failed(conn, &e);
                 false
             }
         }
@@ -368,4 +368,14 @@ pub fn hostname() -> String {
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Logs a failed TLS handshake; a client certificate that did not verify is a refused
+/// login, logged as one.
+fn tls_failed(conn: &Conn, e: &str) {
+    if e.starts_with(crate::conn::BAD_CLIENT_CERT) {
+        crate::identity::log_refusal(conn, "EXTERNAL", "-", e);
+    } else {
+        log::info!("TLS negotiation with {} failed: {e}", conn.peer);
+    }
 }

@@ -8,8 +8,11 @@
 //! - `tls_versions`: the versions allowed, TLS 1.2 and 1.3 by default (Cyrus allows all
 //!   four; 1.0 and 1.1 are broken, so they must be asked for);
 //! - `tls_ciphers` for TLS 1.2 and below;
-//! - `tls_client_ca_file` / `tls_client_ca_dir`: when set, clients are asked for a
-//!   certificate (optional) verified against them.
+//! - `tls_client_ca_file` / `tls_client_ca_dir` and `tls_client_certs` (Cyrus's
+//!   `off`, `optional`, `require`): with a CA set and not `off`, clients are asked for a
+//!   certificate, verified against the CA; one that does not verify fails the handshake
+//!   (as in Cyrus 3.6), and `require` fails it when the client sends none. The CN of a
+//!   verified certificate is what SASL EXTERNAL authenticates ([`peer_cn`]).
 //!
 //! Errors name the option and the file, so an administrator knows what to fix.
 
@@ -66,7 +69,11 @@ pub fn server_acceptor(cfg: &Config) -> Result<Option<SslAcceptor>, String> {
     }
     let ca_file = cfg.get_str("tls_client_ca_file");
     let ca_dir = cfg.get_str("tls_client_ca_dir");
-    if ca_file.is_some() || ca_dir.is_some() {
+    let mode = cfg.get_str("tls_client_certs").unwrap_or("optional");
+    if mode == "require" && ca_file.is_none() && ca_dir.is_none() {
+        return Err("tls_client_certs: require needs tls_client_ca_file or tls_client_ca_dir".into());
+    }
+    if mode != "off" && (ca_file.is_some() || ca_dir.is_some()) {
         if let Some(f) = ca_file {
             b.set_ca_file(f).map_err(|e| format!("tls_client_ca_file {f}: {e}"))?;
         }
@@ -76,9 +83,55 @@ pub fn server_acceptor(cfg: &Config) -> Result<Option<SslAcceptor>, String> {
                 .and_then(|l| l.add_dir(d, SslFiletype::PEM))
                 .map_err(|e| format!("tls_client_ca_dir {d}: {e}"))?;
         }
-        b.set_verify(SslVerifyMode::PEER);
+        if let Some(f) = ca_file {
+            // The CA names sent in the certificate request, so a client with several
+            // certificates picks one of this CA.
+            let names = openssl::x509::X509Name::load_client_ca_file(f).map_err(|e| format!("tls_client_ca_file {f}: {e}"))?;
+            b.set_client_ca_list(names);
+        }
+        let mut verify = SslVerifyMode::PEER | SslVerifyMode::CLIENT_ONCE;
+        if mode == "require" {
+            verify |= SslVerifyMode::FAIL_IF_NO_PEER_CERT;
+        }
+        b.set_verify(verify);
     }
     Ok(Some(b.build()))
+}
+
+/// The common name of the client's certificate, once verified (what Cyrus 3.6 gives
+/// SASL as the EXTERNAL authentication id). `None` without a verified certificate.
+pub fn peer_cn(ssl: &openssl::ssl::SslRef) -> Option<String> {
+    if ssl.verify_result() != openssl::x509::X509VerifyResult::OK {
+        return None;
+    }
+    let cert = ssl.peer_certificate()?;
+    let cn = cert.subject_name().entries_by_nid(openssl::nid::Nid::COMMONNAME).next()?;
+    // A CN with a NUL byte (`admin\0.evil.test`) names nobody.
+    // The raw bytes, as Cyrus's X509_NAME_get_text_by_NID gives them (UTF8String and
+    // PrintableString alike).
+    let s = std::str::from_utf8(cn.data().as_slice()).ok()?;
+    (!s.is_empty() && !s.contains('\0')).then(|| s.to_string())
+}
+
+/// The TLS channel bindings of a server connection (RFC 5929, RFC 9266), the first
+/// the default: `tls-unique`, the first Finished message (the client's on a new
+/// session), as Cyrus 3.6 takes it under every version; under TLS 1.3, where
+/// tls-unique is not defined, also `tls-exporter`, which RFC 9266 clients use there.
+pub fn channel_bindings(ssl: &openssl::ssl::SslRef) -> Vec<(&'static str, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64];
+    let n = if ssl.session_reused() { ssl.finished(&mut buf) } else { ssl.peer_finished(&mut buf) };
+    if n > 0 && n <= buf.len() {
+        buf.truncate(n);
+        out.push(("tls-unique", buf));
+    }
+    if ssl.version2() == Some(SslVersion::TLS1_3) {
+        let mut ekm = vec![0u8; 32];
+        if ssl.export_keying_material(&mut ekm, "EXPORTER-Channel-Binding", Some(&[])).is_ok() {
+            out.push(("tls-exporter", ekm));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -89,8 +142,11 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     fn certdir() -> PathBuf {
+        // Made once: tests run on parallel threads, and two making it at once left a
+        // key of one run beside the certificate of the other.
+        static MADE: std::sync::Once = std::sync::Once::new();
         let d = std::env::temp_dir().join(format!("tls-test-{}", std::process::id()));
-        if !d.join("cert.pem").exists() {
+        MADE.call_once(|| {
             std::fs::create_dir_all(&d).unwrap();
             let ok = std::process::Command::new("openssl")
                 .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
@@ -103,7 +159,7 @@ mod tests {
                 .unwrap()
                 .success();
             assert!(ok);
-        }
+        });
         d
     }
 
@@ -160,6 +216,18 @@ mod tests {
         let cfg = config(&d, "imaps_tls_server_cert: disabled\n");
         assert!(server_acceptor(&cfg.clone().for_service("imaps")).unwrap().is_none());
         assert!(server_acceptor(&cfg.for_service("imap")).unwrap().is_some());
+    }
+
+    #[test]
+    fn client_certificates_require_a_ca() {
+        let d = certdir();
+        let e = server_acceptor(&config(&d, "tls_client_certs: require\n")).err().unwrap();
+        assert!(e.starts_with("tls_client_certs"), "{e}");
+        let ca = format!("tls_client_ca_file: {}/cert.pem\n", d.display());
+        for mode in ["off", "optional", "require"] {
+            let cfg = config(&d, &format!("{ca}tls_client_certs: {mode}\n"));
+            assert!(server_acceptor(&cfg).unwrap().is_some(), "{mode}");
+        }
     }
 
     #[test]
