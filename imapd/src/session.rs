@@ -20,8 +20,6 @@ const MAX_LINE: usize = 64 * 1024;
 const MAX_SASL_LINE: usize = 64 * 1024;
 /// Most literals one command may carry.
 const MAX_LITERALS: u32 = 1000;
-/// Failed logins are answered after a delay that grows with each failure.
-const FAIL_DELAY: Duration = Duration::from_millis(500);
 
 
 /// What a command asks of the loop.
@@ -506,9 +504,7 @@ impl<'a> Session<'a> {
     }
 
     fn refused(&mut self, conn: &mut Conn, tag: &str, who: &str, mech: &str, why: &str, answer: &str) {
-        self.failures += 1;
-        service::identity::log_refusal(conn, mech, who, why);
-        std::thread::sleep(FAIL_DELAY * self.failures.min(10));
+        service::identity::refuse_login(conn, &mut self.failures, mech, who, why);
         no(conn, tag, answer);
     }
 

@@ -16,8 +16,6 @@ use std::time::Duration;
 /// RFC 3977 3.1: command lines are at most 512 octets (AUTHINFO SASL answers longer).
 pub const MAX_LINE: usize = 512;
 const MAX_SASL_LINE: usize = 16 * 1024;
-/// Failed logins are answered after a delay that grows with each failure.
-const FAIL_DELAY: Duration = Duration::from_millis(500);
 
 /// Which halves of NNTP this server offers (`-r` reader only, `-f` feeder only).
 #[derive(Clone, Copy)]
@@ -427,9 +425,7 @@ impl<'a> Session<'a> {
     }
 
     fn refused(&mut self, conn: &mut Conn, who: &str, mech: &str, why: &str, answer: &[u8]) {
-        self.failures += 1;
-        service::identity::log_refusal(conn, mech, who, why);
-        std::thread::sleep(FAIL_DELAY * self.failures.min(10));
+        service::identity::refuse_login(conn, &mut self.failures, mech, who, why);
         conn.write(answer);
     }
 

@@ -14,8 +14,6 @@ use service::{Conn, ReadError, StartTls, Worker};
 use sieve::store::{Limits, ScriptDir};
 use std::time::Duration;
 
-/// Failed logins are answered after a delay that grows with each failure.
-const FAIL_DELAY: Duration = Duration::from_millis(500);
 /// Lines of commands other than a quoted script, and SASL responses.
 const MIN_LINE: usize = 8 * 1024;
 /// The largest literal any command may carry, whatever `sieve_maxscriptsize` says.
@@ -267,9 +265,7 @@ impl<'a> Session<'a> {
                 }
             }
             Err(AuthError::Failed(e)) => {
-                self.failures += 1;
-                service::identity::log_refusal(conn, mech, &service::auth::attempted(&sc), &e.to_string());
-                std::thread::sleep(FAIL_DELAY * self.failures.min(10));
+                service::identity::refuse_login(conn, &mut self.failures, mech, &service::auth::attempted(&sc), &e.to_string());
                 if e.is_temporary() {
                     conn.write(&response("NO", Some("TRYLATER"), Some("Authentication service unavailable")));
                 } else {

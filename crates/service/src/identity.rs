@@ -139,3 +139,15 @@ pub fn userid(w: &Worker, conn: &Conn, store: &Store, authid: &str, authzid: &st
 pub fn log_refusal(conn: &Conn, mech: &str, who: &str, why: &str) {
     log::info!("badlogin: {} {mech} {who} {why}", conn.peer);
 }
+
+/// How much longer each failed login of a connection waits before its answer.
+pub const FAIL_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A refused login: counted in the connection's `failures`, logged
+/// ([`log_refusal`]), then answered (by the caller) after a delay that grows by
+/// [`FAIL_DELAY`] with each failure, up to ten times that.
+pub fn refuse_login(conn: &Conn, failures: &mut u32, mech: &str, who: &str, why: &str) {
+    *failures += 1;
+    log_refusal(conn, mech, who, why);
+    std::thread::sleep(FAIL_DELAY * (*failures).min(10));
+}
