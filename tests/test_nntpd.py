@@ -6,6 +6,7 @@ so the expected replies are Cyrus's; where Cyrus differs it is recorded."""
 
 import base64
 import imaplib
+import json
 import nntplib
 import os
 import re
@@ -21,7 +22,7 @@ import smtplib
 
 import cyrus36
 from cyrus36 import ok
-from suite import Instance, descendants, free_port, lmtp_send, make_cert, saslpasswd
+from suite import Instance, descendants, free_port, lmtp_send, make_cert, saslpasswd, wait_for
 
 SERVERS = [s.strip() for s in os.environ.get("NNTP_SERVERS", "suite,cyrus").split(",") if s.strip()]
 CONF = ("allowplaintext: yes\nsasl_pwcheck_method: auxprop\nsasl_auxprop_plugin: sasldb\nsasl_mech_list: PLAIN LOGIN\n"
@@ -701,18 +702,21 @@ def test_innxmit_feeds_by_takethis_and_ihave(server, tmp_path):
 
 
 def nntp_instance(name, conf):
-    """A suite instance serving NNTP with the groups comp.test and alt.misc (anyone may
-    read and post) and the sasldb user fred."""
+    """A suite instance serving NNTP (and IMAP for its admin) with the groups
+    comp.test and alt.misc (anyone may read and post) and the sasldb users fred and
+    barney."""
     inst = Instance(name=name, extra_conf=CONF + conf)
     db = os.path.join(inst.dir, "config", "sasldb2")
     with open(inst.conf, "a") as f:
         f.write(f"sasl_sasldb_path: {db}\n")
     inst.tool("mkimap")
-    saslpasswd(db, "suite.test", "fred", "pw")
+    for u, pw in (("fred", "pw"), ("barney", "pw"), ("admin", "secret")):
+        saslpasswd(db, "suite.test", u, pw)
     for g in ("comp.test", "alt.misc"):
         inst.create_mailbox(f"news.{g}", acl="anyone\tlrsp\t")
     port = inst.port("nntp")
-    inst.write_cyrus_conf(SERVICES=f'  nntp cmd="nntpd" listen="127.0.0.1:{port}" prefork=0\n')
+    inst.write_cyrus_conf(SERVICES=(f'  nntp cmd="nntpd" listen="127.0.0.1:{port}" prefork=0\n'
+                                    f'  imap cmd="imapd" listen="127.0.0.1:{inst.port("imap")}" prefork=0\n'))
     inst._own()
     inst.start()
     return inst, port
@@ -785,3 +789,90 @@ def test_overlong_and_odd_commands(server):
     assert r.cmd("NEWGROUPS 20240101").startswith("501")
     assert r.cmd("NEWGROUPS 20240101 250000").startswith("501")
     assert r.cmd("GROUP comp.test").startswith("211")
+
+
+SENDMAIL = """#!/usr/bin/env python3
+import json, os, sys, time
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sent")
+os.makedirs(out, exist_ok=True)
+data = sys.stdin.buffer.read()
+name = os.path.join(out, "%.6f-%d" % (time.time(), os.getpid()))
+with open(name + ".tmp", "w") as f:
+    json.dump({"argv": sys.argv[1:], "input": data.decode("utf-8", "replace")}, f)
+os.rename(name + ".tmp", name + ".json")
+"""
+
+
+def test_news2mail_and_post_addresses(server, tmp_path):
+    """A group with a news2mail annotation gets each article mailed to that address
+    through sendmail (Newsgroups renamed X-Newsgroups, Path and Xref left out, To
+    added); newspostuser/newsaddheaders put the groups' post addresses in To and
+    Reply-To of the stored article."""
+    suite_only(server, "news2mail")
+    inst, port = nntp_instance("news2mail", "newspostuser: post\nnewsaddheaders: to replyto\n"
+                                            "defaultdomain: lists.example.org\n")
+    try:
+        mail = os.path.join(inst.dir, "sendmail")
+        with open(mail, "w") as f:
+            f.write(SENDMAIL)
+        os.chmod(mail, 0o755)
+        with open(inst.conf, "a") as f:
+            f.write(f"sendmail: {mail}\n")
+        a = cyrus36.login(inst.port("imap"), "admin", "secret")
+        assert ok(a.cmd(b'SETMETADATA news.comp.test (/shared/vendor/cmu/cyrus-imapd/news2mail "list@example.org")'))
+        r = Raw(port)
+        r.login()
+        mid = f"<n2m.{os.getpid()}@x>"
+        assert post_raw(r, article("to the list", "comp.test,alt.misc", mid)).startswith("240")
+        assert r.cmd(f"HEAD {mid}").startswith("221")
+        head = r.block()
+        assert "To: post+comp.test@lists.example.org, post+alt.misc@lists.example.org" in head, head
+        assert "Reply-To: post+comp.test@lists.example.org, post+alt.misc@lists.example.org" in head, head
+        sent_dir = os.path.join(inst.dir, "sent")
+        wait_for(lambda: os.path.isdir(sent_dir) and os.listdir(sent_dir), timeout=10, what="news2mail")
+        [name] = [n for n in os.listdir(sent_dir) if n.endswith(".json")]
+        with open(os.path.join(sent_dir, name)) as f:
+            got = json.load(f)
+        assert got["argv"] == ["-i", "-f", "<>", "--", "list@example.org"], got
+        text = got["input"]
+        assert "X-Newsgroups: comp.test,alt.misc" in text and "\nPath:" not in text and "\nXref:" not in text
+        assert "To: list@example.org, post+comp.test@lists.example.org" in text, text
+        # Only the annotated group mails: an alt.misc article does not.
+        assert post_raw(r, article("not mailed", "alt.misc", f"<n2m2.{os.getpid()}@x>")).startswith("240")
+        time.sleep(0.5)
+        assert len([n for n in os.listdir(sent_dir) if n.endswith(".json")]) == 1
+    finally:
+        inst.close()
+
+
+def test_cancel_control_messages(server):
+    """cancel <id>: carried out for the article's own poster, or where the newsmaster
+    has the t right; refused (and logged) otherwise; the cancelled id stays known."""
+    suite_only(server, "cancel")
+    inst, port = nntp_instance("cancel", "newsmaster: news\n")
+    try:
+        a = cyrus36.login(inst.port("imap"), "admin", "secret")
+        assert ok(a.cmd(b"SETACL news.alt.misc news lrst"))
+        fred, barney = Raw(port), Raw(port)
+        fred.login("fred")
+        barney.login("barney")
+        tag = os.getpid()
+        for g in ("comp.test", "alt.misc"):
+            assert post_raw(fred, article(f"fred in {g}", g, f"<{g}.{tag}@x>")).startswith("240")
+
+        def cancel(who, g):
+            return post_raw(who, article("cancel", "comp.test", f"<cancel.{g}.{who is fred}.{tag}@x>",
+                                         extra=f"Control: cancel <{g}.{tag}@x>\r\n"))
+        # barney may not cancel fred's comp.test article (the newsmaster has no t there).
+        assert cancel(barney, "comp.test").startswith("240")
+        assert fred.cmd(f"STAT <comp.test.{tag}@x>").startswith("223")
+        inst.log.wait(re.escape(f"cancel of <comp.test.{tag}@x> in news.comp.test refused"))
+        # In alt.misc the newsmaster has t: anyone's cancel goes through.
+        assert cancel(barney, "alt.misc").startswith("240")
+        assert fred.cmd(f"STAT <alt.misc.{tag}@x>").startswith("430")
+        # The poster may cancel its own.
+        assert cancel(fred, "comp.test").startswith("240")
+        assert fred.cmd(f"STAT <comp.test.{tag}@x>").startswith("430")
+        assert fred.cmd(f"IHAVE <comp.test.{tag}@x>").startswith("435"), "a cancelled id is not taken again"
+    finally:
+        inst.close()
