@@ -6,7 +6,14 @@ concurrency delivers the same messages of realistic mixed sizes over the unix so
 one transaction per message, to users in turn; then one message to 10 recipients at a
 time. Prints deliveries per second, p50/p99 per transaction, and the ratio to Cyrus.
 
-    python3 bench/lmtp_bench.py [--messages 2000] [--concurrency 1,4,16] [--users 8] [--sieve]
+    python3 bench/lmtp_bench.py [--messages 2000] [--concurrency 1,4,16] [--users 8] [--size 4096] [--sieve]
+
+With --size, every message has that size (the issue's figure is 4 KB) instead of the
+mixed sizes. Besides the concurrency levels for `--users` users, one run delivers to a
+single user at concurrency 16 (every delivery contends for one mailbox). "flush/msg" is
+the number of cache flushes the disk completed per message (the block device's flush
+counter in /sys/block/DEV/stat, whoever asked for them): what fsync and fdatasync cost
+the device, the same measure for both servers.
 
 With --sieve, each server is measured twice: without scripts, then with the same
 typical 20-rule script (header and address tests, fileinto, vacation) active for
@@ -25,6 +32,7 @@ import random
 import smtplib
 import statistics
 import sys
+import tempfile
 import threading
 import time
 
@@ -87,7 +95,35 @@ vacation :days 7 :subject "Away" "I am away this week.";
 """
 
 
-def make_messages(n, seed=42):
+def block_device():
+    """The /sys/block stat of the disk holding the temp dir (TMPDIR), where both instances live."""
+    st = os.stat(tempfile.gettempdir())
+    major, minor = os.major(st.st_dev), os.minor(st.st_dev)
+    for dev in os.listdir("/sys/block"):
+        for cand in [dev] + [p for p in os.listdir(f"/sys/block/{dev}") if p.startswith(dev)]:
+            base = f"/sys/block/{dev}" + ("" if cand == dev else f"/{cand}")
+            try:
+                with open(f"{base}/dev") as f:
+                    if f.read().strip() == f"{major}:{minor}":
+                        return f"/sys/block/{dev}/stat"
+            except OSError:
+                pass
+    return None
+
+
+DEVICE_STAT = block_device()
+
+
+def flushes():
+    """Flush requests the disk has completed (field 16 of its stat; 0 if unknown)."""
+    if not DEVICE_STAT:
+        return 0
+    with open(DEVICE_STAT) as f:
+        v = f.read().split()
+    return int(v[15]) if len(v) > 15 else 0
+
+
+def make_messages(n, seed=42, fixed=None):
     rnd = random.Random(seed)
     words = "the quick brown fox jumps over lazy dogs while mail flows through lmtp into store".split()
     out = []
@@ -98,6 +134,8 @@ def make_messages(n, seed=42):
             if r <= acc:
                 size = rnd.randint(lo, hi)
                 break
+        if fixed:
+            size = fixed
         head = (f"From: Sender {i} <sender{i}@example.org>\r\nTo: user@example.org\r\nSubject: benchmark {i}\r\n"
                 f"Date: Sun, 29 Nov 2026 03:00:00 +0000\r\nMessage-ID: <bench.{seed}.{i}@example.org>\r\n"
                 "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n")
@@ -111,14 +149,18 @@ def make_messages(n, seed=42):
                 body.append(" ".join(line))
                 line = []
         body.append(" ".join(line))
-        out.append((head + "\r\n".join(body) + "\r\n").encode())
+        msg = (head + "\r\n".join(body) + "\r\n").encode()
+        if fixed:
+            msg = msg[:fixed - 2].rstrip(b"\r\n") + b"\r\n"
+        out.append(msg)
     return out
 
 
 def run(socket_path, messages, concurrency, recipients_of, server_pid=None):
     """Delivers messages over `concurrency` connections; returns (msgs/s, p50 ms, p99 ms,
-    server CPU ms per message)."""
+    server CPU ms per message, disk flushes per message)."""
     cpu0 = tree_cpu(server_pid) if server_pid else 0.0
+    fl0 = flushes()
     lat = []
     lock = threading.Lock()
     idx = iter(range(len(messages)))
@@ -149,11 +191,12 @@ def run(socket_path, messages, concurrency, recipients_of, server_pid=None):
     for th in threads:
         th.join()
     elapsed = time.perf_counter() - t0
+    fl = (flushes() - fl0) / len(messages)
     if errors:
         raise SystemExit(f"refused recipients: {errors[:3]}")
     lat.sort()
     cpu = (tree_cpu(server_pid) - cpu0) * 1000 / len(lat) if server_pid else 0.0
-    return len(lat) / elapsed, statistics.median(lat) * 1000, lat[int(len(lat) * 0.99) - 1] * 1000, cpu
+    return len(lat) / elapsed, statistics.median(lat) * 1000, lat[int(len(lat) * 0.99) - 1] * 1000, cpu, fl
 
 
 def main():
@@ -161,6 +204,7 @@ def main():
     ap.add_argument("--messages", type=int, default=2000)
     ap.add_argument("--concurrency", default="1,4,16")
     ap.add_argument("--users", type=int, default=8)
+    ap.add_argument("--size", type=int, default=0, help="every message this many bytes (default: mixed sizes)")
     ap.add_argument("--sieve", action="store_true", help="also measure with a 20-rule script for every user")
     ap.add_argument("--sieve-first", action="store_true", help="with --sieve, measure the scripted variant first (the order effect of the filesystem)")
     args = ap.parse_args()
@@ -196,23 +240,26 @@ def main():
                 seed = 1
                 for c in levels:
                     seed += 1
-                    msgs = make_messages(args.messages, seed=seed * 100 + (name == "cyrus"))
+                    msgs = make_messages(args.messages, seed=seed * 100 + (name == "cyrus"), fixed=args.size)
                     results[(name + variant, f"c{c}")] = run(sock, msgs, c, lambda i: [users[i % args.users]], pid)
-                msgs = make_messages(200, seed=999 + (name == "cyrus"))
+                msgs = make_messages(args.messages, seed=777 + (name == "cyrus"), fixed=args.size)
+                results[(name + variant, "1user")] = run(sock, msgs, 16, lambda i: [users[0]], pid)
+                msgs = make_messages(200, seed=999 + (name == "cyrus"), fixed=args.size)
                 results[(name + variant, "10rcpt")] = run(sock, msgs, 4, lambda i: users[:10], pid)
         finally:
             ours.close()
             cy.stop()
-    total = sum(len(m) for m in make_messages(args.messages, seed=2)) / args.messages
+    total = sum(len(m) for m in make_messages(args.messages, seed=2, fixed=args.size)) / args.messages
     print(f"LMTP deliveries, {args.messages} messages (mean {total / 1024:.0f} KiB), {args.users} users, unix socket")
-    print(f"{'workload':<22} {'suite msg/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>6}   {'cyrus msg/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>6}   {'ratio':>6}")
+    print(f"{'workload':<22} {'suite msg/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>6} {'flush':>5}   {'cyrus msg/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>6} {'flush':>5}   {'ratio':>6}")
     for variant in variants:
         if variant:
             print("with the 20-rule Sieve script active for every user (cost: throughput lost to the script)")
-        for key in [f"c{c}" for c in levels] + ["10rcpt"]:
+        for key in [f"c{c}" for c in levels] + ["1user", "10rcpt"]:
             s, c = results[("suite" + variant, key)], results[("cyrus" + variant, key)]
-            label = f"concurrency {key[1:]}" if key != "10rcpt" else "1 msg to 10 rcpts, c4"
-            line = f"{label:<22} {s[0]:>11.0f} {s[1]:>7.1f} {s[2]:>7.1f} {s[3]:>6.2f}   {c[0]:>11.0f} {c[1]:>7.1f} {c[2]:>7.1f} {c[3]:>6.2f}   {s[0] / c[0]:>6.2f}"
+            label = {"10rcpt": "1 msg to 10 rcpts, c4", "1user": "1 user, c16"}.get(key, f"concurrency {key[1:]}")
+            line = (f"{label:<22} {s[0]:>11.0f} {s[1]:>7.1f} {s[2]:>7.1f} {s[3]:>6.2f} {s[4]:>5.2f}"
+                    f"   {c[0]:>11.0f} {c[1]:>7.1f} {c[2]:>7.1f} {c[3]:>6.2f} {c[4]:>5.2f}   {s[0] / c[0]:>6.2f}")
             if variant:
                 s0, c0 = results[("suite", key)][0], results[("cyrus", key)][0]
                 s3, c3 = results[("suite", key)][3], results[("cyrus", key)][3]

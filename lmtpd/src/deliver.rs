@@ -249,7 +249,7 @@ impl Deliverer {
     /// script deciding where; one reply per target, in order.
     pub fn deliver(&mut self, targets: &[Target], raw: &[u8], parsed: &message::Message, ctx: &filter::Context) -> Vec<Reply> {
         let msgid = parsed.fields().message_id.as_deref();
-        let mut staged: HashMap<String, mboxlist::store::Staged> = HashMap::new();
+        let mut staged: HashMap<String, PathBuf> = HashMap::new();
         let mut replies = Vec::with_capacity(targets.len());
         let msg = Msg { raw, parsed, linkable: true };
         for t in targets {
@@ -260,7 +260,7 @@ impl Deliverer {
 
     /// One recipient: duplicate suppression, then the user's script (if any), then
     /// the copies it asks for, then what it sends.
-    fn deliver_target(&mut self, t: &Target, msg: &Msg, msgid: Option<&str>, ctx: &filter::Context, staged: &mut HashMap<String, mboxlist::store::Staged>) -> Reply {
+    fn deliver_target(&mut self, t: &Target, msg: &Msg, msgid: Option<&str>, ctx: &filter::Context, staged: &mut HashMap<String, PathBuf>) -> Reply {
         let Some(user) = t.user.as_deref() else { return self.deliver_one(t, &t.mailbox, msg, 0, &[], msgid, staged) };
         let dup_key = format!("{user}:{}", t.mailbox.0);
         if let (true, Some(id)) = (self.duplicates, msgid) {
@@ -337,7 +337,7 @@ impl Deliverer {
         flags: u32,
         keywords: &[&str],
         msgid: Option<&str>,
-        staged: &mut HashMap<String, mboxlist::store::Staged>,
+        staged: &mut HashMap<String, PathBuf>,
     ) -> Reply {
         let (raw, parsed) = (msg.raw, msg.parsed);
         // The deliver databases are split by the recipient's first letter: key by
@@ -389,25 +389,20 @@ impl Deliverer {
                 }
             }
         }
-        // Single-instance store: the message is written and fsynced once per partition
-        // (outside any mailbox lock) and hard-linked into each mailbox.
-        if self.single_instance && msg.linkable && !staged.contains_key(&entry.partition) {
-            match self.store.stage(&entry.partition, raw) {
-                Ok(s) => {
-                    staged.insert(entry.partition.clone(), s);
-                }
-                Err(e) => {
-                    log::error!("cannot stage a message on partition {}: {e}", entry.partition);
-                    return store_failure(&e);
-                }
-            }
-        }
-        let link = if msg.linkable { staged.get(&entry.partition).map(|s| s.path.as_path()) } else { None };
-        let msg = NewMessage { raw, flags, keywords, internaldate: now() as i64, parsed: Some(parsed), link_from: link };
+        // Single-instance store: the first copy on a partition is written and synced
+        // (before the mailbox lock is taken); the others are hard links to its file,
+        // which is durable by then. No stage file is made and removed per message:
+        // ext4 makes every new inode skip the ones freed in the last minutes, so such
+        // churn costs each delivery a scan growing with the delivery rate.
+        let link = if self.single_instance && msg.linkable { staged.get(&entry.partition).map(PathBuf::as_path) } else { None };
+        let msg_for = NewMessage { raw, flags, keywords, internaldate: now() as i64, parsed: Some(parsed), link_from: link };
         // The quota was checked above as Cyrus does (lenient unless strict); the
         // charge itself must not refuse again.
-        match self.store.append(name, &mut mb, &[msg], true) {
-            Ok(_) => {
+        match self.store.append(name, &mut mb, &[msg_for], true) {
+            Ok(uids) => {
+                if self.single_instance && msg.linkable && !staged.contains_key(&entry.partition) {
+                    staged.insert(entry.partition.clone(), mb.paths().message(uids[0]));
+                }
                 if let (true, Some(id)) = (self.duplicates, msgid) {
                     if let Err(e) = self.deliverdb.mark(id, &dup_key, now()) {
                         log::warn!("cannot record delivery of {id} to {} for duplicate suppression: {e}", name.0);

@@ -14,7 +14,8 @@
 //!  20 uidvalidity u32   24 last_uid u32      28 num_records u32   32 highestmodseq u64
 //!  40 exists u32        44 deleted u32       48 answered u32      52 flagged u32
 //!  56 seen u32          60 recent_uid u32    64 quota_used u64    72 last_appenddate i64
-//!  80 generation u32    84 cache_end u64     92 deletedmodseq u64  100 (zero)
+//!  80 generation u32    84 cache_end u64     92 deletedmodseq u64  100 last_append u32
+//! 104 (zero)
 //! 124 crc u32 of 0..124
 //! ```
 //! Record:
@@ -130,6 +131,11 @@ pub struct IndexHeader {
     /// The highest modseq of the expunged records removed from the index (by
     /// cyr_expire): below it, which UIDs vanished is no longer known one by one.
     pub deletedmodseq: u64,
+    /// How many records the last append added (the last ones counted): until they
+    /// are known to be on disk whole, a crash may have left the header without
+    /// them, and [`IndexHeader::without_torn_append`] is how they are checked.
+    /// 0 in an index written before the field existed.
+    pub last_append: u32,
 }
 
 impl IndexHeader {
@@ -154,6 +160,7 @@ impl IndexHeader {
         put32(&mut b, 80, self.generation);
         put64(&mut b, 84, self.cache_end);
         put64(&mut b, 92, self.deletedmodseq);
+        put32(&mut b, 100, self.last_append);
         let crc = crc32fast::hash(&b[..HEADER_SIZE - 4]);
         put32(&mut b, HEADER_SIZE - 4, crc);
         b
@@ -192,6 +199,7 @@ impl IndexHeader {
             generation: u32_at(b, 80),
             cache_end: u64_at(b, 84),
             deletedmodseq: u64_at(b, 92),
+            last_append: u32_at(b, 100),
         })
     }
 }

@@ -13,7 +13,7 @@
 //! let paths = Paths::single(std::path::Path::new("/var/spool/imap/user/fred"));
 //! mailbox::create(&paths, "user.fred", "6f1b0d0c", 1_700_000_000)?;
 //! let mut mb = Mailbox::open(&paths)?;
-//! let uids = mb.lock()?.append(&[NewMessage { raw: b"Subject: hi\r\n\r\nhello\r\n", flags: 0, keywords: &[], internaldate: 0, parsed: None, link_from: None }])?;
+//! let uids = mb.append(&[NewMessage { raw: b"Subject: hi\r\n\r\nhello\r\n", flags: 0, keywords: &[], internaldate: 0, parsed: None, link_from: None }])?;
 //! # Ok::<(), mailbox::Error>(())
 //! ```
 
@@ -30,7 +30,7 @@ pub use format::{IndexHeader, Modseq, Record, Uid, flag};
 pub use mailbox::{Error, Mailbox, Paths, is_no_space};
 pub use notify::Watch;
 pub use reconstruct::{Import, Report, import, reconstruct};
-pub use write::{FlagOp, NewMessage, Writer, create, create_dirs_durably};
+pub use write::{FlagOp, NewMessage, Writer, clean_staged, create, create_dirs_durably};
 
 /// fsync of a directory, so that a rename or a new file in it is durable.
 pub fn fsync_dir(dir: &std::path::Path) -> std::io::Result<()> {

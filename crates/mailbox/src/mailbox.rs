@@ -111,6 +111,9 @@ pub struct Mailbox {
     ino: u64,
     /// guard::SHRUNK as last seen: a page replaced since means a file shrank.
     shrunk_seen: u64,
+    /// The header on disk counts an append whose records a crash left torn: `header`
+    /// is the repaired one, which the next writer writes back.
+    pub(crate) torn_append: bool,
 }
 
 fn map(f: &File) -> Result<Option<Mmap>, std::io::Error> {
@@ -179,6 +182,7 @@ impl Mailbox {
             names_ino,
             ino,
             shrunk_seen: crate::guard::SHRUNK.load(std::sync::atomic::Ordering::Relaxed),
+            torn_append: false,
         };
         mb.refresh()?;
         Ok(mb)
@@ -253,7 +257,11 @@ impl Mailbox {
                         self.names = MailboxHeader::read(&self.paths.header()).map_err(Error::Corrupt)?;
                         self.names_ino = names_ino;
                     }
+                    let changed = self.header != h;
                     self.header = h;
+                    if changed && self.header.last_append > 0 {
+                        self.check_last_append();
+                    }
                     return Ok(());
                 }
                 Err(FormatError::Checksum) if tries < TORN_RETRIES => {
@@ -263,6 +271,43 @@ impl Mailbox {
                 Err(e) => return Err(Error::Corrupt(format!("{}: header: {e}", path.display()))),
             }
         }
+    }
+
+    /// An append counts its records in the header before the sync that makes them
+    /// durable (see `write`), and the header's `last_append` names the trailing
+    /// records no sync is yet known to cover: a crash may have left on disk a header
+    /// without some of them, their cache entries or their files (a file's size is on
+    /// disk only with its data: ordered journalling). Those appends were never
+    /// acknowledged. The count is cut at the first such record: the ones before it
+    /// were synced (a later record's sync began after they were written), the ones
+    /// after it were never acknowledged (their sync would have covered it). The
+    /// header keeps `last_uid` and `highestmodseq`, so that no UID or modseq a
+    /// client may have seen is used again; the counters are recounted; the next
+    /// writer writes the repaired header.
+    fn check_last_append(&mut self) {
+        let n = self.len();
+        let k = (self.header.last_append as usize).min(n);
+        let whole = |i: usize| {
+            self.record(i).is_ok_and(|r| {
+                self.cache_entry(&r).is_ok()
+                    && (r.has(crate::flag::UNLINKED)
+                        || std::fs::metadata(self.paths.message(r.uid)).is_ok_and(|m| m.len() == u64::from(r.size)))
+            })
+        };
+        let Some(cut) = (n - k..n).find(|&i| !whole(i)) else { return };
+        let mut h = self.header.clone();
+        h.num_records = cut as u32;
+        h.last_append = 0;
+        (h.exists, h.deleted, h.answered, h.flagged, h.seen, h.quota_used) = (0, 0, 0, 0, 0, 0);
+        self.header = h.clone();
+        for i in 0..cut {
+            if let Ok(r) = self.record(i) {
+                crate::write::count(&mut h, &r, 1);
+            }
+        }
+        log::warn!("{}: {} records appended but never acknowledged were cut by a crash; dropped", self.paths.index().display(), n - cut);
+        self.header = h;
+        self.torn_append = true;
     }
 
     fn remap_if_grown(&mut self) -> Result<(), Error> {

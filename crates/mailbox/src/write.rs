@@ -1,16 +1,28 @@
 //! Changing a mailbox: create, append, flag changes, expunge. Writers hold the
 //! mailbox lock (an exclusive `flock` on `cyrus.index`); readers never take it.
 //!
-//! Append, durable before it returns (one batch pays each fsync once):
-//! 1. each message is written to `UID.tmp`, fsynced and renamed to `UID.`; the data
-//!    directory is fsynced once;
-//! 2. cache entries are written at the header's `cache_end`, records after the last
-//!    counted one; cache and index are fsynced;
-//! 3. the header, counting the new records, is written and fsynced.
+//! Append, durable before it returns (the whole argument is in doc/durability.md):
+//! 1. message files are written before the lock (staged in the data directory) or
+//!    hard-linked from a durable file; nothing is synced yet;
+//! 2. under the lock: each is renamed (or linked) to `UID.`; cache entries are
+//!    written at the header's `cache_end`, records after the last counted one, then
+//!    the header counting them, its `last_append` grown by their number (the
+//!    trailing records not yet known to be on disk); the lock is released;
+//! 3. `syncfs(2)` of the mailbox's filesystem, outside the lock: it makes durable
+//!    every write made before it began, this append's and every earlier one's, so
+//!    that appenders running at once share their syncs (group commit);
+//! 4. under the lock again, the header's `last_append` shrinks to the records
+//!    appended after ours (written, not synced: a lost update only makes the next
+//!    open check more records).
 //!
-//! A crash before 3 leaves records and files nobody counts: nothing was acknowledged,
-//! and the next append overwrites them (same UIDs). Flag changes and expunges rewrite
-//! records in place, then the header, then fsync once.
+//! A crash before 3 returns acknowledged nothing of this append, and nothing of any
+//! append after it (whose sync began later). Records and files nobody counts are
+//! overwritten by the next append. A header that reached the disk without some of
+//! the records, cache entries or files it counts is found at the next open by
+//! checking the `last_append` records (checksums, file sizes), and the count is cut
+//! at the first one not whole (`Mailbox::check_last_append`): every record before
+//! it was synced by then, every one after it was never acknowledged. Flag changes
+//! and expunges rewrite records in place, then the header, then fsync once.
 
 use crate::format::{self, HEADER_SIZE, IndexHeader, Modseq, RECORD_SIZE, Record, Uid, flag};
 use crate::header::{MAX_USER_FLAGS, MailboxHeader};
@@ -19,7 +31,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One message to append.
 pub struct NewMessage<'a> {
@@ -105,11 +117,81 @@ impl Drop for Writer<'_> {
     }
 }
 
+/// `syncfs(2)`: every write made on `f`'s filesystem before the call, data and
+/// metadata (new names included), is on disk when it returns; concurrent callers
+/// share the journal commit. Linux reports writeback errors through it since 5.8.
+fn sync_filesystem(f: &File, path: &Path) -> Result<(), Error> {
+    // SAFETY: syncfs on a descriptor we hold.
+    if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
+        return Err(io(path, std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 fn fdatasync(f: &File, path: &Path) -> Result<(), Error> {
     f.sync_data().map_err(|e| io(path, e))
 }
 
+/// Writes `raw` to a new file at `path` (not synced: the append's sync covers it);
+/// no half-written file is left behind on error (a full disk).
+fn write_new(path: &Path, raw: &[u8]) -> Result<(), Error> {
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| io(path, e))
+        .and_then(|mut f| f.write_all(raw).map_err(|e| io(path, e)));
+    if written.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    written
+}
+
+/// Removes staged message files (`.stage-*`) older than `max_age` from the data
+/// directory of `paths`: left by an appending process that was killed before its
+/// rename. Returns how many went.
+pub fn clean_staged(paths: &Paths, max_age: std::time::Duration) -> usize {
+    let Ok(rd) = std::fs::read_dir(&paths.data) else { return 0 };
+    rd.flatten()
+        .filter(|e| e.file_name().as_encoded_bytes().starts_with(b".stage-"))
+        .filter(|e| e.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok()).is_some_and(|a| a > max_age))
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
+/// Names of staged files: unique in the data directory while this process lives.
+static STAGE_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl Mailbox {
+    /// Appends a batch, durable when it returns: the message files that are not
+    /// hard-linked from a durable file are written before the lock is taken, and the
+    /// sync is made after it is released, so that appenders to one mailbox hold the
+    /// lock only while writing and share their syncs. Returns the UIDs given, in
+    /// order.
+    pub fn append(&mut self, msgs: &[NewMessage<'_>]) -> Result<Vec<Uid>, Error> {
+        let mut staged: Vec<Option<PathBuf>> = Vec::with_capacity(msgs.len());
+        let mut result = Ok(());
+        for m in msgs {
+            if result.is_err() || m.link_from.is_some_and(Path::exists) {
+                staged.push(None);
+                continue;
+            }
+            let seq = STAGE_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = self.paths.data.join(format!(".stage-{}-{seq}", std::process::id()));
+            let _ = std::fs::remove_file(&tmp); // left by a killed process of this pid
+            result = write_new(&tmp, m.raw);
+            staged.push(result.is_ok().then_some(tmp));
+        }
+        let committed = result.and_then(|()| self.lock().and_then(|mut w| w.commit(msgs, &mut staged)));
+        for tmp in staged.into_iter().flatten() {
+            let _ = std::fs::remove_file(tmp);
+        }
+        let (uids, end) = committed?;
+        sync_filesystem(&self.index, &self.paths.index())?;
+        self.lock()?.settle(end)?;
+        Ok(uids)
+    }
+
     /// Takes the mailbox lock (waiting for another writer) and catches up.
     pub fn lock(&mut self) -> Result<Writer<'_>, Error> {
         loop {
@@ -189,37 +271,59 @@ impl Writer<'_> {
     }
 
     /// Appends a batch; returns the UIDs given, in order. Durable when it returns.
+    /// Message files not already on disk are written here, under the lock, and the
+    /// filesystem is synced with the lock held; [`Mailbox::append`] does both
+    /// outside it.
     pub fn append(&mut self, msgs: &[NewMessage<'_>]) -> Result<Vec<Uid>, Error> {
+        let (uids, end) = self.commit(msgs, &mut Vec::new())?;
+        sync_filesystem(&self.mb.index, &self.mb.paths.index())?;
+        self.settle(end)?;
+        Ok(uids)
+    }
+
+    /// After a sync that began once records `..end` were written: they are on disk,
+    /// so the header's `last_append` need not name them (written, not synced).
+    fn settle(&mut self, end: u32) -> Result<(), Error> {
+        let mut h = self.mb.header.clone();
+        let unsure = h.num_records.saturating_sub(end);
+        if h.last_append > unsure {
+            h.last_append = unsure;
+            let p = self.mb.paths.index();
+            self.mb.index.write_all_at(&h.encode(), 0).map_err(|e| io(&p, e))?;
+            self.mb.header = h;
+        }
+        Ok(())
+    }
+
+    /// Steps 1 and 2 of an append (see the module's comment): `staged[k]`, when
+    /// there, is a file of message k in the data directory to rename into place.
+    /// Returns the UIDs and the number of records counted after it.
+    fn commit(&mut self, msgs: &[NewMessage<'_>], staged: &mut [Option<PathBuf>]) -> Result<(Vec<Uid>, u32), Error> {
+        if self.mb.torn_append {
+            let h = self.mb.header.clone();
+            self.write_header(&h)?;
+            self.mb.torn_append = false;
+        }
         let mut h = self.mb.header.clone();
         let first = h.last_uid.checked_add(1).ok_or_else(|| Error::Limit("UIDs exhausted".into()))?;
         let paths = self.mb.paths.clone();
-        // 1. message files.
+        // 1. message files under their names.
         for (k, m) in msgs.iter().enumerate() {
             let uid = Uid(first + k as u32);
             let path = paths.message(uid);
-            let tmp = paths.data.join(format!("{}.tmp", uid.0));
-            let _ = std::fs::remove_file(&tmp);
-            let linked = m.link_from.is_some_and(|src| std::fs::hard_link(src, &tmp).is_ok());
-            if !linked {
-                let written = OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .open(&tmp)
-                    .map_err(|e| io(&tmp, e))
-                    .and_then(|mut f| f.write_all(m.raw).map_err(|e| io(&tmp, e)).and_then(|()| fdatasync(&f, &tmp)));
-                if let Err(e) = written {
-                    // A full disk or an I/O error: no half-written file is left behind.
-                    let _ = std::fs::remove_file(&tmp);
-                    return Err(e);
+            // Left by an append that was never acknowledged (same UID): replaced.
+            let _ = std::fs::remove_file(&path);
+            match staged.get_mut(k).and_then(Option::take) {
+                Some(tmp) => {
+                    if let Err(e) = std::fs::rename(&tmp, &path) {
+                        let _ = std::fs::remove_file(&tmp);
+                        return Err(io(&path, e));
+                    }
                 }
-            }
-            if let Err(e) = std::fs::rename(&tmp, &path) {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(io(&path, e));
+                None if m.link_from.is_some_and(|src| std::fs::hard_link(src, &path).is_ok()) => {}
+                None => write_new(&path, m.raw)?,
             }
         }
-        crate::fsync_dir(&paths.data).map_err(|e| io(&paths.data, e))?;
         // 2. cache entries and records.
         let mut cache_off = h.cache_end;
         let mut cache_buf = Vec::new();
@@ -262,18 +366,19 @@ impl Writer<'_> {
         }
         let cp = paths.cache();
         self.mb.cache.write_all_at(&cache_buf, h.cache_end).map_err(|e| io(&cp, e))?;
-        fdatasync(&self.mb.cache, &cp)?;
         let ip = paths.index();
         let at = (HEADER_SIZE + h.num_records as usize * RECORD_SIZE) as u64;
         self.mb.index.write_all_at(&rec_buf, at).map_err(|e| io(&ip, e))?;
-        fdatasync(&self.mb.index, &ip)?;
-        // 3. the header that makes them count.
         h.num_records += msgs.len() as u32;
         h.last_uid = first + msgs.len() as u32 - 1;
         h.cache_end = cache_off;
         h.last_appenddate = t;
-        self.write_header(&h)?;
-        Ok((0..msgs.len() as u32).map(|k| Uid(first + k)).collect())
+        h.last_append = h.last_append.saturating_add(msgs.len() as u32).min(h.num_records);
+        self.mb.index.write_all_at(&h.encode(), 0).map_err(|e| io(&ip, e))?;
+        let end = h.num_records;
+        self.mb.header = h;
+        self.mb.remap()?;
+        Ok(((0..msgs.len() as u32).map(|k| Uid(first + k)).collect(), end))
     }
 
     /// Changes flags of the messages with these UIDs (expunged or missing ones are

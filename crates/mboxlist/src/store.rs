@@ -376,7 +376,7 @@ impl Store {
                 return Err(StoreError::OverQuota(r.clone()));
             }
         }
-        let result = mb.lock().and_then(|mut w| w.append(msgs));
+        let result = mb.append(msgs);
         match result {
             Ok(uids) => Ok(uids),
             Err(e) => {

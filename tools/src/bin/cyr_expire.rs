@@ -157,6 +157,11 @@ fn expire_annotation(store: &mboxlist::Store, name: &str) -> Option<i64> {
 /// files go at a later `-X` run, as for any expunge. Returns how many.
 fn expire_messages(store: &mboxlist::Store, name: &mboxlist::InternalName, e: &mboxlist::Entry, cutoff: i64) -> Result<usize, String> {
     let paths = store.paths(name, e).map_err(|e| e.to_string())?;
+    // Message files staged by an append that was killed: no append takes a day.
+    let staged = mailbox::clean_staged(&paths, std::time::Duration::from_secs(86_400));
+    if staged > 0 {
+        log::info!("{}: removed {staged} stale staged message files", name.0);
+    }
     let mut mb = Mailbox::open(&paths).map_err(|e| e.to_string())?;
     let old: Vec<Uid> = mb
         .records()
@@ -173,6 +178,11 @@ fn expire_messages(store: &mboxlist::Store, name: &mboxlist::InternalName, e: &m
 /// Unlinks the files of records expunged before `cutoff`; returns how many.
 fn expunge_files(store: &mboxlist::Store, name: &mboxlist::InternalName, e: &mboxlist::Entry, cutoff: i64) -> Result<usize, String> {
     let paths = store.paths(name, e).map_err(|e| e.to_string())?;
+    // Message files staged by an append that was killed: no append takes a day.
+    let staged = mailbox::clean_staged(&paths, std::time::Duration::from_secs(86_400));
+    if staged > 0 {
+        log::info!("{}: removed {staged} stale staged message files", name.0);
+    }
     let mut mb = Mailbox::open(&paths).map_err(|e| e.to_string())?;
     let old: Vec<Uid> = mb
         .records()
