@@ -180,7 +180,9 @@ def test_sigterm_leaves_no_child_and_no_pidfile(make_instance):
     )
     inst.start()
     inst.wait_workers("imapd", 2)
-    wait_for(lambda: len(inst.workers()) == 4, what="4 children")
+    # 2 imapd, 1 lmtpd, the sleeper, and the worker templates of imap and lmtp.
+    wait_for(lambda: sorted(inst.workers().values()) == sorted(["imapd", "imapd", "lmtpd", "sleep", "imapd-tmpl", "lmtpd-tmpl"]),
+             what=f"6 children (have {inst.workers()})")
     kids = inst.workers()
     assert os.path.exists(inst.pidfile)
     with open(inst.pidfile) as f:

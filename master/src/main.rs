@@ -13,6 +13,7 @@ mod privs;
 mod signals;
 mod spawn;
 mod supervisor;
+mod template;
 
 use clap::Parser;
 use service::exit;

@@ -10,10 +10,11 @@
 //!
 //! Caution: every descriptor master holds is close-on-exec and at or above
 //! [`FIRST_FREE_FD`], so the child's `dup2` onto the fixed descriptors 3 and 4 can
-//! never clobber a descriptor it still needs.
+//! never clobber a descriptor it still needs (3, 4 and, for a worker template, 5).
 
 use service::status::{LISTEN_FD, STATUS_FD};
 use service::worker::CONFIG_ENV;
+use service::zygote::{ZYGOTE_ENV, ZYGOTE_FD};
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -144,12 +145,19 @@ pub struct ChildFds<'a> {
     pub listener: Option<&'a OwnedFd>,
     /// RLIMIT_NOFILE for the child (cyrus.conf maxfds), 0 to leave it.
     pub maxfds: u32,
+    /// For a worker template: its end of the socket pair to master, put on
+    /// [`ZYGOTE_FD`] (and `CYRUS_ZYGOTE=1` set).
+    pub template: Option<&'a OwnedFd>,
 }
 
 /// Forks and execs `cmd`. Returns the child's pid.
 pub fn spawn(cmd: &Command, id: u64, fds: ChildFds<'_>) -> io::Result<libc::pid_t> {
     let mut env = cmd.env_base.clone();
     env.push(CString::new(format!("CYRUS_ID={id}")).map_err(io::Error::other)?);
+    if fds.template.is_some() {
+        env.push(CString::new(format!("{ZYGOTE_ENV}=1")).map_err(io::Error::other)?);
+    }
+    let template = fds.template.map(AsRawFd::as_raw_fd).unwrap_or(-1);
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|c| c.as_ptr()).collect();
     envp.push(std::ptr::null());
     let mut argvp: Vec<*const libc::c_char> = cmd.argv.iter().map(|c| c.as_ptr()).collect();
@@ -212,6 +220,9 @@ pub fn spawn(cmd: &Command, id: u64, fds: ChildFds<'_>) -> io::Result<libc::pid_
             libc::_exit(71);
         }
         if listener >= 0 && libc::dup2(listener, LISTEN_FD) < 0 {
+            libc::_exit(71);
+        }
+        if template >= 0 && libc::dup2(template, ZYGOTE_FD) < 0 {
             libc::_exit(71);
         }
         if maxfds > 0 {

@@ -18,6 +18,7 @@ use crate::events::{self, Event};
 use crate::listen;
 use crate::signals::Signals;
 use crate::spawn::{self, ChildFds, Command};
+use crate::template::Template;
 use conf::cyrus::{CyrusConf, DaemonEntry, ServiceEntry};
 use service::status::{Kind, MESSAGE_LEN, Message};
 use std::collections::HashMap;
@@ -36,6 +37,9 @@ const REBIND_INTERVAL: Duration = Duration::from_secs(5);
 /// How long start-up waits, in all, for addresses still held by a killed master's
 /// workers (they exit within milliseconds of noticing).
 const STARTUP_BIND_PATIENCE: Duration = Duration::from_secs(3);
+
+/// Templates of one service that may fail before master stops using one.
+const TEMPLATE_TRIES: u32 = 3;
 
 /// How long shutdown waits for children after SIGTERM before SIGKILL.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -61,6 +65,11 @@ struct Service {
     /// When to try binding again a listener that could not be bound.
     next_bind: Option<Instant>,
     avail: Avail,
+    /// The service's worker template (the suite's own daemons), once started.
+    template: Option<Template>,
+    /// Templates of this service that died or failed to answer: after
+    /// [`TEMPLATE_TRIES`], workers are forked and executed one by one again.
+    template_failures: u32,
 }
 
 struct Daemon {
@@ -73,6 +82,7 @@ struct Daemon {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Role {
     Service { name: String, generation: u64 },
+    Template { name: String, generation: u64 },
     Event(String),
     Daemon(String),
 }
@@ -102,6 +112,7 @@ pub struct Master {
 fn role_type(r: &Role) -> (&'static str, &str) {
     match r {
         Role::Service { name, .. } => ("SERVICE", name),
+        Role::Template { name, .. } => ("TEMPLATE", name),
         Role::Event(n) => ("EVENT", n),
         Role::Daemon(n) => ("DAEMON", n),
     }
@@ -109,6 +120,9 @@ fn role_type(r: &Role) -> (&'static str, &str) {
 
 impl Master {
     pub fn new(s: Settings, signals: Signals) -> std::io::Result<Master> {
+        // Workers forked by a template are adopted by master when their middle parent
+        // exits, and are then reaped and counted like any other.
+        nix::sys::prctl::set_child_subreaper(true).map_err(std::io::Error::from)?;
         let (status_r, status_w) = spawn::pipe()?;
         // SAFETY: fcntl on our own pipe end.
         unsafe { libc::fcntl(status_r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
@@ -160,7 +174,7 @@ impl Master {
                 }
             };
             match self.command(&e.name, &e.cmd) {
-                Ok(cmd) => self.services.push(Service { entry: e.clone(), cmd, listener, ready: 0, active: 0, old_active: 0, next_bind: None, avail: Avail::default() }),
+                Ok(cmd) => self.services.push(Service { entry: e.clone(), cmd, listener, ready: 0, active: 0, old_active: 0, next_bind: None, avail: Avail::default(), template: None, template_failures: 0 }),
                 Err(err) => log::error!("service {}: {err}", e.name),
             }
         }
@@ -181,7 +195,7 @@ impl Master {
                 Err(err) => return Err(format!("can't run startup: START {}: {err}", e.name)),
             };
             let born = Instant::now();
-            match spawn::spawn(&cmd, self.id(), ChildFds { status: None, listener: None, maxfds: 0 }) {
+            match spawn::spawn(&cmd, self.id(), ChildFds { status: None, listener: None, maxfds: 0, template: None }) {
                 Ok(pid) => {
                     let mut st = 0;
                     // SAFETY: waiting for our own child.
@@ -207,7 +221,7 @@ impl Master {
         for e in cc.daemons.iter().filter(|d| d.wait) {
             let cmd = self.command(&e.name, &e.cmd)?;
             let (r, w) = spawn::pipe().map_err(|e| e.to_string())?;
-            let pid = spawn::spawn(&cmd, self.id(), ChildFds { status: Some(&w), listener: None, maxfds: 0 })
+            let pid = spawn::spawn(&cmd, self.id(), ChildFds { status: Some(&w), listener: None, maxfds: 0, template: None })
                 .map_err(|err| format!("DAEMON {}: cannot fork: {err}", e.name))?;
             drop(w);
             self.children.insert(pid, Child { role: Role::Daemon(e.name.clone()), ready: false, took_conn: false, born: Instant::now(), path: cmd.path.display().to_string() });
@@ -326,6 +340,7 @@ impl Master {
                     continue;
                 }
             }
+            self.ensure_template(i);
             loop {
                 let s = &mut self.services[i];
                 if s.ready >= s.entry.effective_prefork() || !below_max(s) {
@@ -371,13 +386,61 @@ impl Master {
         }
     }
 
+    /// Starts the worker template of service `i` if it has none and its program is
+    /// one of the suite's own daemons (in master's directory).
+    fn ensure_template(&mut self, i: usize) {
+        let s = &self.services[i];
+        if s.template.is_some() || s.template_failures >= TEMPLATE_TRIES || s.listener.is_none() || s.cmd.path.parent() != Some(self.s.bindir.as_path()) {
+            return;
+        }
+        let id = self.id();
+        let s = &mut self.services[i];
+        match Template::start(&s.cmd, id, &self.status_w, s.listener.as_ref(), s.entry.maxfds) {
+            Ok(t) => {
+                log::debug!("service {}: worker template pid {}", s.entry.name, t.pid);
+                self.children.insert(t.pid, Child {
+                    role: Role::Template { name: s.entry.name.clone(), generation: self.generation },
+                    ready: false,
+                    took_conn: false,
+                    born: Instant::now(),
+                    path: s.cmd.path.display().to_string(),
+                });
+                s.template = Some(t);
+            }
+            Err(e) => {
+                s.template_failures += 1;
+                log::error!("service {}: cannot start a worker template: {e}", s.entry.name);
+            }
+        }
+    }
+
+    /// A new worker of service `i` from its template, or by fork and exec when it
+    /// has none or the template fails (which is then stopped).
+    fn new_worker(&mut self, i: usize, id: u64) -> std::io::Result<libc::pid_t> {
+        let s = &mut self.services[i];
+        if let Some(t) = &s.template {
+            match t.fork_worker() {
+                Ok(pid) => return Ok(pid),
+                Err(e) => {
+                    log::error!("service {}: worker template pid {} failed: {e}; stopping it", s.entry.name, t.pid);
+                    // SAFETY: signalling our own child; it is reaped as a template.
+                    unsafe { libc::kill(t.pid, libc::SIGKILL) };
+                    s.template = None;
+                    s.template_failures += 1;
+                }
+            }
+        }
+        let fds = ChildFds { status: Some(&self.status_w), listener: s.listener.as_ref(), maxfds: s.entry.maxfds, template: None };
+        spawn::spawn(&s.cmd, id, fds)
+    }
+
     /// Forks one worker of service `i`. False if the fork failed.
     fn fork_worker(&mut self, i: usize) -> bool {
         let id = self.id();
-        let s = &mut self.services[i];
         let now = Instant::now();
-        let fds = ChildFds { status: Some(&self.status_w), listener: s.listener.as_ref(), maxfds: s.entry.maxfds };
-        match spawn::spawn(&s.cmd, id, fds) {
+        let born = self.new_worker(i, id);
+        let s = &mut self.services[i];
+        match born {
             Ok(pid) => {
                 s.avail.forked(now);
                 s.ready += 1;
@@ -407,7 +470,7 @@ impl Master {
             }
             let id = self.id();
             let ev = &mut self.events[k];
-            match spawn::spawn(&ev.cmd, id, ChildFds { status: None, listener: None, maxfds: 0 }) {
+            match spawn::spawn(&ev.cmd, id, ChildFds { status: None, listener: None, maxfds: 0, template: None }) {
                 Ok(pid) => {
                     log::debug!("event {}: started pid {pid}", ev.entry.name);
                     self.children.insert(pid, Child { role: Role::Event(ev.entry.name.clone()), ready: false, took_conn: false, born: Instant::now(), path: ev.cmd.path.display().to_string() });
@@ -436,7 +499,7 @@ impl Master {
             }
             let id = self.id();
             let d = &mut self.daemons[k];
-            match spawn::spawn(&d.cmd, id, ChildFds { status: None, listener: None, maxfds: 0 }) {
+            match spawn::spawn(&d.cmd, id, ChildFds { status: None, listener: None, maxfds: 0, template: None }) {
                 Ok(pid) => {
                     d.avail.forked(now);
                     d.pid = Some(pid);
@@ -535,6 +598,14 @@ impl Master {
                         s.old_active = s.old_active.saturating_sub(1);
                     }
                 }
+                Role::Template { name, .. } => {
+                    if let Some(s) = self.services.iter_mut().find(|s| &s.entry.name == name && s.template.as_ref().is_some_and(|t| t.pid == pid)) {
+                        s.template = None;
+                        s.template_failures += 1;
+                        log::error!("service {}: worker template pid {pid} died; {}", s.entry.name,
+                            if s.template_failures < TEMPLATE_TRIES { "starting another" } else { "forking and executing workers one by one from now on" });
+                    }
+                }
                 Role::Daemon(name) => {
                     if let Some(d) = self.daemons.iter_mut().find(|d| &d.entry.name == name && d.pid == Some(pid)) {
                         d.pid = None;
@@ -564,7 +635,7 @@ impl Master {
         self.generation += 1;
         // Recycle every worker of the old generation, and pass the signal to daemons.
         for (pid, c) in &self.children {
-            if matches!(c.role, Role::Service { .. } | Role::Daemon(_)) {
+            if matches!(c.role, Role::Service { .. } | Role::Template { .. } | Role::Daemon(_)) {
                 // SAFETY: signalling our own child.
                 unsafe { libc::kill(*pid, libc::SIGHUP) };
             }
@@ -601,7 +672,7 @@ impl Master {
                 },
             };
             match self.command(&e.name, &e.cmd) {
-                Ok(cmd) => self.services.push(Service { entry: e, cmd, listener, ready: 0, active: 0, old_active: 0, next_bind: None, avail }),
+                Ok(cmd) => self.services.push(Service { entry: e, cmd, listener, ready: 0, active: 0, old_active: 0, next_bind: None, avail, template: None, template_failures: 0 }),
                 Err(err) => log::error!("service {}: {err}", e.name),
             }
         }

@@ -27,6 +27,7 @@ pub mod sendmail;
 pub mod session;
 pub mod status;
 pub mod worker;
+pub mod zygote;
 
 pub use conn::{Addr, Conn, ReadError};
 pub use session::{Flow, LineProtocol, run_lines, serve};

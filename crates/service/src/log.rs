@@ -39,6 +39,9 @@ struct SuiteLogger {
 
 struct State {
     conn: Option<Syslog>,
+    /// The pid `conn` writes in its lines: a worker forked by its template reconnects
+    /// with its own.
+    pid: u32,
     /// When a connect last failed; reconnects are tried at most once a second.
     failed_at: Option<Instant>,
 }
@@ -46,12 +49,18 @@ struct State {
 impl SuiteLogger {
     fn send(&self, level: log::Level, msg: &str) -> bool {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let pid = std::process::id();
+        if st.pid != pid {
+            st.conn = None;
+            st.pid = pid;
+        }
         for attempt in 0..2 {
             if st.conn.is_none() {
                 if st.failed_at.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) && attempt == 0 {
                     return false;
                 }
-                match syslog::unix_custom(self.formatter.clone(), &self.socket) {
+                let formatter = Formatter3164 { pid, ..self.formatter.clone() };
+                match syslog::unix_custom(formatter, &self.socket) {
                     Ok(c) => {
                         st.conn = Some(c);
                         st.failed_at = None;
@@ -139,7 +148,7 @@ pub fn init(program: &str, cfg: Option<&Config>, debug: bool) {
         socket,
         mirror: debug,
         level,
-        state: Mutex::new(State { conn: None, failed_at: None }),
+        state: Mutex::new(State { conn: None, pid: std::process::id(), failed_at: None }),
     };
     if log::set_boxed_logger(Box::new(logger)).is_ok() {
         log::set_max_level(level);

@@ -131,17 +131,33 @@ impl Worker {
             libc::sigaction(libc::SIGHUP, &sa, std::ptr::null_mut());
             libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         }
-        Worker {
+        let reuse = args.timeout.unwrap_or(DEFAULT_REUSE_TIMEOUT);
+        let mut w = Worker {
             config,
             service,
             program,
             uses: args.uses.unwrap_or(DEFAULT_USES),
-            reuse_timeout: match args.timeout.unwrap_or(DEFAULT_REUSE_TIMEOUT) {
-                0 => None,
-                t => Some(Duration::from_millis(t * 1000 + jitter_ms(t * 1000))),
-            },
+            reuse_timeout: reuse_timeout(reuse),
             tls: std::cell::OnceCell::new(),
             tls_readable: std::cell::OnceCell::new(),
+        };
+        if crate::zygote::requested() {
+            w.preload();
+            crate::zygote::serve(&GOT_HUP);
+            // A worker now: its own spread of the reuse timeout.
+            w.reuse_timeout = reuse_timeout(reuse);
+        }
+        w
+    }
+
+    /// What a worker template does once for all its workers: libsasl2 and its
+    /// plugins loaded, the TLS context built (when TLS is configured).
+    fn preload(&self) {
+        if let Err(e) = sasl::init(self.program, &self.config) {
+            log::warn!("worker template: SASL initialisation failed: {e}");
+        }
+        if self.tls_configured() {
+            let _ = self.tls();
         }
     }
 
@@ -346,6 +362,14 @@ pub enum StartTls {
     Pipelined,
     /// The handshake or the connection failed: end the session.
     Lost,
+}
+
+/// `-T` as a duration with this process's spread (None: wait for ever).
+fn reuse_timeout(secs: u64) -> Option<Duration> {
+    match secs {
+        0 => None,
+        t => Some(Duration::from_millis(t * 1000 + jitter_ms(t * 1000))),
+    }
 }
 
 /// A pseudo-random number below `below` (from the clock and pid; only for spreading
