@@ -682,6 +682,16 @@ protocol imap {{
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def stop_servers(live):
+    """Stops (and empties) a list of started servers, last first, whatever fails."""
+    while live:
+        s = live.pop()
+        try:
+            s.stop()
+        except Exception as e:  # noqa: BLE001 - stop everything we can
+            print(f"stopping {s.name}: {e!r}", file=sys.stderr)
+
+
 def _connects(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -1142,12 +1152,7 @@ def main():
     live = []
 
     def cleanup():
-        while live:
-            s = live.pop()
-            try:
-                s.stop()
-            except Exception as e:  # noqa: BLE001 - stop everything we can
-                print(f"stopping {s.name}: {e!r}", file=sys.stderr)
+        stop_servers(live)
 
     atexit.register(cleanup)
     for sig in (signal.SIGTERM, signal.SIGHUP):
