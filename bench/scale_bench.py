@@ -598,7 +598,8 @@ def login_rate(server, users, seconds, concurrency=4, seed=1):
                 if len(errors) > 20:
                     return
 
-    return sum(counts) / run_threads(worker, [(k,) for k in range(concurrency)]), errors
+    secs = run_threads(worker, [(k,) for k in range(concurrency)])
+    return sum(counts) / secs, errors
 
 
 def part_users(server, args, counts, log):
