@@ -91,6 +91,9 @@ pub struct Deliverer {
     strict_quota: bool,
     quota_perm: bool,
     filter: filter::Runner,
+    /// The appends of the message being delivered, synced together once every
+    /// recipient's copies are written.
+    pending: Vec<mailbox::Unsynced>,
 }
 
 /// The message as one copy of it is stored: the delivered bytes, or a message made or
@@ -134,6 +137,7 @@ impl Deliverer {
             strict_quota: cfg.get_bool("lmtp_strict_quota"),
             quota_perm: cfg.get_bool("lmtp_over_quota_perm_failure"),
             filter: filter::Runner::new(cfg),
+            pending: Vec::new(),
             store,
         }
     }
@@ -254,6 +258,14 @@ impl Deliverer {
         let msg = Msg { raw, parsed, linkable: true };
         for t in targets {
             replies.push(self.deliver_target(t, &msg, msgid, ctx, &mut staged));
+        }
+        // One sync for every copy of the message, to every recipient and folder.
+        let pending = std::mem::take(&mut self.pending);
+        if let Err(e) = mailbox::sync_appends(&pending) {
+            log::error!("delivery of {} not made durable: {e}", msgid.unwrap_or("<nomsgid>"));
+            for r in replies.iter_mut().filter(|r| r.code / 100 == 2) {
+                *r = Reply::new(451, "4.3.0 Temporary failure: the message was not stored");
+            }
         }
         replies
     }
@@ -398,8 +410,9 @@ impl Deliverer {
         let msg_for = NewMessage { raw, flags, keywords, internaldate: now() as i64, parsed: Some(parsed), link_from: link };
         // The quota was checked above as Cyrus does (lenient unless strict); the
         // charge itself must not refuse again.
-        match self.store.append(name, &mut mb, &[msg_for], true) {
-            Ok(uids) => {
+        match self.store.append_unsynced(name, &mut mb, &[msg_for], true) {
+            Ok((uids, pending)) => {
+                self.pending.push(pending);
                 if self.single_instance && msg.linkable && !staged.contains_key(&entry.partition) {
                     staged.insert(entry.partition.clone(), mb.paths().message(uids[0]));
                 }

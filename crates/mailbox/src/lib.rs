@@ -30,7 +30,7 @@ pub use format::{IndexHeader, Modseq, Record, Uid, flag};
 pub use mailbox::{Error, Mailbox, Paths, is_no_space};
 pub use notify::Watch;
 pub use reconstruct::{Import, Report, import, reconstruct};
-pub use write::{FlagOp, NewMessage, Writer, clean_staged, create, create_dirs_durably};
+pub use write::{FlagOp, NewMessage, Unsynced, Writer, clean_staged, create, create_dirs_durably, sync_appends};
 
 /// fsync of a directory, so that a rename or a new file in it is durable.
 pub fn fsync_dir(dir: &std::path::Path) -> std::io::Result<()> {

@@ -159,6 +159,64 @@ pub fn clean_staged(paths: &Paths, max_age: std::time::Duration) -> usize {
         .count()
 }
 
+/// An append made by [`Mailbox::append_unsynced`], to pass to [`sync_appends`].
+#[derive(Debug)]
+pub struct Unsynced {
+    index: PathBuf,
+    /// Records counted once it was written.
+    end: u32,
+}
+
+/// Makes appends made by [`Mailbox::append_unsynced`] durable: one `syncfs` per
+/// filesystem they are on, then each mailbox's header told (as [`Writer::settle`]).
+/// When it returns `Ok`, every one of them may be acknowledged.
+pub fn sync_appends(pending: &[Unsynced]) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let mut synced: Vec<u64> = Vec::new();
+    for p in pending {
+        let f = File::open(&p.index).map_err(|e| io(&p.index, e))?;
+        let dev = f.metadata().map_err(|e| io(&p.index, e))?.dev();
+        if !synced.contains(&dev) {
+            sync_filesystem(&f, &p.index)?;
+            synced.push(dev);
+        }
+    }
+    for p in pending {
+        // Only spares the next open some checks: a failure is not the append's.
+        if let Err(e) = settle_index(&p.index, p.end) {
+            log::warn!("{}: {e}", p.index.display());
+        }
+    }
+    Ok(())
+}
+
+/// The header with `last_append` no longer naming records `..end`, which a sync has
+/// made durable; `None` when it names none of them already.
+fn settled(h: &IndexHeader, end: u32) -> Option<IndexHeader> {
+    let unsure = h.num_records.saturating_sub(end);
+    (h.last_append > unsure).then(|| IndexHeader { last_append: unsure, ..h.clone() })
+}
+
+/// [`Writer::settle`] on an index file not held open: locked, its header read,
+/// changed and written (not synced).
+fn settle_index(path: &Path, end: u32) -> Result<(), Error> {
+    let f = OpenOptions::new().read(true).write(true).open(path).map_err(|e| io(path, e))?;
+    // SAFETY: flock on our own descriptor; closing it below releases the lock.
+    while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(io(path, e));
+        }
+    }
+    let mut b = [0u8; HEADER_SIZE];
+    f.read_exact_at(&mut b, 0).map_err(|e| io(path, e))?;
+    let h = IndexHeader::decode(&b).map_err(|e| Error::Corrupt(format!("{}: header: {e}", path.display())))?;
+    if let Some(h) = settled(&h, end) {
+        f.write_all_at(&h.encode(), 0).map_err(|e| io(path, e))?;
+    }
+    Ok(())
+}
+
 /// Names of staged files: unique in the data directory while this process lives.
 static STAGE_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -169,6 +227,17 @@ impl Mailbox {
     /// lock only while writing and share their syncs. Returns the UIDs given, in
     /// order.
     pub fn append(&mut self, msgs: &[NewMessage<'_>]) -> Result<Vec<Uid>, Error> {
+        let (uids, pending) = self.append_unsynced(msgs)?;
+        sync_filesystem(&self.index, &self.paths.index())?;
+        self.lock()?.settle(pending.end)?;
+        Ok(uids)
+    }
+
+    /// An append's writes without its sync: the messages are counted (other
+    /// processes see them) but not durable until [`sync_appends`] returns for it,
+    /// which the caller must call before acknowledging them. One message delivered
+    /// to many mailboxes then costs one sync. Returns the UIDs given, in order.
+    pub fn append_unsynced(&mut self, msgs: &[NewMessage<'_>]) -> Result<(Vec<Uid>, Unsynced), Error> {
         let mut staged: Vec<Option<PathBuf>> = Vec::with_capacity(msgs.len());
         let mut result = Ok(());
         for m in msgs {
@@ -187,9 +256,7 @@ impl Mailbox {
             let _ = std::fs::remove_file(tmp);
         }
         let (uids, end) = committed?;
-        sync_filesystem(&self.index, &self.paths.index())?;
-        self.lock()?.settle(end)?;
-        Ok(uids)
+        Ok((uids, Unsynced { index: self.paths.index(), end }))
     }
 
     /// Takes the mailbox lock (waiting for another writer) and catches up.
@@ -284,10 +351,7 @@ impl Writer<'_> {
     /// After a sync that began once records `..end` were written: they are on disk,
     /// so the header's `last_append` need not name them (written, not synced).
     fn settle(&mut self, end: u32) -> Result<(), Error> {
-        let mut h = self.mb.header.clone();
-        let unsure = h.num_records.saturating_sub(end);
-        if h.last_append > unsure {
-            h.last_append = unsure;
+        if let Some(h) = settled(&self.mb.header, end) {
             let p = self.mb.paths.index();
             self.mb.index.write_all_at(&h.encode(), 0).map_err(|e| io(&p, e))?;
             self.mb.header = h;

@@ -367,7 +367,19 @@ impl Store {
 
     /// Appends to `name`, charging its quota root first (so concurrent appends can
     /// never pass a limit together); with `ignore_quota` the charge is forced.
+    /// Durable when it returns.
     pub fn append(&self, name: &InternalName, mb: &mut Mailbox, msgs: &[NewMessage<'_>], ignore_quota: bool) -> Result<Vec<Uid>, StoreError> {
+        self.charged(name, msgs, ignore_quota, || mb.append(msgs))
+    }
+
+    /// [`Store::append`] without the sync ([`Mailbox::append_unsynced`]): the caller
+    /// passes what it returns to [`mailbox::sync_appends`] before acknowledging.
+    pub fn append_unsynced(&self, name: &InternalName, mb: &mut Mailbox, msgs: &[NewMessage<'_>], ignore_quota: bool) -> Result<(Vec<Uid>, mailbox::Unsynced), StoreError> {
+        self.charged(name, msgs, ignore_quota, || mb.append_unsynced(msgs))
+    }
+
+    /// Runs `append` with the quota charged, and given back if it fails.
+    fn charged<T>(&self, name: &InternalName, msgs: &[NewMessage<'_>], ignore_quota: bool, append: impl FnOnce() -> Result<T, mailbox::Error>) -> Result<T, StoreError> {
         let bytes: i64 = msgs.iter().map(|m| m.raw.len() as i64).sum();
         let n = msgs.len() as i64;
         let root = self.list.quota_root_of(&name.0).map_err(internal)?;
@@ -376,9 +388,8 @@ impl Store {
                 return Err(StoreError::OverQuota(r.clone()));
             }
         }
-        let result = mb.append(msgs);
-        match result {
-            Ok(uids) => Ok(uids),
+        match append() {
+            Ok(done) => Ok(done),
             Err(e) => {
                 if let Some(r) = &root {
                     let _ = self.list.quota_charge(r, -bytes, -n, true);
