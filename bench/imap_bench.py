@@ -15,7 +15,8 @@ loopback with a raw-socket client (one command, read to its tagged reply):
     (each undone, untimed, by -FLAGS.SILENT): median and min of --runs sessions,
     after one warm-up session;
   - connect+LOGIN+SELECT+LOGOUT sessions per second, --concurrency threads;
-  - PSS and RSS of the processes serving 50 idle connections (LOGIN + SELECT each),
+  - PSS and RSS of the processes serving 10, 100 and 1 000 idle connections (LOGIN +
+    SELECT each; --idle-conns),
     found through their sockets, per connection; and the growth of the whole server
     tree's PSS per connection;
   - LMTP to IDLE: a client IDLEs on INBOX, one message is delivered over LMTP, time
@@ -43,7 +44,7 @@ to see Cyrus without it. Every ratio is literally suite/other: below 1 is better
 times and memory, above 1 for rates (the `better` column says which).
 
     python3 bench/imap_bench.py [--server suite,cyrus[,dovecot] | all] [--messages 20000]
-        [--runs 5] [--seconds 10] [--concurrency 8] [--idle-conns 50] [--quickack]
+        [--runs 5] [--seconds 10] [--concurrency 8] [--idle-conns 10,100,1000] [--quickack]
         [--dovecot-imap DIR] [--json FILE]
 
 Run as root with the suite built (SUITE_BIN, default target/release after cargo
@@ -55,6 +56,7 @@ import atexit
 import base64
 import email.utils
 import json
+import resource
 import os
 import pwd
 import queue
@@ -475,7 +477,7 @@ class SuiteServer(Server):
         self.lmtp = f"{self.dir}/lmtp.sock"
         self.inst.write_cyrus_conf(SERVICES=(
             f'  lmtpunix cmd="lmtpd" listen="{self.lmtp}" prefork=1\n'
-            f'  imap cmd="imapd" listen="127.0.0.1:{self.port}" prefork={prefork} maxchild=500\n'))
+            f'  imap cmd="imapd" listen="127.0.0.1:{self.port}" prefork={prefork} maxchild=1100\n'))
 
     def start(self):
         self.inst.start()
@@ -530,7 +532,7 @@ class CyrusServer(Server):
         # IDLEing imapd at once; without it imapd polls every imapidlepoll (60) seconds.
         with open(os.path.join(self.dir, "cyrus.conf"), "w") as f:
             f.write(f'START {{\n  recover cmd="{b}/ctl_cyrusdb -C {conf} -r"\n  idled cmd="{b}/idled -C {conf}"\n}}\n'
-                    f'SERVICES {{\n  imap cmd="{b}/imapd -C {conf}" listen="127.0.0.1:{self.port}" prefork={prefork} maxchild=500\n'
+                    f'SERVICES {{\n  imap cmd="{b}/imapd -C {conf}" listen="127.0.0.1:{self.port}" prefork={prefork} maxchild=1100\n'
                     f'  lmtpunix cmd="{b}/lmtpd -C {conf}" listen="{self.lmtp}" prefork=1\n}}\n'
                     "EVENTS {\n}\nDAEMON {\n}\n")
         if os.geteuid() == 0:
@@ -632,7 +634,7 @@ service lmtp {{
   }}
 }}
 service imap {{
-  process_limit = 1000
+  process_limit = 1100
 }}
 protocol imap {{
   mail_max_userip_connections = 1000
@@ -810,6 +812,11 @@ def connect_rate(port, seconds, concurrency):
     elapsed = time.perf_counter() - t0
     lat.sort()
     return sum(counts) / elapsed, (statistics.median(lat) if lat else float("nan")), errors
+
+
+def idle_levels(args):
+    """The --idle-conns levels, ascending."""
+    return sorted(int(x) for x in str(args.idle_conns).split(","))
 
 
 def idle_memory(server, conns):
@@ -991,10 +998,11 @@ def bench_server(server, args, msgs, hhits, bhits, idle_msgs):
     if got != n:
         raise SystemExit(f"[{server.name}] INBOX has {got} messages after delivering {n}")
 
-    res["memory"] = idle_memory(server, args.idle_conns)
-    m = res["memory"]
-    log(f"memory: {m['procs']} processes ({', '.join(m['comms'])}) serve {args.idle_conns} connections, "
-        f"PSS {m['pss']:.0f} KB, RSS {m['rss']:.0f} KB per connection")
+    res["memory"] = {}
+    for conns in idle_levels(args):
+        m = res["memory"][conns] = idle_memory(server, conns)
+        log(f"memory: {m['procs']} processes ({', '.join(m['comms'])}) serve {conns} connections, "
+            f"PSS {m['pss']:.0f} KB, RSS {m['rss']:.0f} KB per connection, tree PSS growth {m['tree_pss_delta']:.0f} KB per connection")
 
     rnd = random.Random(args.seed + 1)
     seqs = [rnd.randint(1, n) for _ in range(args.fetches)]
@@ -1069,13 +1077,15 @@ def table(results, args, mean_kb):
     rows.append((f"connect+LOGIN+SELECT+LOGOUT /s, c{args.concurrency}",
                  {n: f"{results[n]['rate']['per_second']:.0f}" for n in names},
                  {n: results[n]["rate"]["per_second"] for n in names}, "higher"))
-    rows.append((f"idle conn: PSS per conn, KB ({args.idle_conns} conns)",
-                 {n: f"{results[n]['memory']['pss']:.0f}" for n in names}, {n: results[n]["memory"]["pss"] for n in names}, "lower"))
-    rows.append(("idle conn: RSS per serving process, KB",
-                 {n: f"{results[n]['memory']['rss']:.0f}" for n in names}, {n: results[n]["memory"]["rss"] for n in names}, "lower"))
-    rows.append(("idle conn: server tree PSS growth per conn, KB",
-                 {n: f"{results[n]['memory']['tree_pss_delta']:.0f}" for n in names},
-                 {n: results[n]["memory"]["tree_pss_delta"] for n in names}, "lower"))
+    for conns in idle_levels(args):
+        mem = {n: results[n]["memory"][conns] for n in names}
+        rows.append((f"idle conn: PSS per conn, KB ({conns} conns)",
+                     {n: f"{mem[n]['pss']:.0f}" for n in names}, {n: mem[n]["pss"] for n in names}, "lower"))
+        rows.append((f"idle conn: server tree PSS growth per conn, KB ({conns} conns)",
+                     {n: f"{mem[n]['tree_pss_delta']:.0f}" for n in names}, {n: mem[n]["tree_pss_delta"] for n in names}, "lower"))
+    top = idle_levels(args)[-1]
+    rows.append((f"idle conn: RSS per serving process, KB ({top} conns)",
+                 {n: f"{results[n]['memory'][top]['rss']:.0f}" for n in names}, {n: results[n]["memory"][top]["rss"] for n in names}, "lower"))
     rows.append(("LMTP -> IDLE EXISTS, ms median (p90)",
                  {n: f"{results[n]['idle']['median'] * 1000:.1f} ({results[n]['idle']['p90'] * 1000:.1f})" for n in names},
                  {n: results[n]["idle"]["median"] for n in names}, "lower"))
@@ -1123,7 +1133,7 @@ def main():
     ap.add_argument("--fetches", type=int, default=100, help="BODY[] fetches per session")
     ap.add_argument("--seconds", type=float, default=10, help="length of the connection-rate test")
     ap.add_argument("--concurrency", type=int, default=8)
-    ap.add_argument("--idle-conns", type=int, default=50)
+    ap.add_argument("--idle-conns", default="10,100,1000", help="idle connection counts to measure memory at")
     ap.add_argument("--idle-rounds", type=int, default=20)
     ap.add_argument("--prefork", type=int, default=8, help="prefork= of the imap service (suite and Cyrus)")
     ap.add_argument("--dovecot-format", choices=("maildir", "mdbox"), default="maildir")
@@ -1135,6 +1145,9 @@ def main():
                          "TCP_NODELAY (Cyrus) is not held up by Nagle waiting for the client's delayed ACK")
     ap.add_argument("--json", help="also write the raw results to this file")
     args = ap.parse_args()
+    # A client socket per idle connection measured.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
     Imap.QUICKACK = args.quickack
     names = ["suite", "cyrus", "dovecot"] if args.server == "all" else [s.strip() for s in args.server.split(",") if s.strip()]
     for s in names:

@@ -65,7 +65,11 @@ back, and each acknowledged marker not chosen for deletion must be there exactly
   disconnect, a timeout; the client reconnects), lost and duplicated messages,
   LMTP deliveries acknowledged, the client's CPU (percent of one core: the threads
   share one GIL, so near 100 % means the client, not the server, is the limit) and
-  the machine's busy CPU (percent of all cores); and p50/p99 of each command kind.
+  the server's CPU (its master's tree, reaped workers included: percent of one core)
+  and the whole machine's busy CPU (percent of all cores: anything else running
+  shows there); and p50/p99 of each command kind. At 10 clients the rate is set by
+  the 1 s IDLEs (an eighth of the steps), the same for both servers: compare the
+  latencies there.
 
 Run as root with the suite built (SUITE_BIN, default target/release after cargo build
 --release) and Cyrus installed (scripts/deps --cyrus); db_load (db-util) for part c.
@@ -96,6 +100,7 @@ sys.path.insert(0, HERE)
 from imap_bench import (EXISTS, HEADER_WORD, PASSWORD, USER, WORDS, CyrusServer, Imap, ImapError, Lmtp,  # noqa: E402
                         SuiteServer, idle_latency, search_count, stop_servers, timed)
 import cyrus36  # noqa: E402  (imap_bench has put tests/ on the path)
+from lmtp_bench import tree_cpu  # noqa: E402
 
 ADMIN, ADMIN_PW = cyrus36.ADMIN, cyrus36.PASSWORD
 LINE = re.compile(rb"^\* (\d+) (EXISTS|EXPUNGE)\r$", re.M)
@@ -955,12 +960,13 @@ def mixed_level(server, clients, users, corpus, ledger, args, log):
     holder = {}
     dth = threading.Thread(target=lambda: holder.setdefault("done", deliverer(
         server, users, corpus, ledger, stats, args.lmtp_rate, stop, args.seed + clients)))
-    cpu0, busy0, t0 = self_cpu(), cpu_busy(), time.perf_counter()
+    root = server.root_pid()
+    cpu0, busy0, srv0, t0 = self_cpu(), cpu_busy(), tree_cpu(root), time.perf_counter()
     start.set()
     dth.start()
     time.sleep(args.seconds)
     stop.set()
-    cpu1, busy1, t1 = self_cpu(), cpu_busy(), time.perf_counter()
+    cpu1, busy1, srv1, t1 = self_cpu(), cpu_busy(), tree_cpu(root), time.perf_counter()
     dth.join(60)
     for th in threads:
         th.join(60)
@@ -972,12 +978,13 @@ def mixed_level(server, clients, users, corpus, ledger, args, log):
         "p50": pct(lat, 0.5), "p99": pct(lat, 0.99), "errors": len(stats.errors), "error_examples": stats.errors[:10],
         "lost": lost, "duplicated": dup, "present": present, "lmtp_delivered": holder.get("done", 0),
         "lmtp_p50": pct(stats.lat.get("lmtp", []), 0.5),
-        "client_cpu": (cpu1 - cpu0) / el, "machine_cpu": (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
+        "client_cpu": (cpu1 - cpu0) / el, "server_cpu": (srv1 - srv0) / el, "machine_cpu": (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
         "kinds": {k: {"count": len(v), "p50": pct(v, 0.5), "p99": pct(v, 0.99)} for k, v in sorted(stats.lat.items())},
     }
     log(f"{clients} clients: {out['per_second']:.0f} commands/s, p50 {ms(out['p50'])} ms, p99 {ms(out['p99'])} ms, "
         f"{out['errors']} errors, lost {lost}, duplicated {dup}, {out['lmtp_delivered']} LMTP deliveries, "
-        f"client CPU {out['client_cpu'] * 100:.0f}% of a core, machine {out['machine_cpu'] * 100:.0f}%")
+        f"client CPU {out['client_cpu'] * 100:.0f}% of a core, server {out['server_cpu'] * 100:.0f}%, "
+        f"machine {out['machine_cpu'] * 100:.0f}% busy")
     for e in stats.errors[:3]:
         log("ERROR: " + e)
     return out
@@ -1021,6 +1028,7 @@ def run_mixed(args, names, log_for):
             ("lmtp_delivered", "LMTP deliveries acknowledged", lambda v: "-" if v is None else str(v), "higher"),
             ("lmtp_p50", "LMTP delivery p50, ms", ms, "lower"),
             ("client_cpu", "client CPU, % of one core", lambda v: "-" if v is None else f"{v * 100:.0f}", "-"),
+            ("server_cpu", "server CPU, % of one core", lambda v: "-" if v is None else f"{v * 100:.0f}", "-"),
             ("machine_cpu", "machine CPU busy, % of all cores", lambda v: "-" if v is None else f"{v * 100:.0f}", "-")):
         rows += [(label, n, {s: results[s][str(n)][key] for s in names}, fmt, better) for n in levels]
     print_table("clients in a loop of the mix, LMTP alongside", "measure (per client count)", rows, names)
