@@ -30,7 +30,7 @@ fn kind_text(k: Kind) -> String {
 /// The whole imapd.conf(5) page.
 pub fn imapd_conf_page() -> String {
     let mut p = String::new();
-    p.push_str(r#".\" Generated from crates/conf/src/options.rs by gen-imapd-conf-man; do not edit.
+    p.push_str(r#".\" Generated from crates/conf/src/options/table.rs by gen-imapd-conf-man; do not edit.
 .TH IMAPD.CONF 5 "" "mail suite" "File Formats"
 .SH NAME
 imapd.conf \- configuration file of the mail suite's daemons
