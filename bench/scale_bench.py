@@ -55,10 +55,13 @@ threads, client k logged in as user k % pool (so users are shared between client
 SELECT INBOX; FETCH of the last 20 messages' BODY.PEEK[HEADER.FIELDS (From Subject
 Date)]; FETCH BODY.PEEK[] of a random message; STORE +FLAGS (\\Seen) or (\\Flagged) on
 a random message; APPEND of a message; EXPUNGE after marking one random message
-\\Deleted; IDLE for --idle-seconds (1 s) then DONE. Meanwhile an LMTP thread
-delivers to random pool users at --lmtp-rate a second. Every message (pre-fill, LMTP,
-APPEND) carries a unique X-Bench-Marker header; after each level every INBOX is read
-back, and each acknowledged marker not chosen for deletion must be there exactly once.
+\\Deleted; IDLE for --idle-seconds (1 s) then DONE. The clients log in one after the
+other before the clock starts (all at once, Cyrus's master forks imapd too slowly
+for the listen queue and connections time out). Meanwhile an LMTP process (not a
+thread: among hundreds of client threads it would wait for the GIL) delivers to
+random pool users at --lmtp-rate a second. Every message (pre-fill, LMTP, APPEND)
+carries a unique X-Bench-Marker header; after each level every INBOX is read back,
+and each acknowledged marker not chosen for deletion must be there exactly once.
 
   Printed, per level and server: commands per second, p50 and p99 latency (ms) of all
   commands (IDLE counted from DONE to its tagged OK), errors (a NO or BAD, a
@@ -80,6 +83,7 @@ limit is raised to its hard limit). A benchmark, never a test.
 import argparse
 import atexit
 import json
+import multiprocessing
 import os
 import pwd
 import queue
@@ -869,12 +873,15 @@ class Client:
             logout(self.c)
 
 
-def deliverer(server, users, corpus, ledger, stats, rate, stop, seed):
-    """LMTP deliveries at `rate` a second to random users until stop."""
+def deliverer(server, users, corpus, rate, go, stop, seed, prefix, out):
+    """Run in a process of its own (among hundreds of client threads it would wait for
+    the GIL): LMTP deliveries at `rate` a second to random users, from go until stop;
+    puts ([(user, marker) acknowledged], [seconds each], [errors]) on out."""
     rnd = random.Random(seed)
+    acked, lat, errors = [], [], []
     lm = Lmtp(server.lmtp)
+    go.wait()
     due = time.perf_counter()
-    done = 0
     try:
         while not stop.is_set():
             due += 1.0 / rate
@@ -882,20 +889,19 @@ def deliverer(server, users, corpus, ledger, stats, rate, stop, seed):
             if pause > 0:
                 stop.wait(pause)
             u = rnd.choice(users)
-            marker = ledger.next("d")
+            marker = f"{prefix}{len(acked) + len(errors)}"
             t = time.perf_counter()
             try:
                 lm.deliver(u, corpus.message(rnd.randrange(1 << 30), marker=marker, to=u))
-                ledger.ack(u, marker)
-                stats.add("lmtp", time.perf_counter() - t)
-                done += 1
+                lat.append(time.perf_counter() - t)
+                acked.append((u, marker))
             except (OSError, EOFError, ImapError) as e:
-                stats.error(f"lmtp: {e!r}")
+                errors.append(f"lmtp: {e!r}")
                 lm.close()
                 lm = Lmtp(server.lmtp)
     finally:
         lm.close()
-    return done
+        out.put((acked, lat, errors))
 
 
 def check_lost(server, users, ledger):
@@ -940,8 +946,7 @@ def mixed_level(server, clients, users, corpus, ledger, args, log):
     cl = [Client(server, users[k % len(users)], corpus, ledger, stats, random.Random(args.seed * 1000 + clients + k), args)
           for k in range(clients)]
     threads = [threading.Thread(target=c.run, args=(start, stop), daemon=True) for c in cl]
-    # Every client logs in and selects, one after the other (all at once, Cyrus's master
-    # forks too slowly for the listen queue and connections time out), before the clock.
+    # Every client logs in and selects, one after the other, before the clock.
     t = time.perf_counter()
     for c in cl:
         for _ in range(2):
@@ -955,34 +960,44 @@ def mixed_level(server, clients, users, corpus, ledger, args, log):
                 c.c = None
     log(f"{clients} clients logged in and selected, one after the other, in {time.perf_counter() - t:.1f} s"
         + (f" ({len(stats.errors)} failed connections)" if stats.errors else ""))
+    # The deliverer is forked before any client thread runs.
+    ctx = multiprocessing.get_context("fork")
+    go, halt, outq = ctx.Event(), ctx.Event(), ctx.Queue()
+    dproc = ctx.Process(target=deliverer, daemon=True, args=(server, users, corpus, args.lmtp_rate, go, halt,
+                                                             args.seed + clients, f"d{clients}-", outq))
+    dproc.start()
     for th in threads:
         th.start()
-    holder = {}
-    dth = threading.Thread(target=lambda: holder.setdefault("done", deliverer(
-        server, users, corpus, ledger, stats, args.lmtp_rate, stop, args.seed + clients)))
     root = server.root_pid()
     cpu0, busy0, srv0, t0 = self_cpu(), cpu_busy(), tree_cpu(root), time.perf_counter()
     start.set()
-    dth.start()
+    go.set()
     time.sleep(args.seconds)
     stop.set()
+    halt.set()
     cpu1, busy1, srv1, t1 = self_cpu(), cpu_busy(), tree_cpu(root), time.perf_counter()
-    dth.join(60)
+    acked, lmtp_lat, lmtp_errors = outq.get(timeout=120)
+    dproc.join(30)
+    for u, marker in acked:
+        ledger.ack(u, marker)
+    for e in lmtp_errors:
+        stats.error(e)
     for th in threads:
         th.join(60)
     el = t1 - t0
-    lat = [v for k, vals in stats.lat.items() if k != "lmtp" for v in vals]
+    lat = [v for vals in stats.lat.values() for v in vals]
     lost, dup, present = check_lost(server, users, ledger)
     out = {
         "clients": clients, "seconds": el, "commands": len(lat), "per_second": len(lat) / el,
         "p50": pct(lat, 0.5), "p99": pct(lat, 0.99), "errors": len(stats.errors), "error_examples": stats.errors[:10],
-        "lost": lost, "duplicated": dup, "present": present, "lmtp_delivered": holder.get("done", 0),
-        "lmtp_p50": pct(stats.lat.get("lmtp", []), 0.5),
+        "lost": lost, "duplicated": dup, "present": present, "lmtp_delivered": len(acked),
+        "lmtp_p50": pct(lmtp_lat, 0.5), "lmtp_p99": pct(lmtp_lat, 0.99),
         "client_cpu": (cpu1 - cpu0) / el, "server_cpu": (srv1 - srv0) / el, "machine_cpu": (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
         "kinds": {k: {"count": len(v), "p50": pct(v, 0.5), "p99": pct(v, 0.99)} for k, v in sorted(stats.lat.items())},
     }
     log(f"{clients} clients: {out['per_second']:.0f} commands/s, p50 {ms(out['p50'])} ms, p99 {ms(out['p99'])} ms, "
-        f"{out['errors']} errors, lost {lost}, duplicated {dup}, {out['lmtp_delivered']} LMTP deliveries, "
+        f"{out['errors']} errors, lost {lost}, duplicated {dup}, {out['lmtp_delivered']} LMTP deliveries "
+        f"(p50 {ms(out['lmtp_p50'])} ms), "
         f"client CPU {out['client_cpu'] * 100:.0f}% of a core, server {out['server_cpu'] * 100:.0f}%, "
         f"machine {out['machine_cpu'] * 100:.0f}% busy")
     for e in stats.errors[:3]:
