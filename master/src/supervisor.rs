@@ -417,9 +417,17 @@ impl Master {
     /// A new worker of service `i` from its template, or by fork and exec when it
     /// has none or the template fails (which is then stopped).
     fn new_worker(&mut self, i: usize, id: u64) -> std::io::Result<libc::pid_t> {
+        let mut asked = self.services[i].template.as_ref().map(Template::fork_worker);
+        if asked.as_ref().is_some_and(|r| r.as_ref().is_err_and(|e| e.to_string() == crate::template::STALE)) {
+            // It read imapd.conf (or a TLS file) before an edit, and has left.
+            log::info!("service {}: configuration changed; new worker template", self.services[i].entry.name);
+            self.services[i].template = None;
+            self.ensure_template(i);
+            asked = self.services[i].template.as_ref().map(Template::fork_worker);
+        }
         let s = &mut self.services[i];
-        if let Some(t) = &s.template {
-            match t.fork_worker() {
+        if let (Some(t), Some(asked)) = (&s.template, asked) {
+            match asked {
                 Ok(pid) => return Ok(pid),
                 Err(e) => {
                     log::error!("service {}: worker template pid {} failed: {e}; stopping it", s.entry.name, t.pid);

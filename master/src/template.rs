@@ -13,6 +13,10 @@ use std::time::Duration;
 /// twice: well under a millisecond when the machine is not swapping).
 const ANSWER_WITHIN: Duration = Duration::from_secs(2);
 
+/// The error text of [`Template::fork_worker`] when the template left because a file
+/// it read changed (not a failure: master starts another).
+pub const STALE: &str = "the configuration changed";
+
 /// A running template.
 pub struct Template {
     pub pid: libc::pid_t,
@@ -52,6 +56,7 @@ impl Template {
         }
         match i32::from_le_bytes(got) {
             0 => Err(io::Error::other("the worker template could not fork")),
+            service::zygote::STALE => Err(io::Error::new(io::ErrorKind::NotFound, STALE)),
             pid => Ok(pid),
         }
     }

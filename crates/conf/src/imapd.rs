@@ -85,6 +85,8 @@ pub struct Config {
     service: Option<String>,
     /// Unknown or unused option names, and other notes, for logging once.
     pub diags: Vec<Diag>,
+    /// Every file read: the file itself and its `@include`s.
+    files: Vec<PathBuf>,
 }
 
 impl Config {
@@ -96,6 +98,7 @@ impl Config {
             repeated: Vec::new(),
             service: None,
             diags: Vec::new(),
+            files: Vec::new(),
         };
         cfg.read_file(path, 0, None)?;
         Ok(cfg)
@@ -109,6 +112,7 @@ impl Config {
             repeated: Vec::new(),
             service: None,
             diags: Vec::new(),
+            files: Vec::new(),
         };
         cfg.parse_text(path, text, 0)?;
         Ok(cfg)
@@ -125,6 +129,11 @@ impl Config {
         &self.path
     }
 
+    /// Every file the configuration was read from (the file, then its `@include`s).
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
     /// The service name lookups are made for, if any.
     pub fn service(&self) -> Option<&str> {
         self.service.as_deref()
@@ -136,6 +145,7 @@ impl Config {
             msg: format!("cannot read {}: {e}", path.display()),
         })?;
         let text = String::from_utf8_lossy(&text);
+        self.files.push(path.to_path_buf());
         self.parse_text(path, &text, depth)
     }
 

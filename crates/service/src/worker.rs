@@ -143,7 +143,13 @@ impl Worker {
         };
         if crate::zygote::requested() {
             w.preload();
-            crate::zygote::serve(&GOT_HUP);
+            let mut watched = w.config.files().to_vec();
+            for opt in ["tls_server_cert", "tls_server_key", "tls_client_ca_file"] {
+                if let Some(f) = w.config.get_str(opt).filter(|f| f.starts_with('/')) {
+                    watched.push(PathBuf::from(f));
+                }
+            }
+            crate::zygote::serve(&GOT_HUP, &watched);
             // A worker now: its own spread of the reuse timeout.
             w.reuse_timeout = reuse_timeout(reuse);
         }

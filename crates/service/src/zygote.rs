@@ -12,12 +12,19 @@
 //! one worker's crash takes nobody else with it. The worker itself returns from
 //! [`serve`] and goes on as if it had just been started.
 //!
+//! A worker started anew reads imapd.conf and the TLS files again: so that an edit
+//! still takes effect for new connections without SIGHUP, the template looks at the
+//! files it read before each fork and, when one changed, answers [`STALE`] and leaves;
+//! master starts another.
+//!
 //! The template never opens the mail store (LMDB environments must not cross a fork):
 //! daemons open it after [`crate::Worker::init`] returns, in the worker.
 
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid, fork, getppid};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -37,9 +44,23 @@ pub fn requested() -> bool {
     yes
 }
 
+/// What tells that a file changed: its inode, size and modification time.
+type Stamp = Option<(u64, u64, i64, i64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    std::fs::metadata(path).ok().map(|m| (m.ino(), m.len(), m.mtime(), m.mtime_nsec()))
+}
+
+/// Answer to master: the template read files that have changed since (imapd.conf,
+/// an include, a TLS certificate) and leaves, so that a new one reads them.
+pub const STALE: i32 = -1;
+
 /// Forks workers on request until master closes the socket or sends SIGHUP (`hup`);
-/// returns only in a new worker, which is then master's child.
-pub fn serve(hup: &AtomicBool) {
+/// returns only in a new worker, which is then master's child. `watched` are the
+/// files initialisation read: as a worker started anew would read them again, the
+/// template answers [`STALE`] and exits once one of them changed.
+pub fn serve(hup: &AtomicBool, watched: &[PathBuf]) {
+    let stamps: Vec<Stamp> = watched.iter().map(|p| stamp(p)).collect();
     let master = getppid();
     // Named apart from the workers (ps, pgrep, anything counting workers by name);
     // each worker takes the program's name back.
@@ -67,6 +88,11 @@ pub fn serve(hup: &AtomicBool) {
                 continue;
             }
             Err(e) => crate::worker::fatal("template", crate::worker::exit::OSERR, &format!("reading from master: {e}")),
+        }
+        if let Some(p) = watched.iter().zip(&stamps).find(|(p, s)| stamp(p) != **s).map(|(p, _)| p) {
+            log::info!("worker template: {} changed; leaving for a new template", p.display());
+            report(&ctl, STALE);
+            std::process::exit(0);
         }
         // SAFETY: this process has one thread (the template makes no SASL call and
         // starts no thread), so the child may run any code.
