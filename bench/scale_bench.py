@@ -630,7 +630,7 @@ def part_users(server, args, counts, log):
         lrate, lerrors = login_rate(server, users, args.login_seconds, seed=args.seed + u)
         size = mailbox_list_bytes(server)
         out = {"lmtp_rate": rate, "lmtp_p50": p50, "login_rate": lrate, "mboxlist_bytes": size,
-               "mboxlist_bytes_empty": base, "per_user_bytes": size / (u + 2), "create_rate": len(names) / secs,
+               "mboxlist_bytes_empty": base, "per_user_bytes": size / (u + 1), "create_rate": len(names) / secs,
                "lmtp_errors": errors[:5], "login_errors": lerrors[:5], "notes": []}
         if errors:
             out["notes"].append(f"LMTP at {u} users: {len(errors)} failed deliveries, e.g. {errors[0]}")
