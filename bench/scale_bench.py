@@ -22,12 +22,14 @@ largest (topped up between sizes, so filling costs the largest size once):
      SEARCH HEADER Subject <a word in 1% of the messages> (median of --runs fresh
      sessions each); UID STORE +FLAGS (\\Flagged) on a random 1% of the UIDs (median
      of --runs; undone untimed); APPEND of one message and UID STORE of one flag on
-     one message (median of --singles); EXPUNGE after 1% were marked \\Deleted
-     (once); LMTP to IDLE: a client IDLEs, one message is delivered by LMTP, the time
-     to `* N EXISTS` (imap_bench's idle_latency: median of --idle-rounds after a
-     warm-up). Cyrus is left out of sizes over --cyrus-max-size (100 000): its
-     filling at a few hundred messages a second would take over half an hour for
-     1 000 000 (the table says so).
+     one message (median of --singles; APPEND also from a session with nothing
+     selected, which tells the append from a selected session's catching up);
+     EXPUNGE after 1% were marked \\Deleted (once); LMTP to IDLE: a client IDLEs, one
+     message is delivered by LMTP, the time to `* N EXISTS` (imap_bench's
+     idle_latency: median of --idle-rounds after a warm-up; with the LMTP
+     transaction's own time). Cyrus is left out of sizes over --cyrus-max-size
+     (100 000): its filling at a few hundred messages a second would take about an
+     hour for 1 000 000 (the table says so).
   b. one user (wilma) with F folders, created by the user with pipelined CREATE and
      all subscribed: LIST "" "*", LIST "" "*" RETURN (STATUS (MESSAGES UNSEEN))
      and LSUB "" "*" (median of --runs). The folders are empty.
@@ -367,6 +369,16 @@ def all_uids(c):
     return []
 
 
+def appends(c, corpus, extra, k):
+    """The median time of k APPENDs of one new message each to INBOX."""
+    took = []
+    for _ in range(k):
+        msg = corpus.message(extra[0])
+        extra[0] += 1
+        took.append(timed(lambda: c.cmd(b"APPEND INBOX {%d+}\r\n" % len(msg) + msg))[0])
+    return statistics.median(took)
+
+
 def measure_inbox(server, n, args, corpus, extra):
     """One size of part a; fred's INBOX holds n messages when it starts."""
     out, notes = {}, []
@@ -417,13 +429,10 @@ def measure_inbox(server, n, args, corpus, extra):
             one.append(d)
     out["store_one"] = statistics.median(one)
 
-    app = []
-    for _ in range(args.singles):
-        msg = corpus.message(extra[0])
-        extra[0] += 1
-        d, _ = timed(lambda: c.cmd(b"APPEND INBOX {%d+}\r\n" % len(msg) + msg))
-        app.append(d)
-    out["append"] = statistics.median(app)
+    out["append"] = appends(c, corpus, extra, args.singles)
+    c2 = session(server.port)  # authenticated, nothing selected
+    out["append_unselected"] = appends(c2, corpus, extra, args.singles)
+    logout(c2)
 
     uids = all_uids(c)
     sample = sorted(rnd.sample(uids, k1))
@@ -437,6 +446,7 @@ def measure_inbox(server, n, args, corpus, extra):
     extra[0] += args.idle_rounds + 1
     idle = idle_latency(server, args.idle_rounds, idle_msgs)
     out["idle"], out["idle_p90"], out["idle_missed"] = idle["median"], idle["p90"], idle["missed"]
+    out["idle_lmtp"] = idle["lmtp"]
     if idle["missed"]:
         notes.append(f"IDLE at {n}: {idle['missed']} deliveries without EXISTS in 15 s")
     return out, notes
@@ -479,9 +489,11 @@ INBOX_OPS = [
     ("search_header", f"UID SEARCH HEADER Subject {HEADER_WORD} (1% hit)", False),
     ("store_1pct", "UID STORE +FLAGS (\\Flagged), 1% of the UIDs", False),
     ("expunge_1pct", "EXPUNGE of 1% (marked \\Deleted first)", False),
-    ("append", "APPEND one message", True),
+    ("append", "APPEND one message (INBOX selected)", True),
+    ("append_unselected", "APPEND one message (nothing selected)", True),
     ("store_one", "UID STORE one flag on one message", True),
     ("idle", "LMTP -> IDLE `* N EXISTS`", True),
+    ("idle_lmtp", "  of which the LMTP transaction", True),
 ]
 INBOX_KEYS = {k for k, _, _ in INBOX_OPS}
 
@@ -665,7 +677,7 @@ def run_scale(args, names, log_for):
                 continue
             with running(name, args, log, users=pw) as server:
                 results[name][part] = fn(server, args, arg, log)
-    write_json(args.json, args, results)
+            write_json(args.json, args, results)  # after each part: a late failure keeps the rest
 
     print(f"\nscale: {os.cpu_count()} CPUs, plain IMAP on 127.0.0.1, LMTP on a unix socket; "
           "ratios literally suite/cyrus")
@@ -705,6 +717,11 @@ def run_scale(args, names, log_for):
                 ("create_rate", "CREATE user.X by the admin (pipelined, setup), /s", num, "higher")):
             rows += [(label, u, {n: results[n]["c"].get(str(u), {}).get(key) for n in names}, fmt, better) for u in users]
         print_table("C. a site of U users", "measure", rows, names)
+    if "a" in parts and len(names) > 1:
+        for s in sizes:
+            hits = {n: results[n]["a"][str(s)]["search_hits"] for n in names if str(s) in results[n]["a"]}
+            if len(set(hits.values())) > 1:
+                print(f"  SEARCH at N={s} found different counts (the same messages, the same operations): {hits}")
     for n in names:
         notes = [note for part in results[n].values() for size in part.values() for note in size.get("notes", [])]
         if notes:
