@@ -29,10 +29,8 @@ fn child(name: &str, dir: &Path, arg: u64) -> (String, u64) {
 }
 
 fn max_rss_kib() -> u64 {
-    // SAFETY: getrusage into a local struct.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    ru.ru_maxrss as u64
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_SELF).map_or(0, |u| u.max_rss() as u64)
 }
 
 pub fn run(dir: Option<PathBuf>, messages: u32, seconds: u64) {

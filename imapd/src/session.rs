@@ -670,13 +670,14 @@ impl<'a> Session<'a> {
         let mut last_poll = Instant::now();
         loop {
             let watch_fd = self.sel.as_ref().and_then(|s| s.watch.as_ref()).map(|w| w.fd());
+            let watching = watch_fd.is_some();
             // Without inotify (or nothing selected) a slow poll keeps us honest.
-            let wait = if watch_fd.is_some() { Duration::from_secs(60) } else { Duration::from_secs(5) };
+            let wait = if watching { Duration::from_secs(60) } else { Duration::from_secs(5) };
             let (client, changed) = match conn.wait_readable(watch_fd, wait) {
                 Ok(x) => x,
                 Err(_) => return Flow::Close,
             };
-            if changed || watch_fd.is_none() || last_poll.elapsed() >= Duration::from_secs(60) {
+            if changed || !watching || last_poll.elapsed() >= Duration::from_secs(60) {
                 last_poll = Instant::now();
                 self.updates(conn, true);
                 if conn.flush().is_err() {

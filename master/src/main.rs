@@ -17,7 +17,7 @@ mod template;
 
 use clap::Parser;
 use service::exit;
-use std::os::fd::AsRawFd;
+use nix::unistd::{ForkResult, dup2_stderr, dup2_stdin, dup2_stdout, fork, getuid, setsid};
 use std::path::{Path, PathBuf};
 
 /// Process supervisor of the mail suite (Cyrus-compatible master).
@@ -60,11 +60,12 @@ fn absolute(p: &Path) -> PathBuf {
 
 fn redirect(fd: i32, path: &Path, append: bool) -> std::io::Result<()> {
     let f = std::fs::OpenOptions::new().append(append).write(true).read(!append).create(append).open(path)?;
-    // SAFETY: dup2 onto a standard descriptor.
-    if unsafe { libc::dup2(f.as_raw_fd(), fd) } < 0 {
-        return Err(std::io::Error::last_os_error());
+    match fd {
+        0 => dup2_stdin(&f),
+        1 => dup2_stdout(&f),
+        _ => dup2_stderr(&f),
     }
-    Ok(())
+    .map_err(std::io::Error::from)
 }
 
 fn main() {
@@ -111,12 +112,12 @@ fn main() {
     };
     if args.daemon {
         // SAFETY: fork before any thread exists; the parent leaves at once.
-        match unsafe { libc::fork() } {
-            -1 => service::worker::fatal("master", exit::OSERR, "fork failed"),
-            0 => unsafe {
-                libc::setsid();
-            },
-            _ => std::process::exit(0),
+        match unsafe { fork() } {
+            Err(_) => service::worker::fatal("master", exit::OSERR, "fork failed"),
+            Ok(ForkResult::Child) => {
+                let _ = setsid();
+            }
+            Ok(ForkResult::Parent { .. }) => std::process::exit(0),
         }
         if args.logfile.is_none() {
             let _ = redirect(1, Path::new("/dev/null"), false);
@@ -141,8 +142,7 @@ fn main() {
     };
     m.bind_services(&cc);
 
-    // SAFETY: getuid has no preconditions.
-    if unsafe { libc::getuid() } == 0 {
+    if getuid().is_root() {
         match privs::target(&cfg) {
             Ok((user, uid, gid)) => {
                 pid.chown(uid, gid);

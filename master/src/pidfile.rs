@@ -1,21 +1,22 @@
 //! The pidfile, locked for master's whole life so that a second master on the same
 //! file refuses to start (a stale file from a crash holds no lock and is reused).
 
+use nix::fcntl::{Flock, FlockArg};
+use nix::unistd::{Gid, Uid, fchown};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 pub struct PidFile {
-    file: File,
+    file: Flock<File>,
     path: PathBuf,
 }
 
 impl PidFile {
     /// Opens and locks `path`; the error says which master holds it.
     pub fn lock(path: &Path) -> Result<PidFile, String> {
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
@@ -23,17 +24,19 @@ impl PidFile {
             .mode(0o644)
             .open(path)
             .map_err(|e| format!("cannot open pidfile {}: {e}", path.display()))?;
-        // SAFETY: flock on a descriptor we hold.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let mut s = String::new();
-            let _ = file.read_to_string(&mut s);
-            let pid = s.trim();
-            return Err(format!(
-                "another master is already running with pidfile {}{}; not starting a second one",
-                path.display(),
-                if pid.is_empty() { String::new() } else { format!(" (pid {pid})") }
-            ));
-        }
+        let file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(locked) => locked,
+            Err((mut file, _)) => {
+                let mut s = String::new();
+                let _ = file.read_to_string(&mut s);
+                let pid = s.trim();
+                return Err(format!(
+                    "another master is already running with pidfile {}{}; not starting a second one",
+                    path.display(),
+                    if pid.is_empty() { String::new() } else { format!(" (pid {pid})") }
+                ));
+            }
+        };
         Ok(PidFile { file, path: path.to_path_buf() })
     }
 
@@ -48,8 +51,7 @@ impl PidFile {
     /// Hands the file to `uid`/`gid`, so it can still be removed after privileges
     /// are dropped.
     pub fn chown(&self, uid: u32, gid: u32) {
-        // SAFETY: fchown on our descriptor.
-        unsafe { libc::fchown(self.file.as_raw_fd(), uid, gid) };
+        let _ = fchown(&*self.file, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)));
     }
 
     /// Removes the file at shutdown (or empties it if the directory forbids that).

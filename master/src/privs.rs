@@ -2,6 +2,7 @@
 //! `cyrus_user`/`cyrus_group` before it starts anything else.
 
 use conf::Config;
+use nix::unistd::{Gid, Group, Uid, User, initgroups, setgid, setuid};
 use std::ffi::CString;
 
 /// The uid and gid master will run as, from `$CYRUS_USER`/`cyrus_user` and
@@ -12,27 +13,25 @@ pub fn target(cfg: &Config) -> Result<(String, u32, u32), String> {
         .filter(|s| !s.is_empty())
         .or_else(|| cfg.get_str("cyrus_user").map(str::to_string))
         .unwrap_or_else(|| "cyrus".into());
-    let cuser = CString::new(user.clone()).map_err(|_| "bad cyrus_user".to_string())?;
-    // SAFETY: getpwnam returns static storage, read at once.
-    let pw = unsafe { libc::getpwnam(cuser.as_ptr()) };
-    if pw.is_null() {
-        return Err(format!("cyrus_user '{user}' does not exist (set cyrus_user in imapd.conf)"));
+    if user.contains('\0') {
+        return Err("bad cyrus_user".into());
     }
-    // SAFETY: non-null passwd entry.
-    let (uid, mut gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+    let Ok(Some(pw)) = User::from_name(&user) else {
+        return Err(format!("cyrus_user '{user}' does not exist (set cyrus_user in imapd.conf)"));
+    };
+    let (uid, mut gid) = (pw.uid.as_raw(), pw.gid.as_raw());
     let group = std::env::var("CYRUS_GROUP")
         .ok()
         .filter(|s| !s.is_empty())
         .or_else(|| cfg.get_str("cyrus_group").map(str::to_string));
     if let Some(g) = group {
-        let cg = CString::new(g.clone()).map_err(|_| "bad cyrus_group".to_string())?;
-        // SAFETY: getgrnam returns static storage, read at once.
-        let gr = unsafe { libc::getgrnam(cg.as_ptr()) };
-        if gr.is_null() {
-            return Err(format!("cyrus_group '{g}' does not exist"));
+        if g.contains('\0') {
+            return Err("bad cyrus_group".into());
         }
-        // SAFETY: non-null group entry.
-        gid = unsafe { (*gr).gr_gid };
+        let Ok(Some(gr)) = Group::from_name(&g) else {
+            return Err(format!("cyrus_group '{g}' does not exist"));
+        };
+        gid = gr.gid.as_raw();
     }
     Ok((user, uid, gid))
 }
@@ -40,17 +39,7 @@ pub fn target(cfg: &Config) -> Result<(String, u32, u32), String> {
 /// Becomes `user` (uid, gid and supplementary groups). Only when running as root.
 pub fn drop_to(user: &str, uid: u32, gid: u32) -> Result<(), String> {
     let cuser = CString::new(user).map_err(|_| "bad user name".to_string())?;
-    // SAFETY: plain system calls changing our own credentials, in the right order.
-    unsafe {
-        if libc::setgid(gid) != 0 {
-            return Err(format!("setgid({gid}): {}", std::io::Error::last_os_error()));
-        }
-        if libc::initgroups(cuser.as_ptr(), gid) != 0 {
-            return Err(format!("initgroups({user}): {}", std::io::Error::last_os_error()));
-        }
-        if libc::setuid(uid) != 0 {
-            return Err(format!("setuid({uid}): {}", std::io::Error::last_os_error()));
-        }
-    }
-    Ok(())
+    setgid(Gid::from_raw(gid)).map_err(|e| format!("setgid({gid}): {}", std::io::Error::from(e)))?;
+    initgroups(&cuser, Gid::from_raw(gid)).map_err(|e| format!("initgroups({user}): {}", std::io::Error::from(e)))?;
+    setuid(Uid::from_raw(uid)).map_err(|e| format!("setuid({uid}): {}", std::io::Error::from(e)))
 }

@@ -1,35 +1,23 @@
 //! Signals to master, turned into events of its poll loop.
 //!
-//! The handlers only set a flag and write one byte to a self-pipe (both
-//! async-signal-safe); the loop polls the pipe's read end and then asks [`take`]
-//! which signals arrived.
+//! The signals master acts on are blocked and read from a signalfd, which the loop
+//! polls; [`Signals::take`] says which arrived. No handler runs, so no system call of
+//! master is ever interrupted. Children get a clear mask and default dispositions
+//! back before they exec (see `spawn`).
+//!
+//! SIGPIPE stays ignored, as Rust's runtime set it before `main`: a write to a
+//! closed pipe or socket is an error, not death.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-static CHLD: AtomicBool = AtomicBool::new(false);
-static HUP: AtomicBool = AtomicBool::new(false);
-static TERM: AtomicBool = AtomicBool::new(false);
-static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+/// The signals master handles.
+const HANDLED: [Signal; 5] = [Signal::SIGCHLD, Signal::SIGHUP, Signal::SIGTERM, Signal::SIGINT, Signal::SIGQUIT];
 
-extern "C" fn handler(sig: libc::c_int) {
-    match sig {
-        libc::SIGCHLD => CHLD.store(true, Ordering::SeqCst),
-        libc::SIGHUP => HUP.store(true, Ordering::SeqCst),
-        _ => TERM.store(true, Ordering::SeqCst),
-    }
-    let fd = WAKE_FD.load(Ordering::SeqCst);
-    if fd >= 0 {
-        let b = [0u8; 1];
-        // SAFETY: write(2) is async-signal-safe; a full pipe just drops the byte.
-        unsafe { libc::write(fd, b.as_ptr().cast(), 1) };
-    }
-}
-
-/// The read end of the self-pipe, to poll.
+/// The signalfd, to poll.
 pub struct Signals {
-    read: OwnedFd,
-    _write: OwnedFd,
+    fd: SignalFd,
 }
 
 /// What arrived since the last call.
@@ -41,42 +29,42 @@ pub struct Pending {
 }
 
 impl Signals {
-    /// Installs the handlers for SIGCHLD, SIGHUP, SIGTERM, SIGINT and SIGQUIT, and
-    /// ignores SIGPIPE.
+    /// Blocks SIGCHLD, SIGHUP, SIGTERM, SIGINT and SIGQUIT and opens a signalfd for
+    /// them. Called before master starts any thread, so that every thread has them
+    /// blocked.
     pub fn install() -> std::io::Result<Signals> {
-        let (read, write) = crate::spawn::pipe()?;
-        for fd in [read.as_raw_fd(), write.as_raw_fd()] {
-            // SAFETY: fcntl on our own pipe.
-            unsafe { libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK) };
+        for sig in HANDLED {
+            // An ignored signal is dropped even while blocked, and master may have been
+            // started with some ignored (nohup ignores SIGHUP): default dispositions, and
+            // no SIGCHLD when a child merely stops.
+            let flags = if sig == Signal::SIGCHLD { SaFlags::SA_NOCLDSTOP } else { SaFlags::empty() };
+            // SAFETY: the default disposition installs no handler.
+            unsafe { sigaction(sig, &SigAction::new(SigHandler::SigDfl, flags, SigSet::empty())) }?;
         }
-        WAKE_FD.store(write.as_raw_fd(), Ordering::SeqCst);
-        // SAFETY: the handler is async-signal-safe (atomics and write(2)).
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = handler as *const () as usize;
-            libc::sigemptyset(&mut sa.sa_mask);
-            sa.sa_flags = libc::SA_RESTART | libc::SA_NOCLDSTOP;
-            for sig in [libc::SIGCHLD, libc::SIGHUP, libc::SIGTERM, libc::SIGINT, libc::SIGQUIT] {
-                libc::sigaction(sig, &sa, std::ptr::null_mut());
-            }
-            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-        }
-        Ok(Signals { read, _write: write })
+        let mask: SigSet = HANDLED.into_iter().collect();
+        mask.thread_block()?;
+        let fd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
+        // Up among master's other descriptors (see `spawn::FIRST_FREE_FD`).
+        let fd = crate::spawn::high_fd(OwnedFd::from(fd))?;
+        // SAFETY: fd is the signalfd made just above, only moved to another number.
+        let fd = unsafe { SignalFd::from_owned_fd(fd) };
+        Ok(Signals { fd })
     }
 
-    pub fn fd(&self) -> RawFd {
-        self.read.as_raw_fd()
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 
-    /// Drains the self-pipe and returns the signals seen.
+    /// Reads every queued signal and returns which were seen.
     pub fn take(&self) -> Pending {
-        let mut buf = [0u8; 64];
-        // SAFETY: non-blocking reads into a local buffer until empty.
-        while unsafe { libc::read(self.read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
-        Pending {
-            chld: CHLD.swap(false, Ordering::SeqCst),
-            hup: HUP.swap(false, Ordering::SeqCst),
-            term: TERM.swap(false, Ordering::SeqCst),
+        let mut p = Pending::default();
+        while let Ok(Some(info)) = self.fd.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGCHLD) => p.chld = true,
+                Ok(Signal::SIGHUP) => p.hup = true,
+                _ => p.term = true,
+            }
         }
+        p
     }
 }

@@ -12,12 +12,18 @@
 //! [`FIRST_FREE_FD`], so the child's `dup2` onto the fixed descriptors 3 and 4 can
 //! never clobber a descriptor it still needs (3, 4 and, for a worker template, 5).
 
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+use nix::sys::prctl;
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use nix::sys::signal::{SigHandler, SigSet, Signal, signal};
+use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 use service::status::{LISTEN_FD, STATUS_FD};
 use service::worker::CONFIG_ENV;
 use service::zygote::{ZYGOTE_ENV, ZYGOTE_FD};
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// Lowest descriptor master uses for its own sockets and pipes.
@@ -26,35 +32,17 @@ pub const FIRST_FREE_FD: RawFd = 10;
 /// Moves `fd` to a close-on-exec descriptor at or above [`FIRST_FREE_FD`].
 pub fn high_fd(fd: OwnedFd) -> io::Result<OwnedFd> {
     if fd.as_raw_fd() >= FIRST_FREE_FD {
-        set_cloexec(fd.as_raw_fd())?;
+        fcntl(&fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
         return Ok(fd);
     }
-    // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor we then own.
-    let n = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, FIRST_FREE_FD) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: n is a fresh descriptor.
+    let n = fcntl(&fd, FcntlArg::F_DUPFD_CLOEXEC(FIRST_FREE_FD))?;
+    // SAFETY: n is the fresh descriptor F_DUPFD_CLOEXEC just made; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
-}
-
-fn set_cloexec(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on a descriptor we hold.
-    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 /// A close-on-exec pipe, both ends high: (read, write).
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two descriptors we then own.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both are fresh descriptors.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     Ok((high_fd(r)?, high_fd(w)?))
 }
 
@@ -150,6 +138,22 @@ pub struct ChildFds<'a> {
     pub template: Option<&'a OwnedFd>,
 }
 
+/// What the child needs between fork and exec, all made before the fork: it may
+/// not allocate there.
+struct Prepared<'a> {
+    /// NULL-terminated, pointing into `cmd.argv`.
+    argv: Vec<*const libc::c_char>,
+    /// NULL-terminated, pointing into the caller's environment strings.
+    envp: Vec<*const libc::c_char>,
+    /// (descriptor, fixed number it goes to) for the descriptors handed down.
+    fixed: [(RawFd, RawFd); 3],
+    /// RLIMIT_NOFILE to set (soft, hard), if cyrus.conf gave maxfds.
+    nofile: Option<(libc::rlim_t, libc::rlim_t)>,
+    master: Pid,
+    /// Where the child writes errno if execve fails.
+    err_w: std::os::fd::BorrowedFd<'a>,
+}
+
 /// Forks and execs `cmd`. Returns the child's pid.
 pub fn spawn(cmd: &Command, id: u64, fds: ChildFds<'_>) -> io::Result<libc::pid_t> {
     let mut env = cmd.env_base.clone();
@@ -157,82 +161,82 @@ pub fn spawn(cmd: &Command, id: u64, fds: ChildFds<'_>) -> io::Result<libc::pid_
     if fds.template.is_some() {
         env.push(CString::new(format!("{ZYGOTE_ENV}=1")).map_err(io::Error::other)?);
     }
-    let template = fds.template.map(AsRawFd::as_raw_fd).unwrap_or(-1);
-    let mut envp: Vec<*const libc::c_char> = env.iter().map(|c| c.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    let mut argvp: Vec<*const libc::c_char> = cmd.argv.iter().map(|c| c.as_ptr()).collect();
-    argvp.push(std::ptr::null());
-    let status = fds.status.map(AsRawFd::as_raw_fd).unwrap_or(-1);
-    let listener = fds.listener.map(AsRawFd::as_raw_fd).unwrap_or(-1);
-    let mut rlim: libc::rlimit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: reading our own limit before fork.
-    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rlim) };
-    let want = libc::rlim_t::from(fds.maxfds);
-    let newlim = libc::rlimit { rlim_cur: want.min(rlim.rlim_max), rlim_max: rlim.rlim_max };
-    let maxfds = fds.maxfds;
-    // SAFETY: getpid has no preconditions.
-    let master_pid = unsafe { libc::getpid() };
+    let raw = |fd: Option<&OwnedFd>| fd.map(AsRawFd::as_raw_fd).unwrap_or(-1);
+    let nofile = match fds.maxfds {
+        0 => None,
+        want => getrlimit(Resource::RLIMIT_NOFILE).ok().map(|(_, hard)| (libc::rlim_t::from(want).min(hard), hard)),
+    };
     // Reports a failed exec: the child writes errno here; a successful exec closes it.
     let (err_r, err_w) = pipe()?;
-    let err_w_fd = err_w.as_raw_fd();
+    let prep = Prepared {
+        argv: cmd.argv.iter().map(|c| c.as_ptr()).chain([std::ptr::null()]).collect(),
+        envp: env.iter().map(|c| c.as_ptr()).chain([std::ptr::null()]).collect(),
+        fixed: [(raw(fds.status), STATUS_FD), (raw(fds.listener), LISTEN_FD), (raw(fds.template), ZYGOTE_FD)],
+        nofile,
+        master: getpid(),
+        err_w: err_w.as_fd(),
+    };
 
-    // SAFETY: after fork the child only calls async-signal-safe functions on data
-    // prepared above, then execve or _exit.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
+    // SAFETY: master has one thread; after fork the child only calls
+    // async-signal-safe functions on data prepared above, then execve or _exit.
+    let child = match unsafe { fork() }? {
+        ForkResult::Child => exec_child(&prep),
+        ForkResult::Parent { child } => child,
+    };
+    drop(prep);
+    drop(err_w);
+    let mut errno = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match nix::unistd::read(&err_r, &mut errno[got..]) {
+            Err(Errno::EINTR) => continue,
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
     }
-    if pid > 0 {
-        drop(err_w);
-        let mut errno = [0u8; 4];
-        let mut got = 0;
-        while got < 4 {
-            // SAFETY: blocking read from our pipe end into a local buffer.
-            let n = unsafe { libc::read(err_r.as_raw_fd(), errno[got..].as_mut_ptr().cast(), 4 - got) };
-            if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            if n <= 0 {
-                break;
-            }
-            got += n as usize;
-        }
-        if got == 4 {
-            let e = io::Error::from_raw_os_error(i32::from_ne_bytes(errno));
-            log::error!("cannot execute {}: {e}", cmd.path.display());
-        }
-        return Ok(pid);
+    if got == 4 {
+        let e = io::Error::from_raw_os_error(i32::from_ne_bytes(errno));
+        log::error!("cannot execute {}: {e}", cmd.path.display());
     }
-    unsafe {
-        // Signals: back to defaults and unblocked, so the program starts clean.
-        for sig in [libc::SIGHUP, libc::SIGTERM, libc::SIGINT, libc::SIGCHLD, libc::SIGPIPE, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
-            libc::signal(sig, libc::SIG_DFL);
-        }
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        // Die with master, so a restarted master can bind its ports again.
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-        if libc::getppid() != master_pid {
-            libc::_exit(0); // master died before the request took effect
-        }
-        if status >= 0 && libc::dup2(status, STATUS_FD) < 0 {
-            libc::_exit(71);
-        }
-        if listener >= 0 && libc::dup2(listener, LISTEN_FD) < 0 {
-            libc::_exit(71);
-        }
-        if template >= 0 && libc::dup2(template, ZYGOTE_FD) < 0 {
-            libc::_exit(71);
-        }
-        if maxfds > 0 {
-            libc::setrlimit(libc::RLIMIT_NOFILE, &newlim);
-        }
-        libc::execve(argvp[0], argvp.as_ptr(), envp.as_ptr());
-        let errno = (*libc::__errno_location()).to_ne_bytes();
-        libc::write(err_w_fd, errno.as_ptr().cast(), 4);
-        libc::_exit(127);
+    Ok(child.as_raw())
+}
+
+/// The child's side of [`spawn`]: puts the descriptors in place and execs. Between
+/// fork and exec only async-signal-safe calls that do not allocate (nix's wrappers
+/// used here take and return plain values).
+fn exec_child(c: &Prepared<'_>) -> ! {
+    // Signals: back to defaults and unblocked, so the program starts clean.
+    for sig in [Signal::SIGHUP, Signal::SIGTERM, Signal::SIGINT, Signal::SIGCHLD, Signal::SIGPIPE, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2] {
+        // SAFETY: the default disposition installs no handler.
+        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
     }
+    let _ = SigSet::empty().thread_set_mask();
+    // Die with master, so a restarted master can bind its ports again.
+    let _ = prctl::set_pdeathsig(Signal::SIGTERM);
+    if getppid() != c.master {
+        exit_now(0); // master died before the request took effect
+    }
+    for (fd, to) in c.fixed {
+        // SAFETY: dup2 onto a fixed number, which no descriptor of master uses (they
+        // are all at or above FIRST_FREE_FD); nix's dup2 wants an owned target.
+        if fd >= 0 && unsafe { libc::dup2(fd, to) } < 0 {
+            exit_now(71);
+        }
+    }
+    if let Some((soft, hard)) = c.nofile {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, soft, hard);
+    }
+    // SAFETY: NULL-terminated arrays of pointers to NUL-terminated strings, alive in
+    // this copy of master's memory (nix's execve would allocate the arrays here).
+    unsafe { libc::execve(c.argv[0], c.argv.as_ptr(), c.envp.as_ptr()) };
+    let _ = nix::unistd::write(c.err_w, &Errno::last_raw().to_ne_bytes());
+    exit_now(127)
+}
+
+/// _exit(2): leaves at once, without master's exit handlers or destructors.
+fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit takes no pointer and is async-signal-safe.
+    unsafe { libc::_exit(code) }
 }
 
 #[cfg(test)]

@@ -20,9 +20,14 @@ use crate::signals::Signals;
 use crate::spawn::{self, ChildFds, Command};
 use crate::template::Template;
 use conf::cyrus::{CyrusConf, DaemonEntry, ServiceEntry};
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::{Pid, read};
 use service::status::{Kind, MESSAGE_LEN, Message};
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -124,8 +129,7 @@ impl Master {
         // exits, and are then reaped and counted like any other.
         nix::sys::prctl::set_child_subreaper(true).map_err(std::io::Error::from)?;
         let (status_r, status_w) = spawn::pipe()?;
-        // SAFETY: fcntl on our own pipe end.
-        unsafe { libc::fcntl(status_r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        fcntl(&status_r, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
         Ok(Master {
             s,
             services: Vec::new(),
@@ -197,13 +201,7 @@ impl Master {
             let born = Instant::now();
             match spawn::spawn(&cmd, self.id(), ChildFds { status: None, listener: None, maxfds: 0, template: None }) {
                 Ok(pid) => {
-                    let mut st = 0;
-                    // SAFETY: waiting for our own child.
-                    while unsafe { libc::waitpid(pid, &mut st, 0) } < 0 {
-                        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                            break;
-                        }
-                    }
+                    let st = wait_child(pid, 0).map_or(0, |(_, st)| st);
                     log_exit("START", &e.name, &cmd.path.display().to_string(), born, pid, st);
                     if !(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0) {
                         return Err(format!("can't run startup: START {} ({}) failed", e.name, cmd.display()));
@@ -228,15 +226,11 @@ impl Master {
             let mut got = Vec::new();
             let mut buf = [0u8; 16];
             while !got.ends_with(b"\n") && got.len() < 16 {
-                // SAFETY: blocking read from our pipe end into a local buffer.
-                let n = unsafe { libc::read(r.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-                if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                    continue;
+                match read(&r, &mut buf) {
+                    Err(Errno::EINTR) => continue,
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
                 }
-                if n <= 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..n as usize]);
             }
             if got != b"ok\r\n" {
                 return Err(format!("DAEMON {} (wait=y) did not report readiness (got {:?})", e.name, String::from_utf8_lossy(&got)));
@@ -303,22 +297,21 @@ impl Master {
     /// Polls the signal pipe, the status pipe and the listeners in `watch` (services
     /// with no ready worker); forks for each listener found readable.
     fn wait(&mut self, watch: &[usize], timeout: Duration) {
-        let mut pfds = vec![
-            libc::pollfd { fd: self.signals.fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: self.status_r.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-        ];
-        for &i in watch {
-            if let Some(l) = &self.services[i].listener {
-                pfds.push(libc::pollfd { fd: l.as_raw_fd(), events: libc::POLLIN, revents: 0 });
-            }
-        }
-        let ms = timeout.as_millis().clamp(1, 60_000) as i32;
-        // SAFETY: poll on a local array of pollfds.
-        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
-        if n <= 0 {
+        let listeners = watch.iter().filter_map(|&i| self.services[i].listener.as_ref().map(AsFd::as_fd));
+        let mut pfds: Vec<PollFd> = [self.signals.fd(), self.status_r.as_fd()]
+            .into_iter()
+            .chain(listeners)
+            .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+            .collect();
+        let ms = PollTimeout::from(timeout.as_millis().clamp(1, 60_000) as u16);
+        if !matches!(poll(&mut pfds, ms), Ok(n) if n > 0) {
             return;
         }
-        let readable: Vec<i32> = pfds[2..].iter().filter(|p| p.revents & libc::POLLIN != 0).map(|p| p.fd).collect();
+        let readable: Vec<i32> = pfds[2..]
+            .iter()
+            .filter(|p| p.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)))
+            .map(|p| p.as_fd().as_raw_fd())
+            .collect();
         for fd in readable {
             if let Some(i) = self.services.iter().position(|s| s.listener.as_ref().is_some_and(|l| l.as_raw_fd() == fd)) {
                 if self.services[i].ready == 0 {
@@ -431,8 +424,8 @@ impl Master {
                 Ok(pid) => return Ok(pid),
                 Err(e) => {
                     log::error!("service {}: worker template pid {} failed: {e}; stopping it", s.entry.name, t.pid);
-                    // SAFETY: signalling our own child; it is reaped as a template.
-                    unsafe { libc::kill(t.pid, libc::SIGKILL) };
+                    // Reaped as a template.
+                    let _ = kill(Pid::from_raw(t.pid), Signal::SIGKILL);
                     s.template = None;
                     s.template_failures += 1;
                 }
@@ -521,13 +514,8 @@ impl Master {
 
     fn read_status(&mut self) {
         let mut buf = [0u8; MESSAGE_LEN * 256];
-        loop {
-            // SAFETY: non-blocking read from our pipe into a local buffer.
-            let n = unsafe { libc::read(self.status_r.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 {
-                break;
-            }
-            self.status_buf.extend_from_slice(&buf[..n as usize]);
+        while let Ok(n @ 1..) = read(&self.status_r, &mut buf) {
+            self.status_buf.extend_from_slice(&buf[..n]);
         }
         let whole = self.status_buf.len() / MESSAGE_LEN * MESSAGE_LEN;
         let msgs: Vec<Message> = self.status_buf[..whole]
@@ -567,13 +555,7 @@ impl Master {
     }
 
     fn reap(&mut self) {
-        loop {
-            let mut st = 0;
-            // SAFETY: reaping any child without blocking.
-            let pid = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
-            if pid <= 0 {
-                break;
-            }
+        while let Some((pid, st)) = wait_child(-1, libc::WNOHANG) {
             // Status messages sent just before death must count before the death does.
             self.read_status();
             let Some(child) = self.children.remove(&pid) else {
@@ -644,8 +626,7 @@ impl Master {
         // Recycle every worker of the old generation, and pass the signal to daemons.
         for (pid, c) in &self.children {
             if matches!(c.role, Role::Service { .. } | Role::Template { .. } | Role::Daemon(_)) {
-                // SAFETY: signalling our own child.
-                unsafe { libc::kill(*pid, libc::SIGHUP) };
+                let _ = kill(Pid::from_raw(*pid), Signal::SIGHUP);
             }
         }
         let mut old: Vec<Service> = std::mem::take(&mut self.services);
@@ -699,8 +680,7 @@ impl Master {
                 self.daemons.push(Daemon { entry: n.clone(), ..d });
             } else if let Some(pid) = d.pid {
                 log::info!("daemon {} removed or changed; stopping pid {pid}", d.entry.name);
-                // SAFETY: signalling our own child.
-                unsafe { libc::kill(pid, libc::SIGTERM) };
+                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
             }
         }
         for n in &cc.daemons {
@@ -718,8 +698,7 @@ impl Master {
         log::info!("shutting down: stopping {} children", self.children.len());
         self.services.clear(); // close listeners: no new connections
         for pid in self.children.keys() {
-            // SAFETY: signalling our own children.
-            unsafe { libc::kill(*pid, libc::SIGTERM) };
+            let _ = kill(Pid::from_raw(*pid), Signal::SIGTERM);
         }
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         while !self.children.is_empty() && Instant::now() < deadline {
@@ -731,8 +710,7 @@ impl Master {
         }
         for pid in self.children.keys() {
             log::warn!("process {pid} did not stop after SIGTERM; killing it");
-            // SAFETY: signalling our own children.
-            unsafe { libc::kill(*pid, libc::SIGKILL) };
+            let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
         }
         while !self.children.is_empty() {
             let before = self.children.len();
@@ -748,12 +726,30 @@ fn below_max(s: &Service) -> bool {
     s.entry.maxchild.is_none_or(|m| s.active + s.old_active < m)
 }
 
+/// waitpid(2), returning the pid and raw status of a child that ended (None: none
+/// ended, with WNOHANG, or no child). Not nix's `waitpid`: for a child killed by a
+/// signal nix has no name for (a real-time one) it answers EINVAL after the child is
+/// reaped, and master would lose the pid and count the child for ever.
+fn wait_child(pid: libc::pid_t, flags: libc::c_int) -> Option<(libc::pid_t, libc::c_int)> {
+    let mut st = 0;
+    loop {
+        // SAFETY: waitpid writes the status into a local int.
+        match unsafe { libc::waitpid(pid, &mut st, flags) } {
+            n if n > 0 => return Some((n, st)),
+            n if n < 0 && Errno::last() == Errno::EINTR => continue,
+            _ => return None,
+        }
+    }
+}
+
 /// Logs a child's end as Cyrus does.
 fn log_exit(ty: &str, name: &str, path: &str, born: Instant, pid: libc::pid_t, st: libc::c_int) {
     let age = born.elapsed().as_secs_f64();
     if libc::WIFSIGNALED(st) {
         let sig = libc::WTERMSIG(st);
-        // SAFETY: strsignal returns a static string for a signal number.
+        // SAFETY: strsignal returns a string that stays valid until the next call, read
+        // at once (master has one thread); nix names signals SIGTERM, not Cyrus's
+        // "Terminated".
         let signame = unsafe { std::ffi::CStr::from_ptr(libc::strsignal(sig)) }.to_string_lossy().into_owned();
         let core = if libc::WCOREDUMP(st) { ", core dumped" } else { "" };
         log::error!("process type:{ty} name:{name} path:{path} age:{age:.3}s pid:{pid} signaled to death by signal {sig} ({signame}{core})");

@@ -8,8 +8,8 @@
 
 use mailbox::{Mailbox, Uid, flag};
 use mboxlist::{InternalName, Store};
+use nix::fcntl::{Flock, FlockArg};
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 pub struct Msg {
@@ -28,7 +28,7 @@ pub struct Maildrop {
     /// Whether the ACL decides (popuseacl, or another user's mailbox): then it is read
     /// again before each message is sent ([`Maildrop::may_read`]).
     by_acl: bool,
-    _lock: File,
+    _lock: Flock<File>,
 }
 
 /// Why a maildrop could not be opened.
@@ -60,10 +60,7 @@ impl Maildrop {
         let lockdir = configdir.join("lock");
         std::fs::create_dir_all(&lockdir).map_err(|e| OpenError::Other(e.to_string()))?;
         let lock = File::create(lockdir.join(format!("{}.pop", entry.uniqueid))).map_err(|e| OpenError::Other(e.to_string()))?;
-        // SAFETY: flock on our own descriptor; released when the file is closed.
-        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            return Err(OpenError::InUse);
-        }
+        let lock = Flock::lock(lock, FlockArg::LockExclusiveNonblock).map_err(|_| OpenError::InUse)?;
         let mut msgs = Vec::new();
         for r in mb.records() {
             let r = r.map_err(|e| OpenError::Other(e.to_string()))?;

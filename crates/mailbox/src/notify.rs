@@ -7,69 +7,42 @@
 //! new one into place) is still seen. Events coalesce under bursts: always re-read
 //! the whole state, never count events.
 
-use std::ffi::CString;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
 pub struct Watch {
-    fd: OwnedFd,
+    inotify: Inotify,
 }
 
 impl Watch {
     /// Watches the index of the mailbox whose metadata directory is `meta_dir`.
     pub fn new(meta_dir: &Path) -> io::Result<Watch> {
-        // SAFETY: inotify_init1 returns a new descriptor we own.
-        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is fresh.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let p = CString::new(meta_dir.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
-        let mask = libc::IN_MODIFY | libc::IN_CLOSE_WRITE | libc::IN_MOVED_TO | libc::IN_CREATE;
-        // SAFETY: adding a watch on a path given as a C string.
-        if unsafe { libc::inotify_add_watch(fd.as_raw_fd(), p.as_ptr(), mask) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Watch { fd })
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+        let mask = AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CREATE;
+        inotify.add_watch(meta_dir, mask)?;
+        Ok(Watch { inotify })
     }
 
-    pub fn fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.inotify.as_fd()
     }
 
     /// Reads every pending event; true if any concerned the index.
     pub fn drain(&self) -> bool {
-        let mut buf = [0u8; 4096];
         let mut hit = false;
-        loop {
-            // SAFETY: non-blocking read of inotify events into a local buffer.
-            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 {
-                return hit;
-            }
-            let mut off = 0usize;
-            let n = n as usize;
-            let head = std::mem::size_of::<libc::inotify_event>();
-            while off + head <= n {
-                // SAFETY: the kernel wrote whole events; read the fixed part unaligned.
-                let ev: libc::inotify_event = unsafe { std::ptr::read_unaligned(buf[off..].as_ptr().cast()) };
-                let name = &buf[off + head..(off + head + ev.len as usize).min(n)];
-                let name = name.split(|&b| b == 0).next().unwrap_or(&[]);
-                if name == crate::mailbox::INDEX.as_bytes() {
-                    hit = true;
-                }
-                off += head + ev.len as usize;
-            }
+        while let Ok(events) = self.inotify.read_events() {
+            hit |= events.iter().any(|e| e.name.as_deref().is_some_and(|n| n.as_encoded_bytes() == crate::mailbox::INDEX.as_bytes()));
         }
+        hit
     }
 
     /// Waits up to `ms` milliseconds for an event (for tools and tests; daemons poll
     /// [`Watch::fd`] in their own loop).
     pub fn wait(&self, ms: i32) -> bool {
-        let mut p = libc::pollfd { fd: self.fd(), events: libc::POLLIN, revents: 0 };
-        // SAFETY: one pollfd on the stack.
-        unsafe { libc::poll(&mut p, 1, ms) > 0 }
+        let timeout = PollTimeout::try_from(ms).unwrap_or(PollTimeout::NONE);
+        matches!(poll(&mut [PollFd::new(self.fd(), PollFlags::POLLIN)], timeout), Ok(n) if n > 0)
     }
 }

@@ -18,7 +18,6 @@ use crate::mailbox::{Error, Mailbox, Paths, io};
 use crate::write::count;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 
 /// What reconstruct found and did.
@@ -93,12 +92,7 @@ pub fn reconstruct(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) 
     // Hold the lock of the current index, if there is one, against writers.
     let lockfile = loop {
         let Ok(f) = std::fs::OpenOptions::new().read(true).write(true).open(paths.index()) else { break None };
-        // SAFETY: flock on a descriptor we hold; released when it is closed.
-        while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-                return Err(io(&paths.index(), std::io::Error::last_os_error()));
-            }
-        }
+        let f = crate::write::lock_exclusive(f, &paths.index())?;
         // Another reconstruct may have replaced the file while we waited.
         let same = match (f.metadata(), std::fs::metadata(paths.index())) {
             (Ok(a), Ok(b)) => a.ino() == b.ino(),

@@ -27,9 +27,10 @@
 use crate::format::{self, HEADER_SIZE, IndexHeader, Modseq, RECORD_SIZE, Record, Uid, flag};
 use crate::header::{MAX_USER_FLAGS, MailboxHeader};
 use crate::mailbox::{Error, Mailbox, Paths, io};
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -108,12 +109,20 @@ pub enum FlagOp {
 /// The mailbox, locked for writing. Dropping it releases the lock.
 pub struct Writer<'a> {
     mb: &'a mut Mailbox,
+    /// The lock, on a duplicate of `mb.index` (one open file, one lock).
+    _lock: Flock<File>,
 }
 
-impl Drop for Writer<'_> {
-    fn drop(&mut self) {
-        // SAFETY: unlocking our own descriptor.
-        unsafe { libc::flock(self.mb.index.as_raw_fd(), libc::LOCK_UN) };
+/// Takes the exclusive `flock` of `f` (of file `path`), waiting for its holder; a
+/// signal does not end the wait. Dropping the result releases the lock.
+pub(crate) fn lock_exclusive(f: File, path: &Path) -> Result<Flock<File>, Error> {
+    let mut f = f;
+    loop {
+        match Flock::lock(f, FlockArg::LockExclusive) {
+            Ok(locked) => return Ok(locked),
+            Err((back, Errno::EINTR)) => f = back,
+            Err((_, e)) => return Err(io(path, e.into())),
+        }
     }
 }
 
@@ -121,11 +130,7 @@ impl Drop for Writer<'_> {
 /// metadata (new names included), is on disk when it returns; concurrent callers
 /// share the journal commit. Linux reports writeback errors through it since 5.8.
 fn sync_filesystem(f: &File, path: &Path) -> Result<(), Error> {
-    // SAFETY: syncfs on a descriptor we hold.
-    if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
-        return Err(io(path, std::io::Error::last_os_error()));
-    }
-    Ok(())
+    nix::unistd::syncfs(f).map_err(|e| io(path, e.into()))
 }
 
 fn fdatasync(f: &File, path: &Path) -> Result<(), Error> {
@@ -200,14 +205,7 @@ fn settled(h: &IndexHeader, end: u32) -> Option<IndexHeader> {
 /// [`Writer::settle`] on an index file not held open: locked, its header read,
 /// changed and written (not synced).
 fn settle_index(path: &Path, end: u32) -> Result<(), Error> {
-    let f = OpenOptions::new().read(true).write(true).open(path).map_err(|e| io(path, e))?;
-    // SAFETY: flock on our own descriptor; closing it below releases the lock.
-    while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(io(path, e));
-        }
-    }
+    let f = lock_exclusive(OpenOptions::new().read(true).write(true).open(path).map_err(|e| io(path, e))?, path)?;
     let mut b = [0u8; HEADER_SIZE];
     f.read_exact_at(&mut b, 0).map_err(|e| io(path, e))?;
     let h = IndexHeader::decode(&b).map_err(|e| Error::Corrupt(format!("{}: header: {e}", path.display())))?;
@@ -261,24 +259,18 @@ impl Mailbox {
 
     /// Takes the mailbox lock (waiting for another writer) and catches up.
     pub fn lock(&mut self) -> Result<Writer<'_>, Error> {
-        loop {
-            // SAFETY: flock on our own descriptor.
-            while unsafe { libc::flock(self.index.as_raw_fd(), libc::LOCK_EX) } != 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() != std::io::ErrorKind::Interrupted {
-                    return Err(io(&self.paths.index(), e));
-                }
-            }
+        let lock = loop {
+            let path = self.paths.index();
+            let lock = lock_exclusive(self.index.try_clone().map_err(|e| io(&path, e))?, &path)?;
             // reconstruct may have renamed a new index into place while we waited: the
             // lock must be on the file that is there now.
             if self.index_is_current() {
-                break;
+                break lock;
             }
-            // SAFETY: unlocking our own descriptor.
-            unsafe { libc::flock(self.index.as_raw_fd(), libc::LOCK_UN) };
+            drop(lock);
             *self = Mailbox::open(&self.paths.clone())?;
-        }
-        let w = Writer { mb: self };
+        };
+        let w = Writer { mb: self, _lock: lock };
         w.mb.refresh()?;
         Ok(w)
     }

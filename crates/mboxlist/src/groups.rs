@@ -1,7 +1,7 @@
 //! Groups in ACLs: an identifier `group:NAME` grants (or, as `-group:NAME`, takes
 //! away) rights from every member of the group, as in Cyrus. With `auth_mech: unix`
 //! (the default, as in Cyrus) the members are those of the system group database
-//! (getgrent: /etc/group, or NSS): a user whose primary group it is (getpwnam), or who
+//! (/etc/group, or NSS): a user whose primary group it is (getpwnam), or who
 //! is listed as a member under its full userid (`fred`, or `fred@example.org` with
 //! virtdomains). With `auth_mech: pts` they come from the directory through ptloader
 //! (LDAP, `ldap_*` options), cached in the mailbox list's ptscache for
@@ -9,8 +9,9 @@
 //! session sees a membership change within that time.
 
 use crate::MboxList;
+use nix::unistd::{Gid, Group, User, getgrouplist};
 use std::collections::HashMap;
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -84,16 +85,7 @@ impl Groups {
     /// ldap_group_filter (lowercased). Without a group database every name stands.
     pub fn canonical(&self, name: &str) -> Option<String> {
         match &self.mech {
-            Mech::Unix => {
-                let c = CString::new(name).ok()?;
-                let mut gr: libc::group = unsafe { std::mem::zeroed() };
-                let mut buf = vec![0 as libc::c_char; 16 * 1024];
-                let mut out: *mut libc::group = std::ptr::null_mut();
-                // SAFETY: getgrnam_r writes into gr and buf (of the given size) and sets out.
-                let r = unsafe { libc::getgrnam_r(c.as_ptr(), &mut gr, buf.as_mut_ptr(), buf.len(), &mut out) };
-                // SAFETY: on success gr_name points into buf, alive here.
-                (r == 0 && !out.is_null()).then(|| unsafe { CStr::from_ptr(gr.gr_name) }.to_string_lossy().into_owned())
-            }
+            Mech::Unix => Group::from_name(name).ok().flatten().map(|g| g.name),
             Mech::Pts { sock, .. } => match ask_ptloader(sock, &format!("group:{name}")) {
                 Ok(g) => g.first().and_then(|g| g.strip_prefix("group:")).map(str::to_string),
                 Err(e) => {
@@ -145,47 +137,19 @@ pub fn ask_ptloader(sock: &std::path::Path, userid: &str) -> Result<Vec<String>,
     }
 }
 
-/// The primary group of `user` in the password database, if it is there.
-fn primary_gid(user: &CStr) -> Option<libc::gid_t> {
-    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    let mut out: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: getpwnam_r writes into pw and buf (of the given size) and sets out.
-    let r = unsafe { libc::getpwnam_r(user.as_ptr(), &mut pw, buf.as_mut_ptr(), buf.len(), &mut out) };
-    (r == 0 && !out.is_null()).then_some(pw.pw_gid)
-}
-
-/// Serialises the getgrent walk (its cursor is process-wide).
-static GRENT: Mutex<()> = Mutex::new(());
-
+/// The groups of `userid`: its primary group (from the password database, if it is
+/// there) and every group that lists it as a member.
 fn unix_groups(userid: &str) -> Vec<String> {
     let Ok(user) = CString::new(userid) else { return Vec::new() };
-    let primary = primary_gid(&user);
-    let _walk = GRENT.lock().unwrap_or_else(|p| p.into_inner());
-    let mut out = Vec::new();
-    // SAFETY: setgrent/getgrent/endgrent walk the group database; each entry's strings
-    // are read before the next call, under the lock above.
-    unsafe {
-        libc::setgrent();
-        loop {
-            let g = libc::getgrent();
-            if g.is_null() {
-                break;
-            }
-            let g = &*g;
-            let mut member = primary == Some(g.gr_gid);
-            let mut m = g.gr_mem;
-            while !member && !m.is_null() && !(*m).is_null() {
-                member = CStr::from_ptr(*m).to_bytes() == userid.as_bytes();
-                m = m.add(1);
-            }
-            if member {
-                out.push(format!("group:{}", CStr::from_ptr(g.gr_name).to_string_lossy()));
-            }
-        }
-        libc::endgrent();
-    }
-    out
+    let primary = User::from_name(userid).ok().flatten().map(|u| u.gid);
+    // getgrouplist puts the group it is given first, member or not: a user without
+    // a password entry is given group 0, kept below only if it lists the user.
+    let Ok(gids) = getgrouplist(&user, primary.unwrap_or(Gid::from_raw(0))) else { return Vec::new() };
+    gids.into_iter()
+        .filter_map(|gid| Group::from_gid(gid).ok().flatten())
+        .filter(|g| Some(g.gid) == primary || g.mem.iter().any(|m| m == userid))
+        .map(|g| format!("group:{}", g.name))
+        .collect()
 }
 
 #[cfg(test)]

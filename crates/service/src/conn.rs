@@ -411,15 +411,16 @@ impl Conn {
     /// Waits until the client sent something (or TLS holds decrypted bytes), `other`
     /// is readable, or `timeout` passes: returns (client readable, other readable).
     /// For IDLE, which waits on the client and a change notification at once.
-    pub fn wait_readable(&self, other: Option<std::os::fd::RawFd>, timeout: Duration) -> io::Result<(bool, bool)> {
-        use std::os::fd::AsRawFd;
+    pub fn wait_readable(&self, other: Option<std::os::fd::BorrowedFd<'_>>, timeout: Duration) -> io::Result<(bool, bool)> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
         let (fd, pending) = match &self.stream {
-            Stream::Tcp(s) => (s.as_raw_fd(), 0),
-            Stream::Unix(s) => (s.as_raw_fd(), 0),
+            Stream::Tcp(s) => (s.as_fd(), 0),
+            Stream::Unix(s) => (s.as_fd(), 0),
             Stream::Tls(s) => (
                 match s.get_ref() {
-                    Stream::Tcp(t) => t.as_raw_fd(),
-                    Stream::Unix(u) => u.as_raw_fd(),
+                    Stream::Tcp(t) => t.as_fd(),
+                    Stream::Unix(u) => u.as_fd(),
                     _ => return Err(closed()),
                 },
                 s.ssl().pending(),
@@ -430,21 +431,16 @@ impl Conn {
         if self.buffered() > 0 || pending > 0 || held {
             return Ok((true, false));
         }
-        let mut fds = [
-            libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: other.unwrap_or(-1), events: libc::POLLIN, revents: 0 },
-        ];
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: two pollfds on the stack (a negative fd is ignored by poll).
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                return Ok((false, false));
-            }
-            return Err(e);
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN), PollFd::new(other.unwrap_or(fd), PollFlags::POLLIN)];
+        let n = if other.is_some() { 2 } else { 1 };
+        match poll(&mut fds[..n], PollTimeout::try_from(timeout.as_millis()).unwrap_or(PollTimeout::MAX)) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => return Ok((false, false)),
+            Err(e) => return Err(e.into()),
         }
-        Ok((fds[0].revents != 0, fds[1].revents & libc::POLLIN != 0))
+        // Any event on the client (a hang-up too) ends the wait; unknown bits count.
+        let other_in = other.is_some() && fds[1].revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
+        Ok((fds[0].any().unwrap_or(true), other_in))
     }
 
     /// Reads one line into `line` (cleared first), without its CRLF or bare LF.

@@ -40,49 +40,20 @@ pub(crate) fn local_domain(w: &Worker, conn: &Conn) -> Option<String> {
 }
 
 fn reverse_name(a: &std::net::SocketAddr) -> Option<String> {
-    use std::ffi::CStr;
-    let (storage, len) = sockaddr(a);
-    let mut host = [0 as libc::c_char; 1025];
-    // SAFETY: storage holds a sockaddr of len bytes; host is a writable buffer of the
+    use nix::sys::socket::{SockaddrLike, SockaddrStorage};
+    let sa = SockaddrStorage::from(*a);
+    let mut host = [0u8; 1025];
+    // SAFETY: sa holds a sockaddr of sa.len() bytes; host is a writable buffer of the
     // given size; NI_NAMEREQD makes a missing name an error instead of the address.
+    // (nix has no getnameinfo.)
     let r = unsafe {
-        libc::getnameinfo(&storage as *const _ as *const libc::sockaddr, len, host.as_mut_ptr(), host.len() as u32, std::ptr::null_mut(), 0, libc::NI_NAMEREQD)
+        libc::getnameinfo(sa.as_ptr(), sa.len(), host.as_mut_ptr().cast(), host.len() as u32, std::ptr::null_mut(), 0, libc::NI_NAMEREQD)
     };
     if r != 0 {
         return None;
     }
-    // SAFETY: getnameinfo wrote a NUL-terminated name.
-    Some(unsafe { CStr::from_ptr(host.as_ptr()) }.to_string_lossy().into_owned())
-}
-
-fn sockaddr(a: &std::net::SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: an all-zero sockaddr_storage is valid; we fill the family's fields.
-    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    match a {
-        std::net::SocketAddr::V4(v4) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: v4.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(v4.ip().octets()) },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: sockaddr_in fits in sockaddr_storage.
-            unsafe { std::ptr::write(&mut ss as *mut _ as *mut libc::sockaddr_in, sin) };
-            (ss, std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t)
-        }
-        std::net::SocketAddr::V6(v6) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: v6.port().to_be(),
-                sin6_flowinfo: v6.flowinfo(),
-                sin6_addr: libc::in6_addr { s6_addr: v6.ip().octets() },
-                sin6_scope_id: v6.scope_id(),
-            };
-            // SAFETY: sockaddr_in6 fits in sockaddr_storage.
-            unsafe { std::ptr::write(&mut ss as *mut _ as *mut libc::sockaddr_in6, sin6) };
-            (ss, std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t)
-        }
-    }
+    let name = std::ffi::CStr::from_bytes_until_nul(&host).ok()?;
+    Some(name.to_string_lossy().into_owned())
 }
 
 /// Whether the realm of authentication id `authid` may log in (`loginrealms`).

@@ -33,8 +33,9 @@ pub enum Limit {
 }
 
 fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only asks whether the process exists.
-    pid > 0 && (unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH))
+    use nix::{errno::Errno, sys::signal::kill, unistd::Pid};
+    // No signal: only asks whether the process exists.
+    pid > 0 && kill(Pid::from_raw(pid), None) != Err(Errno::ESRCH)
 }
 
 /// Registers the login of `user` on `conn`, unless it would pass a limit. Without

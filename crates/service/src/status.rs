@@ -9,7 +9,7 @@
 //! takes a connection and [`Kind::Available`] when it is ready for the next one.
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{BorrowedFd, RawFd};
 
 /// Status pipe to master (also where a `wait=y` DAEMON writes "ok\r\n").
 pub const STATUS_FD: RawFd = 3;
@@ -57,12 +57,21 @@ impl Message {
     }
 }
 
+/// A descriptor master put on a fixed number ([`STATUS_FD`], [`LISTEN_FD`]) before
+/// exec, for the rest of the process.
+pub fn fixed_fd(fd: RawFd) -> BorrowedFd<'static> {
+    // SAFETY: master dup2'd an open descriptor onto this number before exec; no code
+    // of a worker closes it, and files it opens get other numbers.
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
 /// Sends `kind` for this process on [`STATUS_FD`].
 pub fn notify(kind: Kind) -> io::Result<()> {
     let m = Message { kind, pid: std::process::id() }.encode();
-    // SAFETY: writing a local buffer to a descriptor we were given by master.
-    let n = unsafe { libc::write(STATUS_FD, m.as_ptr().cast(), m.len()) };
-    if n == m.len() as isize { Ok(()) } else { Err(io::Error::last_os_error()) }
+    match nix::unistd::write(fixed_fd(STATUS_FD), &m)? {
+        n if n == m.len() => Ok(()),
+        _ => Err(io::Error::from(io::ErrorKind::WriteZero)),
+    }
 }
 
 #[cfg(test)]

@@ -12,9 +12,13 @@
 use crate::conn::{Addr, Conn, Stream};
 use crate::status::{self, Kind, LISTEN_FD};
 use conf::Config;
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction, signal};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrLike, SockaddrStorage, accept4, getsockname, getsockopt, sockopt};
 use std::io;
 use std::net::TcpStream;
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::BorrowedFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -124,12 +128,8 @@ impl Worker {
         // SAFETY: installing a handler that only stores to an atomic; no SA_RESTART,
         // so a SIGHUP interrupts the wait for a connection.
         unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_hup as *const () as usize;
-            libc::sigemptyset(&mut sa.sa_mask);
-            sa.sa_flags = 0;
-            libc::sigaction(libc::SIGHUP, &sa, std::ptr::null_mut());
-            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+            let _ = sigaction(Signal::SIGHUP, &SigAction::new(SigHandler::Handler(on_hup), SaFlags::empty(), SigSet::empty()));
+            let _ = signal(Signal::SIGPIPE, SigHandler::SigIgn);
         }
         let reuse = args.timeout.unwrap_or(DEFAULT_REUSE_TIMEOUT);
         let mut w = Worker {
@@ -245,13 +245,16 @@ impl Worker {
 
     /// Accepts connections and hands each to `serve`, until a limit says stop.
     pub fn run(self, mut serve: impl FnMut(&Worker, Conn)) -> ! {
-        if !is_stream_listener(LISTEN_FD) {
+        let listener = status::fixed_fd(LISTEN_FD);
+        if getsockopt(&listener, sockopt::SockType) != Ok(SockType::Stream) {
             fatal(
                 self.program,
                 exit::CONFIG,
                 &format!("service {}: no listening stream socket on fd {LISTEN_FD} (UDP services are not supported by this daemon)", self.service),
             );
         }
+        // The family of what it accepts, looked at once.
+        let unix = getsockname::<SockaddrStorage>(LISTEN_FD).is_ok_and(|a| a.family() == Some(AddressFamily::Unix));
         let mut served: u32 = 0;
         loop {
             if GOT_HUP.load(Ordering::SeqCst) {
@@ -259,7 +262,7 @@ impl Worker {
                 std::process::exit(0);
             }
             let deadline = if served > 0 { self.reuse_timeout.map(|t| Instant::now() + t) } else { None };
-            let conn = match wait_and_accept(deadline) {
+            let conn = match wait_and_accept(listener, unix, deadline) {
                 Ok(Some(c)) => c,
                 Ok(None) => {
                     // Idle too long: say so first, so master does not count on us.
@@ -290,65 +293,34 @@ impl Worker {
     }
 }
 
-fn is_stream_listener(fd: RawFd) -> bool {
-    let mut ty: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: getsockopt into a local int.
-    let r = unsafe {
-        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, (&mut ty as *mut libc::c_int).cast(), &mut len)
-    };
-    r == 0 && ty == libc::SOCK_STREAM
-}
-
-/// Waits for a connection on the listener (shared, non-blocking, with the other
-/// workers of the service) until `deadline`; `Ok(None)` when it passes.
-fn wait_and_accept(deadline: Option<Instant>) -> io::Result<Option<Conn>> {
+/// Waits for a connection on `listener` (shared, non-blocking, with the other
+/// workers of the service; a unix socket if `unix`) until `deadline`; `Ok(None)`
+/// when it passes.
+fn wait_and_accept(listener: BorrowedFd<'_>, unix: bool, deadline: Option<Instant>) -> io::Result<Option<Conn>> {
     loop {
-        let timeout_ms = match deadline {
-            None => -1,
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     return Ok(None);
                 }
-                left.as_millis().min(i32::MAX as u128) as i32
+                PollTimeout::try_from(left.as_millis()).unwrap_or(PollTimeout::MAX)
             }
         };
-        let mut pfd = libc::pollfd { fd: LISTEN_FD, events: libc::POLLIN, revents: 0 };
-        // SAFETY: one pollfd on the stack.
-        let r = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if r == 0 {
+        if poll(&mut [PollFd::new(listener, PollFlags::POLLIN)], timeout)? == 0 {
             continue; // the deadline check above ends the wait
         }
-        let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        // SAFETY: accept4 into a local sockaddr_storage; the new fd is ours.
-        let fd = unsafe {
-            libc::accept4(LISTEN_FD, (&mut ss as *mut libc::sockaddr_storage).cast(), &mut len, libc::SOCK_CLOEXEC)
+        let fd = match accept4(listener, SockFlag::SOCK_CLOEXEC) {
+            Ok(fd) => fd,
+            // Another worker took it, or the client gave up before we got to it.
+            Err(Errno::EAGAIN | Errno::ECONNABORTED | Errno::EPROTO) => continue,
+            Err(e) => return Err(e.into()),
         };
-        if fd < 0 {
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                // Another worker took it, or the client gave up before we got to it.
-                Some(libc::EAGAIN) | Some(libc::ECONNABORTED) | Some(libc::EPROTO) | Some(libc::EINTR) => {
-                    if e.raw_os_error() == Some(libc::EINTR) {
-                        return Err(e);
-                    }
-                    continue;
-                }
-                _ => return Err(e),
-            }
+        if unix {
+            return Ok(Some(Conn::new(Stream::Unix(UnixStream::from(fd)), Addr::Unix, Addr::Unix)));
         }
-        if ss.ss_family as libc::c_int == libc::AF_UNIX {
-            // SAFETY: fd is a connected unix stream socket we own.
-            let s = unsafe { UnixStream::from_raw_fd(fd) };
-            return Ok(Some(Conn::new(Stream::Unix(s), Addr::Unix, Addr::Unix)));
-        }
-        // SAFETY: fd is a connected TCP socket we own.
-        let s = unsafe { TcpStream::from_raw_fd(fd) };
+        let s = TcpStream::from(fd);
         let _ = s.set_nodelay(true);
         let peer = s.peer_addr().map(Addr::inet).unwrap_or(Addr::Unix);
         let local = s.local_addr().map(Addr::inet).unwrap_or(Addr::Unix);
@@ -390,14 +362,7 @@ fn jitter_ms(below: u64) -> u64 {
 
 /// gethostname(2), or "localhost" if it fails.
 pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname into a local buffer of the given size.
-    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if r != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    nix::unistd::gethostname().map_or_else(|_| "localhost".into(), |h| h.to_string_lossy().into_owned())
 }
 
 /// Logs a failed TLS handshake; a client certificate that did not verify is a refused

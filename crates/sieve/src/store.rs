@@ -46,10 +46,8 @@
 //! ```
 
 use conf::Config;
-use std::ffi::{CStr, CString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -466,18 +464,7 @@ fn remove_if_there(path: &Path) -> io::Result<()> {
 
 /// The home directory of the Unix user `name`.
 fn home_dir(name: &str) -> Option<PathBuf> {
-    let c = CString::new(name).ok()?;
-    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: getpwnam_r fills pw with pointers into buf, both alive until we copy out.
-    let r = unsafe { libc::getpwnam_r(c.as_ptr(), &mut pw, buf.as_mut_ptr().cast(), buf.len(), &mut result) };
-    if r != 0 || result.is_null() || pw.pw_dir.is_null() {
-        return None;
-    }
-    // SAFETY: pw_dir points into buf, a NUL-terminated string.
-    let dir = unsafe { CStr::from_ptr(pw.pw_dir) };
-    Some(PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes())))
+    nix::unistd::User::from_name(name).ok().flatten().map(|u| u.dir).filter(|d| !d.as_os_str().is_empty())
 }
 
 #[cfg(test)]

@@ -31,24 +31,19 @@ const PROG: &str = "cyr_takeover";
 /// Cyrus's tools run as the cyrus user; so does this one when started as root, so
 /// that what it writes belongs to the user the daemons run as.
 fn become_cyrus(cfg: &conf::Config) {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    use nix::unistd::{User, geteuid, setgid, setgroups, setuid};
+    if !geteuid().is_root() {
         return;
     }
     let user = cfg.get_str("cyrus_user").unwrap_or("cyrus");
-    let Ok(cuser) = std::ffi::CString::new(user) else { return };
-    // SAFETY: getpwnam returns a pointer to static storage or NULL; the ids are read at once.
-    let ids = unsafe {
-        let pw = libc::getpwnam(cuser.as_ptr());
-        if pw.is_null() { None } else { Some(((*pw).pw_uid, (*pw).pw_gid)) }
-    };
-    let Some((uid, gid)) = ids else {
+    if user.contains('\0') {
+        return;
+    }
+    let Ok(Some(pw)) = User::from_name(user) else {
         service::worker::fatal(PROG, service::exit::CONFIG, &format!("running as root, and there is no user {user} to become"));
     };
-    // SAFETY: dropping privileges; failures are checked.
-    let ok = unsafe { libc::setgroups(0, std::ptr::null()) == 0 && libc::setgid(gid) == 0 && libc::setuid(uid) == 0 };
-    if !ok {
-        service::worker::fatal(PROG, service::exit::CONFIG, &format!("cannot become {user}: {}", std::io::Error::last_os_error()));
+    if let Err(e) = setgroups(&[]).and_then(|()| setgid(pw.gid)).and_then(|()| setuid(pw.uid)) {
+        service::worker::fatal(PROG, service::exit::CONFIG, &format!("cannot become {user}: {}", std::io::Error::from(e)));
     }
 }
 

@@ -35,28 +35,24 @@ fn mkdir(path: &Path, owner: Option<(u32, u32)>) -> Result<(), String> {
 
 fn chown(path: &Path, owner: Option<(u32, u32)>) {
     if let Some((uid, gid)) = owner {
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap_or_default();
-        // SAFETY: chown on a path we just created.
-        unsafe { libc::chown(c.as_ptr(), uid, gid) };
+        let _ = nix::unistd::chown(path, Some(nix::unistd::Uid::from_raw(uid)), Some(nix::unistd::Gid::from_raw(gid)));
     }
 }
 
 /// When run as root, what is created belongs to cyrus_user (as master will run).
 fn owner(cfg: &conf::Config) -> Option<(u32, u32)> {
-    // SAFETY: getuid has no preconditions.
-    if unsafe { libc::getuid() } != 0 {
+    if !nix::unistd::getuid().is_root() {
         return None;
     }
     let user = cfg.get_str("cyrus_user")?;
-    let c = std::ffi::CString::new(user).ok()?;
-    // SAFETY: getpwnam returns static storage, read at once.
-    let pw = unsafe { libc::getpwnam(c.as_ptr()) };
-    if pw.is_null() {
-        eprintln!("mkimap: warning: cyrus_user '{user}' does not exist; leaving files owned by root");
+    if user.contains('\0') {
         return None;
     }
-    // SAFETY: non-null entry.
-    Some(unsafe { ((*pw).pw_uid, (*pw).pw_gid) })
+    let Ok(Some(pw)) = nix::unistd::User::from_name(user) else {
+        eprintln!("mkimap: warning: cyrus_user '{user}' does not exist; leaving files owned by root");
+        return None;
+    };
+    Some((pw.uid.as_raw(), pw.gid.as_raw()))
 }
 
 fn run(cfg: &conf::Config) -> Result<(), String> {

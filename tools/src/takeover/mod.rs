@@ -173,13 +173,7 @@ fn convert_all(store: &Store, todo: &[&site::CyrusMailbox], dry_run: bool) -> Ve
 
 /// syncfs(2) of the filesystem holding `dir`.
 fn sync_filesystem(dir: &std::path::Path) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let f = std::fs::File::open(dir)?;
-    // SAFETY: syncfs on a descriptor we hold.
-    if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(nix::unistd::syncfs(std::fs::File::open(dir)?)?)
 }
 
 /// Puts every taken-over mailbox's Cyrus files back (for a return to Cyrus); this
