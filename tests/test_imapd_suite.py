@@ -167,6 +167,31 @@ def test_other_sessions_see_exists_flags_and_expunge(imap):
     b.logout()
 
 
+def test_updates_after_appends_only_and_after_changes_to_older_messages(imap):
+    """A selected session catches up from the new messages alone when only appends
+    happened (issue 18: an IDLE wake-up costs the new messages, not the mailbox), and
+    still sees a flag change to an older message, alone or beside new messages."""
+    deliver(imap, "fred", 5, tag="u")
+    a, b = connect(imap), connect(imap)
+    assert a.select("INBOX") == ("OK", [b"5"])
+    b.select("INBOX")
+    deliver(imap, "fred", 2, tag="v")
+    a.response("EXISTS")  # SELECT's, read and forgotten
+    a.noop()
+    assert a.response("EXISTS")[1] == [b"7"]
+    b.store("2", "+FLAGS", "\\Flagged")
+    a.noop()
+    assert a.response("FETCH")[1] == [b"2 (FLAGS (\\Flagged \\Recent))"], a.untagged_responses
+    b.store("3", "+FLAGS", "\\Answered")
+    deliver(imap, "fred", 1, tag="w")
+    a.noop()
+    assert a.response("FETCH")[1] == [b"3 (FLAGS (\\Answered \\Recent))"], a.untagged_responses
+    assert a.response("EXISTS")[1] == [b"8"]
+    assert a.search(None, "FLAGGED")[1] == [b"2"] and a.search(None, "ANSWERED")[1] == [b"3"]
+    a.logout()
+    b.logout()
+
+
 def test_idle_wakes_on_delivery_within_a_second(imap):
     m = connect(imap)
     m.select("INBOX")

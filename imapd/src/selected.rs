@@ -267,7 +267,7 @@ impl Selected {
             let max_uid = self.max_uid();
             let mut changed = Vec::new();
             let mut new = Vec::new();
-            for i in 0..self.mb.len() {
+            for i in self.unseen_changes_from(known, h.highestmodseq)..self.mb.len() {
                 let r = self.mb.record(i)?;
                 if r.modseq.0 <= known {
                     continue;
@@ -309,7 +309,8 @@ impl Selected {
                 }
                 conn.write_fmt(format_args!("* {} EXISTS\r\n", self.uids.len()));
                 if !self.mode.rev2 {
-                    let n_recent = self.uids.iter().filter(|u| self.recent.contains(**u)).count();
+                    // By range, not by message: a wake-up must not cost the mailbox's size.
+                    let n_recent: usize = self.recent.0.iter().map(|&(lo, hi)| self.uids.partition_point(|&u| u <= hi) - self.uids.partition_point(|&u| u < lo)).sum();
                     conn.write_fmt(format_args!("* {n_recent} RECENT\r\n"));
                 }
             }
@@ -319,6 +320,22 @@ impl Selected {
             self.flush_expunges(conn);
         }
         Ok(())
+    }
+
+    /// Where the records changed since modseq `known` can be, given the header's
+    /// `highest`: after the last message the client knows when every modseq since
+    /// `known` went to a record there (only appends happened: an IDLE wake-up or
+    /// our own APPEND then costs the new messages, not the mailbox's size); else 0.
+    /// Every modseq is given to exactly one record when it is taken, so a change to
+    /// an older record leaves a modseq the tail cannot account for.
+    fn unseen_changes_from(&self, known: u64, highest: u64) -> usize {
+        let (Some(&p), Some(&uid)) = (self.pos.last(), self.uids.last()) else { return 0 };
+        let start = p as usize + 1;
+        if start > self.mb.len() || !self.mb.record(p as usize).is_ok_and(|r| r.uid.0 == uid) {
+            return 0;
+        }
+        let tail = (start..self.mb.len()).filter(|&i| self.mb.record(i).is_ok_and(|r| r.modseq.0 > known)).count() as u64;
+        if highest.saturating_sub(known) == tail { start } else { 0 }
     }
 
     /// Sends EXPUNGE for every held-back expunge, highest message number first (each
