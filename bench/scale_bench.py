@@ -76,6 +76,12 @@ and each acknowledged marker not chosen for deletion must be there exactly once.
   the 1 s IDLEs (an eighth of the steps), the same for both servers: compare the
   latencies there.
 
+Run times on the project's 2-core machine (2026-12-05): `scale` with the defaults about
+19 min (part a 12: filling 100 000 messages takes the suite ~2.5 min and Cyrus ~4.5
+min; b 3.5; c 3.5); `--sizes ...,1000000` adds the suite alone filling 900 000 more
+at 550-850 messages a second, 20-30 min; `--users ...,100000` adds 90 000 CREATEs,
+~6 min for the suite and ~12 for Cyrus. `mixed` with the defaults about 8 min.
+
 Run as root with the suite built (SUITE_BIN, default target/release after cargo build
 --release) and Cyrus installed (scripts/deps --cyrus); db_load (db-util) for part c.
 Both master processes get maxchild raised to the client count (and the open-file
