@@ -1112,7 +1112,7 @@ def table(results, args, mean_kb):
     for n in names:
         r = results[n]
         extra = [f"populated over LMTP in {r['populate']:.1f} s",
-                 f"{r['memory']['procs']} serving processes ({', '.join(r['memory']['comms'])})",
+                 "; ".join(f"{c} conns: {m['procs']} serving processes ({', '.join(m['comms'])})" for c, m in r["memory"].items()),
                  f"LMTP transaction alone {r['idle']['lmtp'] * 1000:.1f} ms",
                  f"expunged {r['expunge']['expunged']} of {r['expunge']['of']}"]
         if r["idle"]["missed"]:
