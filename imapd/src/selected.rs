@@ -74,7 +74,10 @@ impl Selected {
         let seen_db = if owner.as_deref() == Some(userid) { None } else { Some(store.list.seen(userid, &entry.uniqueid).unwrap_or_default()) };
         let mut recent = UidSet::default();
         // EXAMINE shows \Recent without taking it (as Cyrus); SELECT takes it.
-        let prev = if readonly { mb.header().recent_uid } else { mb.lock().and_then(|mut w| w.claim_recent())? };
+        // Nothing above the recent mark: no lock to wait for (a writer holding it may be
+        // waiting on the journal).
+        let unclaimed = mb.header().last_uid > mb.header().recent_uid;
+        let prev = if readonly || !unclaimed { mb.header().recent_uid } else { mb.lock().and_then(|mut w| w.claim_recent())? };
         let last = mb.header().last_uid;
         if last > prev {
             recent.0.push((prev + 1, last));
@@ -298,7 +301,12 @@ impl Selected {
                     self.pos.push(p);
                 }
                 // EXAMINE sees what is above the recent mark; SELECT claims it.
-                let prev = if self.readonly { self.mb.header().recent_uid.max(max_uid) } else { self.mb.lock().and_then(|mut w| w.claim_recent())? };
+                let unclaimed = self.mb.header().last_uid > self.mb.header().recent_uid;
+                let prev = if self.readonly || !unclaimed {
+                    self.mb.header().recent_uid.max(max_uid)
+                } else {
+                    self.mb.lock().and_then(|mut w| w.claim_recent())?
+                };
                 let last = self.mb.header().last_uid;
                 if last > prev {
                     // Claims come in order: extend the last range when they touch.
