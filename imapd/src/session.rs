@@ -66,6 +66,9 @@ pub fn serve(w: &Worker, store: Option<&Store>, conn: &mut Conn) {
         if flow == Flow::Close {
             break;
         }
+        if conn.buffered() == 0 {
+            s.retired_watch = None;
+        }
     }
     if let Some(u) = &s.user {
         log::debug!("session of {u} from {} ended", conn.peer);
@@ -591,7 +594,9 @@ impl<'a> Session<'a> {
     fn select(&mut self, conn: &mut Conn, tag: &str, mbox: &str, examine: bool, qresync: Option<&crate::sync::Qresync>) {
         // The mailbox selected before is closed now, whatever comes of this
         // (RFC 7162 3.2.11, RFC 9051 7.1).
-        if self.sel.take().is_some() {
+        let mut old_watch = None;
+        if let Some(old) = self.sel.take() {
+            old_watch = old.watch.map(|w| (old.mb.paths().meta.clone(), w));
             conn.write(b"* OK [CLOSED] Ok\r\n");
         }
         let name = match self.internal(mbox) {
@@ -610,6 +615,15 @@ impl<'a> Session<'a> {
             Err(e) => return store_no(conn, tag, &e),
         };
         sel.mode = self.mode;
+        // The same mailbox selected again keeps its IDLE watch; another's is dropped
+        // after the reply (see `retired_watch`).
+        if let Some((meta, w)) = old_watch.take() {
+            if meta == sel.mb.paths().meta {
+                sel.watch = Some(w);
+            } else {
+                self.retired_watch = Some(w);
+            }
+        }
         let h = sel.mb.header().clone();
         let recent = sel.uids.iter().filter(|u| sel.recent.contains(**u)).count();
         sel.write_flags(conn);

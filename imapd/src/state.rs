@@ -29,6 +29,10 @@ pub struct Session<'a> {
     pub(crate) proc_login: Option<service::procs::Login>,
     /// CONDSTORE/QRESYNC as enabled so far.
     pub mode: crate::sync::Enabled,
+    /// The IDLE watch of a mailbox no longer selected, dropped once the reply that
+    /// closed it has been sent: removing an inotify watch waits for an SRCU grace
+    /// period, often tens of milliseconds.
+    pub(crate) retired_watch: Option<mailbox::Watch>,
 }
 
 impl<'a> Session<'a> {
@@ -42,7 +46,7 @@ impl<'a> Session<'a> {
             _ => 256 * 1024 * 1024,
         };
         let ns = store.map(|s| s.ns.clone()).unwrap_or_default();
-        Session { w, store, ns, user: None, admin: false, sel: None, failures: 0, max_word, max_message, closing: false, proc_login: None, mode: Default::default() }
+        Session { w, store, ns, user: None, admin: false, sel: None, failures: 0, max_word, max_message, closing: false, proc_login: None, mode: Default::default(), retired_watch: None }
     }
 
     pub fn userid(&self) -> &str {
