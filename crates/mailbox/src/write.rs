@@ -170,20 +170,20 @@ pub struct Unsynced {
     index: PathBuf,
     /// Records counted once it was written.
     end: u32,
+    /// The device of its filesystem (read when the append was made).
+    dev: u64,
 }
 
 /// Makes appends made by [`Mailbox::append_unsynced`] durable: one `syncfs` per
 /// filesystem they are on, then each mailbox's header told (as [`Writer::settle`]).
 /// When it returns `Ok`, every one of them may be acknowledged.
 pub fn sync_appends(pending: &[Unsynced]) -> Result<(), Error> {
-    use std::os::unix::fs::MetadataExt;
     let mut synced: Vec<u64> = Vec::new();
     for p in pending {
-        let f = File::open(&p.index).map_err(|e| io(&p.index, e))?;
-        let dev = f.metadata().map_err(|e| io(&p.index, e))?.dev();
-        if !synced.contains(&dev) {
+        if !synced.contains(&p.dev) {
+            let f = File::open(&p.index).map_err(|e| io(&p.index, e))?;
             sync_filesystem(&f, &p.index)?;
-            synced.push(dev);
+            synced.push(p.dev);
         }
     }
     for p in pending {
@@ -254,7 +254,9 @@ impl Mailbox {
             let _ = std::fs::remove_file(tmp);
         }
         let (uids, end) = committed?;
-        Ok((uids, Unsynced { index: self.paths.index(), end }))
+        use std::os::unix::fs::MetadataExt;
+        let dev = self.index.metadata().map_err(|e| io(&self.paths.index(), e))?.dev();
+        Ok((uids, Unsynced { index: self.paths.index(), end, dev }))
     }
 
     /// Takes the mailbox lock (waiting for another writer) and catches up.
