@@ -136,6 +136,11 @@ pub struct IndexHeader {
     /// them, and [`IndexHeader::without_torn_append`] is how they are checked.
     /// 0 in an index written before the field existed.
     pub last_append: u32,
+    /// How many message files a writer is placing as `UID.` for the UIDs after
+    /// `last_uid`, before it counts their records: a writer killed between the two
+    /// leaves files nobody counts, and the next writer removes exactly these (never
+    /// a file it did not place, such as one an administrator copied in).
+    pub placing: u32,
 }
 
 impl IndexHeader {
@@ -161,6 +166,7 @@ impl IndexHeader {
         put64(&mut b, 84, self.cache_end);
         put64(&mut b, 92, self.deletedmodseq);
         put32(&mut b, 100, self.last_append);
+        put32(&mut b, 104, self.placing);
         let crc = crc32fast::hash(&b[..HEADER_SIZE - 4]);
         put32(&mut b, HEADER_SIZE - 4, crc);
         b
@@ -200,6 +206,7 @@ impl IndexHeader {
             cache_end: u64_at(b, 84),
             deletedmodseq: u64_at(b, 92),
             last_append: u32_at(b, 100),
+            placing: u32_at(b, 104),
         })
     }
 }

@@ -113,7 +113,9 @@ pub struct Mailbox {
     shrunk_seen: u64,
     /// The header on disk counts an append whose records a crash left torn: `header`
     /// is the repaired one, which the next writer writes back.
-    pub(crate) torn_append: bool,
+    /// Set when the header's count was cut at open: the UIDs of the records cut,
+    /// whose files the next writer removes before it writes the repaired header.
+    pub(crate) torn_append: Option<std::ops::RangeInclusive<u32>>,
 }
 
 fn map(f: &File) -> Result<Option<Mmap>, std::io::Error> {
@@ -182,7 +184,7 @@ impl Mailbox {
             names_ino,
             ino,
             shrunk_seen: crate::guard::SHRUNK.load(std::sync::atomic::Ordering::Relaxed),
-            torn_append: false,
+            torn_append: None,
         };
         mb.refresh()?;
         Ok(mb)
@@ -306,8 +308,11 @@ impl Mailbox {
             }
         }
         log::warn!("{}: {} records appended but never acknowledged were cut by a crash; dropped", self.paths.index().display(), n - cut);
+        // Appends give UIDs in sequence, so the cut records had the last UIDs.
+        let kept = if cut == 0 { 0 } else { self.record(cut - 1).map_or(0, |r| r.uid.0) };
+        let first = kept.max(h.last_uid.saturating_sub((n - cut) as u32)) + 1;
+        self.torn_append = Some(first..=h.last_uid);
         self.header = h;
-        self.torn_append = true;
     }
 
     fn remap_if_grown(&mut self) -> Result<(), Error> {

@@ -89,6 +89,11 @@ fn read_old(paths: &Paths, report: &mut Report) -> (Option<IndexHeader>, BTreeMa
 /// mailbox list (they are used when the old header or index is unreadable).
 pub fn reconstruct(paths: &Paths, name: &str, uniqueid: &str, uidvalidity: u32) -> Result<Report, Error> {
     std::fs::create_dir_all(&paths.meta).map_err(|e| io(&paths.meta, e))?;
+    // First what any writer does after a crash: the files of an append that was
+    // never acknowledged go (they are no message to add back).
+    if let Ok(mut mb) = Mailbox::open(paths) {
+        let _ = mb.lock();
+    }
     // Hold the lock of the current index, if there is one, against writers.
     let lockfile = loop {
         let Ok(f) = std::fs::OpenOptions::new().read(true).write(true).open(paths.index()) else { break None };
@@ -235,6 +240,11 @@ pub struct Import {
 /// is not in service yet.
 pub fn import(paths: &Paths, name: &str, uniqueid: &str, imp: &Import) -> Result<Report, Error> {
     std::fs::create_dir_all(&paths.meta).map_err(|e| io(&paths.meta, e))?;
+    // First what any writer does after a crash: the files of an append that was
+    // never acknowledged go (they are no message to add back).
+    if let Ok(mut mb) = Mailbox::open(paths) {
+        let _ = mb.lock();
+    }
     let mut report = Report::default();
     let files = message_files(&paths.data)?;
     report.files = files.len();

@@ -4,7 +4,9 @@
 //! Append, durable before it returns (the whole argument is in doc/durability.md):
 //! 1. message files are written before the lock (staged in the data directory) or
 //!    hard-linked from a durable file; nothing is synced yet;
-//! 2. under the lock: each is renamed (or linked) to `UID.`; cache entries are
+//! 2. under the lock: the header is written saying how many files are being placed
+//!    (`placing`, cleared by the next writer with the files if we are killed now),
+//!    each is renamed (or linked) to `UID.`; cache entries are
 //!    written at the header's `cache_end`, records after the last counted one, then
 //!    the header counting them, its `last_append` grown by their number (the
 //!    trailing records not yet known to be on disk); the lock is released;
@@ -272,8 +274,9 @@ impl Mailbox {
             drop(lock);
             *self = Mailbox::open(&self.paths.clone())?;
         };
-        let w = Writer { mb: self, _lock: lock };
+        let mut w = Writer { mb: self, _lock: lock };
         w.mb.refresh()?;
+        w.recover()?;
         Ok(w)
     }
 }
@@ -313,6 +316,28 @@ impl Writer<'_> {
         fdatasync(&self.mb.index, &p)?;
         self.mb.header = h.clone();
         self.mb.remap()
+    }
+
+    /// Clears what a writer killed in an append left (its steps 1–2): message files
+    /// placed for UIDs after `last_uid` but never counted (the header's `placing`),
+    /// and the files of records that an open cut from a torn header. Neither was
+    /// ever acknowledged; the header is written (and synced) after the files go.
+    fn recover(&mut self) -> Result<(), Error> {
+        let h = &self.mb.header;
+        let placed = (h.placing > 0).then(|| h.last_uid.saturating_add(1)..=h.last_uid.saturating_add(h.placing));
+        if placed.is_none() && self.mb.torn_append.is_none() {
+            return Ok(());
+        }
+        for uids in placed.iter().chain(self.mb.torn_append.iter()) {
+            for uid in uids.clone() {
+                let _ = std::fs::remove_file(self.mb.paths.message(Uid(uid)));
+            }
+        }
+        log::info!("{}: files of an append that was never acknowledged removed", self.mb.paths.index().display());
+        let h = IndexHeader { placing: 0, ..self.mb.header.clone() };
+        self.write_header(&h)?;
+        self.mb.torn_append = None;
+        Ok(())
     }
 
     /// Claims every message above the mailbox's recent mark for the caller's session
@@ -357,15 +382,16 @@ impl Writer<'_> {
     /// there, is a file of message k in the data directory to rename into place.
     /// Returns the UIDs and the number of records counted after it.
     fn commit(&mut self, msgs: &[NewMessage<'_>], staged: &mut [Option<PathBuf>]) -> Result<(Vec<Uid>, u32), Error> {
-        if self.mb.torn_append {
-            let h = self.mb.header.clone();
-            self.write_header(&h)?;
-            self.mb.torn_append = false;
-        }
+        self.recover()?;
         let mut h = self.mb.header.clone();
         let first = h.last_uid.checked_add(1).ok_or_else(|| Error::Limit("UIDs exhausted".into()))?;
         let paths = self.mb.paths.clone();
-        // 1. message files under their names.
+        // 1. message files under their names, the header first saying so.
+        h.placing = msgs.len() as u32;
+        let ip = paths.index();
+        self.mb.index.write_all_at(&h.encode(), 0).map_err(|e| io(&ip, e))?;
+        self.mb.header.placing = h.placing;
+        h.placing = 0;
         for (k, m) in msgs.iter().enumerate() {
             let uid = Uid(first + k as u32);
             let path = paths.message(uid);
@@ -424,7 +450,6 @@ impl Writer<'_> {
         }
         let cp = paths.cache();
         self.mb.cache.write_all_at(&cache_buf, h.cache_end).map_err(|e| io(&cp, e))?;
-        let ip = paths.index();
         let at = (HEADER_SIZE + h.num_records as usize * RECORD_SIZE) as u64;
         self.mb.index.write_all_at(&rec_buf, at).map_err(|e| io(&ip, e))?;
         h.num_records += msgs.len() as u32;

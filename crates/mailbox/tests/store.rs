@@ -154,6 +154,7 @@ fn a_torn_last_append_is_cut_at_open() {
     assert_eq!((mb.header().exists, mb.header().last_uid), (3, 4), "counted again; UID 4 is not reused");
     assert_eq!(mb.header().quota_used, raws[..3].iter().map(|r| r.len() as u64).sum::<u64>());
     assert_eq!(mb.append(&[new(&raws[4])]).unwrap(), vec![Uid(5)]);
+    assert!(!paths.message(Uid(4)).exists(), "the cut record's file went with it");
     drop(mb);
     let mb = Mailbox::open(&paths).unwrap();
     assert_eq!(mb.records().map(|r| r.unwrap().uid.0).collect::<Vec<_>>(), vec![1, 2, 3, 5]);
@@ -165,6 +166,44 @@ fn a_torn_last_append_is_cut_at_open() {
     std::fs::write(paths.message(Uid(5)), &raws[4][..10]).unwrap();
     let mb = Mailbox::open(&paths).unwrap();
     assert_eq!(mb.records().map(|r| r.unwrap().uid.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+    std::fs::remove_dir_all(d).unwrap();
+}
+
+/// A writer killed after placing message files and before counting them: the header
+/// says how many it was placing, and the next writer (or reconstruct) removes those
+/// files and no other (here one an administrator copied in, which reconstruct adds).
+#[test]
+fn files_placed_by_a_killed_append_are_removed_by_the_next_writer() {
+    let d = tmp("placing");
+    let paths = Paths::single(&d);
+    mailbox::create(&paths, "user.p", "u", 1).unwrap();
+    let mut mb = Mailbox::open(&paths).unwrap();
+    let raws: Vec<Vec<u8>> = (0..4).map(|n| message("p", n)).collect();
+    mb.append(&[new(&raws[0])]).unwrap();
+    drop(mb);
+    let placing = |n: u32| {
+        let mut bytes = std::fs::read(paths.index()).unwrap();
+        let mut h = mailbox::IndexHeader::decode(&bytes).unwrap();
+        h.placing = n;
+        bytes[..mailbox::format::HEADER_SIZE].copy_from_slice(&h.encode());
+        std::fs::write(paths.index(), &bytes).unwrap();
+        std::fs::write(paths.message(Uid(2)), &raws[1]).unwrap();
+        std::fs::write(paths.message(Uid(3)), &raws[2]).unwrap();
+    };
+    placing(2);
+    std::fs::write(paths.message(Uid(9)), &raws[3]).unwrap();
+    let mut mb = Mailbox::open(&paths).unwrap();
+    assert_eq!(mb.header().placing, 2);
+    drop(mb.lock().unwrap());
+    assert!(!paths.message(Uid(2)).exists() && !paths.message(Uid(3)).exists());
+    assert_eq!(mb.header().placing, 0);
+    drop(mb);
+    assert_eq!(mailbox::IndexHeader::decode(&std::fs::read(paths.index()).unwrap()).unwrap().placing, 0, "written");
+    placing(2);
+    let report = mailbox::reconstruct(&paths, "user.p", "u", 1).unwrap();
+    assert_eq!(report.added, vec![Uid(9)], "the placed files removed, the copied-in one added");
+    let mb = Mailbox::open(&paths).unwrap();
+    assert_eq!(mb.records().map(|r| r.unwrap().uid.0).collect::<Vec<_>>(), vec![1, 9]);
     std::fs::remove_dir_all(d).unwrap();
 }
 
