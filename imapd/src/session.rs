@@ -427,6 +427,9 @@ impl<'a> Session<'a> {
                     let _ = self.expunge_deleted(None);
                 }
                 self.sel = None;
+                if let Some(l) = &self.proc_login {
+                    l.mailbox(None);
+                }
                 ok(conn, tag, "Completed");
             }
             "EXPUNGE" => {
@@ -659,6 +662,9 @@ impl<'a> Session<'a> {
             }
         }
         let ro = sel.readonly;
+        if let Some(l) = &self.proc_login {
+            l.mailbox(Some(&sel.name.0));
+        }
         self.sel = Some(sel);
         ok(conn, tag, if ro { "[READ-ONLY] Completed" } else { "[READ-WRITE] Completed" });
     }

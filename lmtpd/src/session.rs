@@ -308,7 +308,10 @@ impl<'a> Session<'a> {
         };
         // IGNOREQUOTA is honoured for trusted and authenticated clients, as Cyrus does.
         let ignore_quota = p.param("IGNOREQUOTA").is_some() && (self.trusted || self.authenticated.is_some());
-        let poster = self.authenticated.clone().unwrap_or_else(|| "anonymous".into());
+        // The poster whose `p` right a +detail folder needs: the authenticated user, or
+        // on a trusted socket the MAIL FROM's AUTH= (RFC 4954 xtext; Cyrus's deliver -a).
+        let auth_param = || self.from.as_ref().and_then(|f| f.param("AUTH").flatten()).filter(|a| *a != "<>").map(xtext_decode);
+        let poster = self.authenticated.clone().or_else(|| if self.trusted { auth_param() } else { None }).unwrap_or_else(|| "anonymous".into());
         let Some(d) = self.d.as_deref() else {
             conn.write(b"451 4.3.0 Mail store unavailable\r\n");
             return;
@@ -438,4 +441,23 @@ impl<'a> Session<'a> {
             conn.write(r.line().as_bytes());
         }
     }
+}
+
+/// Decodes RFC 3461 xtext (`+XX` hexadecimal escapes); a bad escape stays as it is.
+fn xtext_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'+' {
+            if let Some(v) = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

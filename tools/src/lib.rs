@@ -46,3 +46,61 @@ pub fn mailbox_arg(store: &mboxlist::Store, arg: &str) -> Result<mboxlist::Inter
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
+
+/// Mailboxes named by command-line patterns in the admin's view (`user.*`,
+/// `user/fred/%` with `unixhierarchysep`): `*` matches anything, `%` anything but a
+/// hierarchy separator; no pattern means every mailbox. Sorted internal names.
+pub fn matching_mailboxes(store: &mboxlist::Store, patterns: &[String]) -> Result<Vec<(String, mboxlist::list::Entry)>, String> {
+    let all = store.list.list("")?;
+    if patterns.is_empty() {
+        return Ok(all);
+    }
+    let internal: Vec<String> = patterns
+        .iter()
+        .map(|p| if store.ns.unixhierarchysep && p.contains('/') { p.replace('.', "^").replace('/', ".") } else { p.clone() })
+        .collect();
+    Ok(all.into_iter().filter(|(n, _)| internal.iter().any(|p| wildcard(p.as_bytes(), n.as_bytes()))).collect())
+}
+
+/// IMAP LIST matching of an internal name: `*` anything, `%` anything but `.`; `\\`
+/// makes the next character literal.
+fn wildcard(p: &[u8], s: &[u8]) -> bool {
+    match p.split_first() {
+        None => s.is_empty(),
+        Some((b'*', rest)) => (0..=s.len()).any(|i| wildcard(rest, &s[i..])),
+        Some((b'%', rest)) => (0..=s.len()).take_while(|&i| i == 0 || s[i - 1] != b'.').any(|i| wildcard(rest, &s[i..])),
+        Some((b'\\', [c, rest @ ..])) => s.first() == Some(c) && wildcard(rest, &s[1..]),
+        Some((c, rest)) => s.first() == Some(c) && wildcard(rest, &s[1..]),
+    }
+}
+
+/// ctime(3)'s form of a time, with its newline: `Thu Dec  3 14:05:09 2026\n`.
+pub fn ctime(t: i64) -> String {
+    let t = t as nix::libc::time_t;
+    let mut buf = [0 as nix::libc::c_char; 64];
+    // SAFETY: ctime_r writes at most 26 bytes into a buffer of 64; t lives for the call.
+    let p = unsafe { nix::libc::ctime_r(&t, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return "?\n".into();
+    }
+    // SAFETY: ctime_r returned our buffer, NUL-terminated.
+    unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+/// A message as ipurge -n and unexpunge -l print it (Cyrus's layout): UID, size,
+/// dates, and From/To/Cc/Bcc/Subject from the cached header, undecoded.
+pub fn print_record(out: &mut impl std::io::Write, mb: &mailbox::Mailbox, r: &mailbox::Record, expunged: bool) {
+    let _ = write!(out, "UID: {}\n\tSize: {}\n\tSent: {}\tRecv: {}", r.uid.0, r.size, ctime(r.sentdate), ctime(r.internaldate));
+    if expunged {
+        let _ = write!(out, "\tExpg: {}", ctime(r.last_updated));
+    }
+    let Some(block) = mb.cache_entry(r).ok().and_then(mailbox::cache::header_block) else {
+        let _ = writeln!(out, "\tERROR: cache record missing or corrupt, not printing cache details\n");
+        return;
+    };
+    let fields = message::header_fields(block);
+    let get = |name: &str| {
+        fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| String::from_utf8_lossy(v).replace("\r\n", "").trim().to_string()).unwrap_or_default()
+    };
+    let _ = write!(out, "\tFrom: {}\n\tTo  : {}\n\tCc  : {}\n\tBcc : {}\n\tSubj: {}\n\n", get("From"), get("To"), get("Cc"), get("Bcc"), get("Subject"));
+}

@@ -233,7 +233,6 @@ pub const CYRUS_OPTION_NAMES: &[&str] = &[
     "lmtp_preparse",
     "lmtp_strict_quota",
     "lmtp_strict_rfc2821",
-    "lmtpsocket",
     "lmtptxn_timeout",
     "lock_debugtime",
     "loginrealms",

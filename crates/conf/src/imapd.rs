@@ -306,6 +306,14 @@ impl Config {
 }
 
 impl Config {
+    /// Every option line in effect, as (name, value), sorted by name (aliases under
+    /// their current name); for `cyr_info`.
+    pub fn entries(&self) -> Vec<(&str, &str)> {
+        let mut v: Vec<(&str, &str)> = self.entries.iter().map(|(k, e)| (k.as_str(), e.value.as_str())).collect();
+        v.sort();
+        v
+    }
+
     /// Like [`prefixed`](Self::prefixed), with this service's `SERVICE_PREFIXNAME`
     /// lines overriding the plain ones (`imap_sasl_mech_list` over `sasl_mech_list`).
     pub fn prefixed_for_service(&self, prefix: &str) -> Vec<(String, String)> {
@@ -364,6 +372,12 @@ fn is_cyrus_name(name: &str) -> bool {
                 *c == name
             }
         })
+}
+
+/// Whether `name` (with no service prefix) is an option of the suite's or of Cyrus 3.6's
+/// (for `cyr_info conf-lint`, which decides service prefixes itself).
+pub fn is_known_option(name: &str) -> bool {
+    options::lookup(name).is_some() || is_cyrus_name(name)
 }
 
 fn classify(name: &str) -> Known {

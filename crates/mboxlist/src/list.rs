@@ -367,6 +367,21 @@ impl MboxList {
         txn.commit().map_err(err)
     }
 
+    /// Every subscription of every user, as (userid, mailbox name), in one pass.
+    pub fn all_subscriptions(&self) -> Result<Vec<(String, String)>, String> {
+        let db = self.db("subs")?;
+        let txn = self.env.begin_ro_txn().map_err(err)?;
+        let mut cur = txn.open_ro_cursor(db).map_err(err)?;
+        let mut out = Vec::new();
+        for item in cur.iter_start() {
+            let (k, _) = item.map_err(err)?;
+            if let Some(i) = k.iter().position(|&b| b == 0) {
+                out.push((String::from_utf8_lossy(&k[..i]).into_owned(), String::from_utf8_lossy(&k[i + 1..]).into_owned()));
+            }
+        }
+        Ok(out)
+    }
+
     pub fn subscriptions(&self, userid: &str) -> Result<Vec<String>, String> {
         let db = self.db("subs")?;
         let txn = self.env.begin_ro_txn().map_err(err)?;

@@ -2,8 +2,10 @@
 //!
 //! The owner's \Seen lives in the mailbox's own index records; every other user's
 //! \Seen of a (shared or other user's) mailbox is kept here, keyed by the mailbox's
-//! uniqueid so it survives renames: `seen`: userid NUL uniqueid → a UID set in IMAP
-//! sequence-set syntax (`1:5,7,9:12`).
+//! uniqueid so it survives renames: `seen`: userid NUL uniqueid → `@TIME UIDSET`, the
+//! time it was last written (seconds since the epoch; arbitron's "last read") and a UID
+//! set in IMAP sequence-set syntax (`1:5,7,9:12`); values written before the time was
+//! kept are a bare UID set.
 //!
 //! Annotations (RFC 5464 METADATA / Cyrus annotations): `annotations`: mailbox name
 //! NUL entry NUL userid (empty for shared values) → value bytes.
@@ -85,6 +87,18 @@ impl std::fmt::Display for UidSet {
     }
 }
 
+/// A seen value: `@TIME UIDSET`, or a bare `UIDSET` as written before times were kept.
+fn seen_value(v: &[u8]) -> Option<(u64, UidSet)> {
+    let s = std::str::from_utf8(v).ok()?;
+    match s.strip_prefix('@') {
+        Some(rest) => {
+            let (t, set) = rest.split_once(' ').unwrap_or((rest, ""));
+            Some((t.parse().ok()?, UidSet::parse(set)?))
+        }
+        None => Some((0, UidSet::parse(s)?)),
+    }
+}
+
 fn key3(a: &str, b: &str, c: &str) -> Vec<u8> {
     [a.as_bytes(), b"\0", b.as_bytes(), b"\0", c.as_bytes()].concat()
 }
@@ -96,18 +110,50 @@ impl MboxList {
         let txn = self.env.begin_ro_txn().map_err(|e| e.to_string())?;
         let k = format!("{userid}\0{uniqueid}");
         match txn.get(db, &k) {
-            Ok(v) => UidSet::parse(&String::from_utf8_lossy(v)).ok_or_else(|| format!("damaged seen state of {userid}")),
+            Ok(v) => seen_value(v).map(|(_, s)| s).ok_or_else(|| format!("damaged seen state of {userid}")),
             Err(lmdb::Error::NotFound) => Ok(UidSet::default()),
             Err(e) => Err(e.to_string()),
         }
     }
 
+    /// Records the UIDs `userid` has seen, and now as the time it last read there.
     pub fn set_seen(&self, userid: &str, uniqueid: &str, set: &UidSet) -> Result<(), String> {
         let db = self.db("seen")?;
         let mut txn = self.env.begin_rw_txn().map_err(|e| e.to_string())?;
         let k = format!("{userid}\0{uniqueid}");
-        txn.put(db, &k, &set.to_string(), WriteFlags::empty()).map_err(|e| e.to_string())?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        txn.put(db, &k, &format!("@{now} {set}"), WriteFlags::empty()).map_err(|e| e.to_string())?;
         txn.commit().map_err(|e| e.to_string())
+    }
+
+    /// Every seen record: (userid, mailbox uniqueid, last read time — 0 when written
+    /// before times were kept —, the UIDs), in one pass (for arbitron).
+    pub fn seen_records(&self) -> Result<Vec<(String, String, u64, UidSet)>, String> {
+        let db = self.db("seen")?;
+        let txn = self.env.begin_ro_txn().map_err(|e| e.to_string())?;
+        let mut cur = txn.open_ro_cursor(db).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for item in cur.iter_start() {
+            let (k, v) = item.map_err(|e| e.to_string())?;
+            let Some((user, id)) = std::str::from_utf8(k).ok().and_then(|k| k.split_once('\0')) else { continue };
+            if let Some((t, set)) = seen_value(v) {
+                out.push((user.to_string(), id.to_string(), t, set));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Forgets `userid`'s seen record of the mailbox `uniqueid`; whether there was one.
+    pub fn delete_seen(&self, userid: &str, uniqueid: &str) -> Result<bool, String> {
+        let db = self.db("seen")?;
+        let mut txn = self.env.begin_rw_txn().map_err(|e| e.to_string())?;
+        let found = match txn.del(db, &format!("{userid}\0{uniqueid}"), None) {
+            Ok(()) => true,
+            Err(lmdb::Error::NotFound) => false,
+            Err(e) => return Err(e.to_string()),
+        };
+        txn.commit().map_err(|e| e.to_string())?;
+        Ok(found)
     }
 
     /// An annotation value: `userid` empty for the shared value.

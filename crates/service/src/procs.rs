@@ -6,7 +6,8 @@
 //! other files with the same host or user. A worker serves one connection at a time,
 //! so its pid names its session; the file goes when the session ends ([`Login`] is
 //! dropped), and a file left by a killed worker is removed by the next count that finds
-//! its process gone.
+//! its process gone. The files are written whether or not limits are set: they are also
+//! what `cyr_info proc` lists (with the mailbox a session has open).
 
 use crate::conn::Conn;
 use crate::worker::Worker;
@@ -15,6 +16,21 @@ use std::path::PathBuf;
 /// A registered login; dropping it ends the registration.
 pub struct Login {
     path: Option<PathBuf>,
+    /// `service TAB host TAB user`, to which [`Login::mailbox`] adds the mailbox.
+    line: String,
+}
+
+impl Login {
+    /// Records the mailbox the session has open (`cyr_info proc` shows it), or none.
+    pub fn mailbox(&self, name: Option<&str>) {
+        if let Some(p) = &self.path {
+            let text = match name {
+                Some(n) => format!("{}\t{n}\n", self.line),
+                None => format!("{}\n", self.line),
+            };
+            let _ = std::fs::write(p, text);
+        }
+    }
 }
 
 impl Drop for Login {
@@ -32,7 +48,8 @@ pub enum Limit {
     User(i64),
 }
 
-fn alive(pid: i32) -> bool {
+/// Whether process `pid` exists.
+pub fn alive(pid: i32) -> bool {
     use nix::{errno::Errno, sys::signal::kill, unistd::Pid};
     // No signal: only asks whether the process exists.
     pid > 0 && kill(Pid::from_raw(pid), None) != Err(Errno::ESRCH)
@@ -43,19 +60,18 @@ fn alive(pid: i32) -> bool {
 pub fn login(w: &Worker, conn: &Conn, user: &str) -> Result<Login, Limit> {
     let per_host = w.config.get_int("maxlogins_per_host");
     let per_user = w.config.get_int("maxlogins_per_user");
-    if per_host <= 0 && per_user <= 0 {
-        return Ok(Login { path: None });
-    }
-    let Some(dir) = w.config.get_str("configdirectory").map(|d| PathBuf::from(d).join("proc")) else {
-        return Ok(Login { path: None });
-    };
     let host = match &conn.peer {
         crate::conn::Addr::Inet(a) => a.ip().to_string(),
         crate::conn::Addr::Unix => "unix".to_string(),
     };
+    let line = format!("{}\t{host}\t{user}", w.service);
+    let Some(dir) = w.config.get_str("configdirectory").map(|d| PathBuf::from(d).join("proc")) else {
+        return Ok(Login { path: None, line });
+    };
     let me = std::process::id() as i32;
     let (mut hosts, mut users) = (0i64, 0i64);
-    if let Ok(rd) = std::fs::read_dir(&dir) {
+    let limited = per_host > 0 || per_user > 0;
+    if let Some(rd) = limited.then(|| std::fs::read_dir(&dir).ok()).flatten() {
         for e in rd.flatten() {
             let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
             if pid == me {
@@ -84,11 +100,11 @@ pub fn login(w: &Worker, conn: &Conn, user: &str) -> Result<Login, Limit> {
     }
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join(me.to_string());
-    match std::fs::write(&path, format!("{}\t{host}\t{user}\n", w.service)) {
-        Ok(()) => Ok(Login { path: Some(path) }),
+    match std::fs::write(&path, format!("{line}\n")) {
+        Ok(()) => Ok(Login { path: Some(path), line }),
         Err(e) => {
             log::warn!("{}: {e}; login limits cannot count this session", path.display());
-            Ok(Login { path: None })
+            Ok(Login { path: None, line })
         }
     }
 }

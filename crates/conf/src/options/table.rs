@@ -420,6 +420,12 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Refuse a delivery that would pass the quota; by default only a mailbox already over quota refuses.",
     },
     OptDef {
+        name: "lmtpsocket",
+        kind: Kind::Str,
+        default: None,
+        desc: "The unix socket of lmtpd that deliver connects to; unset: {configdirectory}/socket/lmtp.",
+    },
+    OptDef {
         name: "loginrealms",
         kind: Kind::List(&[]),
         default: Some(""),
