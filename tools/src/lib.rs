@@ -88,9 +88,11 @@ pub fn ctime(t: i64) -> String {
 }
 
 /// A message as ipurge -n and unexpunge -l print it (Cyrus's layout): UID, size,
-/// dates, and From/To/Cc/Bcc/Subject from the cached header, undecoded.
+/// dates (the Date: field, else the arrival), and From/To/Cc/Bcc as Cyrus's cache
+/// keeps them (`Name <a@b>`), the Subject as an IMAP string.
 pub fn print_record(out: &mut impl std::io::Write, mb: &mailbox::Mailbox, r: &mailbox::Record, expunged: bool) {
-    let _ = write!(out, "UID: {}\n\tSize: {}\n\tSent: {}\tRecv: {}", r.uid.0, r.size, ctime(r.sentdate), ctime(r.internaldate));
+    let sent = if r.sentdate != 0 { r.sentdate } else { r.internaldate };
+    let _ = write!(out, "UID: {}\n\tSize: {}\n\tSent: {}\tRecv: {}", r.uid.0, r.size, ctime(sent), ctime(r.internaldate));
     if expunged {
         let _ = write!(out, "\tExpg: {}", ctime(r.last_updated));
     }
@@ -99,8 +101,19 @@ pub fn print_record(out: &mut impl std::io::Write, mb: &mailbox::Mailbox, r: &ma
         return;
     };
     let fields = message::header_fields(block);
-    let get = |name: &str| {
-        fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| String::from_utf8_lossy(v).replace("\r\n", "").trim().to_string()).unwrap_or_default()
+    let get = |name: &str| fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| *v);
+    let addr = |name: &str| get(name).map(message::address_display).unwrap_or_default();
+    let subject = match get("Subject") {
+        None => "NIL".to_string(),
+        Some(v) => {
+            let v = String::from_utf8_lossy(v).replace("\r\n", "");
+            let v = v.trim();
+            if v.bytes().any(|b| b == b'"' || b == b'\\' || b >= 0x80 || b < 0x20) {
+                format!("{{{}}}\r\n{v}", v.len())
+            } else {
+                format!("\"{v}\"")
+            }
+        }
     };
-    let _ = write!(out, "\tFrom: {}\n\tTo  : {}\n\tCc  : {}\n\tBcc : {}\n\tSubj: {}\n\n", get("From"), get("To"), get("Cc"), get("Bcc"), get("Subject"));
+    let _ = write!(out, "\tFrom: {}\n\tTo  : {}\n\tCc  : {}\n\tBcc : {}\n\tSubj: {subject}\n\n", addr("From"), addr("To"), addr("Cc"), addr("Bcc"));
 }

@@ -183,6 +183,55 @@ pub fn address_list(value: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// An address-list header value as Cyrus's cache keeps it for its tools (ipurge -n,
+/// unexpunge -l): `Name <mailbox@host>` (the name RFC 2047-decoded, quoted unless it is
+/// all atext), mailboxes joined by `,`, a group as `name:...;`.
+pub fn address_display(value: &[u8]) -> String {
+    let mut out = String::new();
+    let mut prev = false;
+    for a in address::parse_list(&unfold(value)) {
+        let text = |v: &Option<Vec<u8>>| v.as_deref().map(|v| String::from_utf8_lossy(v).into_owned());
+        if a.host.is_none() {
+            match text(&a.mailbox) {
+                Some(group) => {
+                    if prev {
+                        out.push(',');
+                    }
+                    out.push_str(&rfc2047::decode_header(group.as_bytes()));
+                    out.push(':');
+                    prev = false;
+                }
+                None => {
+                    out.push(';');
+                    prev = true;
+                }
+            }
+            continue;
+        }
+        if prev {
+            out.push(',');
+        }
+        if let Some(name) = a.name.as_deref() {
+            let name = rfc2047::decode_header(name);
+            if name.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "!#$%&'*+-/=?^_`{|}~".contains(c)) {
+                out.push_str(&name);
+            } else {
+                out.push('"');
+                out.push_str(&name.replace('\\', "\\\\").replace('"', "\\\""));
+                out.push('"');
+            }
+            out.push(' ');
+        }
+        out.push('<');
+        out.push_str(&text(&a.mailbox).unwrap_or_default());
+        out.push('@');
+        out.push_str(&text(&a.host).unwrap_or_default());
+        out.push('>');
+        prev = true;
+    }
+    out
+}
+
 /// The first address of an address-list header value, read as ENVELOPE reads it
 /// (for group syntax, the group's start: its name as the mailbox and no host); for
 /// SORT's FROM, TO, CC and DISPLAY keys.
