@@ -82,6 +82,8 @@ pub struct Target {
 
 pub struct Deliverer {
     pub store: Store,
+    /// Only resolve recipients, never create a mailbox on the way (smmapd).
+    pub lookup_only: bool,
     deliverdb: deliverdb::DeliverDb,
     downcase: bool,
     fuzzy: bool,
@@ -138,6 +140,7 @@ impl Deliverer {
             quota_perm: cfg.get_bool("lmtp_over_quota_perm_failure"),
             filter: filter::Runner::new(cfg),
             pending: Vec::new(),
+            lookup_only: false,
             store,
         }
     }
@@ -204,7 +207,7 @@ impl Deliverer {
             return Err(Reply::new(550, "5.1.1 User unknown"));
         }
         let inbox = ns.inbox(&userid);
-        if mboxlist::names::validate(&inbox.0).is_ok() && self.store.lookup(&inbox).is_err() {
+        if !self.lookup_only && mboxlist::names::validate(&inbox.0).is_ok() && self.store.lookup(&inbox).is_err() {
             service::autocreate::at_delivery(&self.store.cfg, &self.store, &userid);
         }
         if mboxlist::names::validate(&inbox.0).is_err() || self.store.lookup(&inbox).is_err() {

@@ -1,6 +1,6 @@
 //! Access control lists (RFC 4314), kept as Cyrus keeps them: `id<TAB>rights<TAB>...`.
 //!
-//! Rights are `lrswipkxtecdan`; the obsolete `c` and `d` of RFC 2086 are read as
+//! Rights are `lrswipkxtecdan` and the site-defined `0`-`9`; the obsolete `c` and `d` of RFC 2086 are read as
 //! `k x` and `t e` (RFC 4314 2.1.1). An identifier starting with `-` holds negative
 //! rights, removed from whatever the positive entries grant. `anyone` matches every
 //! user (and anonymous), `anonymous` only the anonymous user. Admins (`admins:`)
@@ -12,6 +12,10 @@ use std::fmt;
 
 /// The rights of RFC 4314, in canonical order.
 pub const ALL_RIGHTS: &str = "lrswipkxtecdan";
+/// Every right character an ACL may hold: RFC 4314's, then the site-defined `0`-`9`
+/// (Cyrus's user rights: fud answers only where `anonymous` has `0`). "All rights"
+/// means [`ALL_RIGHTS`], as in Cyrus.
+const RIGHT_CHARS: &str = "lrswipkxtecdan0123456789";
 /// What the owner of a personal mailbox always has.
 pub const IMPLICIT_OWNER: &str = "lkxan";
 
@@ -23,7 +27,7 @@ impl Rights {
     pub fn parse(s: &str) -> Result<Rights, char> {
         let mut r = 0u32;
         for c in s.chars() {
-            if !ALL_RIGHTS.contains(c) {
+            if !RIGHT_CHARS.contains(c) {
                 return Err(c);
             }
             r |= bit(c);
@@ -62,12 +66,12 @@ impl Rights {
 }
 
 fn bit(c: char) -> u32 {
-    ALL_RIGHTS.find(c).map_or(0, |i| 1 << i)
+    RIGHT_CHARS.find(c).map_or(0, |i| 1 << i)
 }
 
 impl fmt::Display for Rights {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in ALL_RIGHTS.chars() {
+        for c in RIGHT_CHARS.chars() {
             if self.has(c) {
                 write!(f, "{c}")?;
             }

@@ -243,6 +243,40 @@ impl Worker {
         }
     }
 
+    /// For a `proto=udp` service: hands each datagram (at most 512 bytes, as Cyrus's
+    /// fud reads) and its sender to `serve`, and sends back what it returns, until
+    /// SIGHUP. The worker stays available to master: it serves every datagram that
+    /// reaches the socket, one at a time.
+    pub fn run_datagrams(self, mut serve: impl FnMut(&Worker, &[u8], &SockaddrStorage) -> Option<Vec<u8>>) -> ! {
+        use nix::sys::socket::{MsgFlags, recvfrom, sendto};
+        let sock = status::fixed_fd(LISTEN_FD);
+        if getsockopt(&sock, sockopt::SockType) != Ok(SockType::Datagram) {
+            fatal(self.program, exit::CONFIG, &format!("service {}: no datagram socket on fd {LISTEN_FD} (give the service proto=udp)", self.service));
+        }
+        let mut buf = [0u8; 512];
+        loop {
+            if GOT_HUP.load(Ordering::SeqCst) {
+                log::debug!("SIGHUP: exiting to be recycled");
+                std::process::exit(0);
+            }
+            match poll(&mut [PollFd::new(sock, PollFlags::POLLIN)], PollTimeout::from(1000u16)) {
+                Ok(0) | Err(Errno::EINTR) => continue,
+                Ok(_) => {}
+                Err(e) => fatal(self.program, exit::OSERR, &format!("poll failed: {e}")),
+            }
+            let (n, from) = match recvfrom::<SockaddrStorage>(LISTEN_FD, &mut buf) {
+                Ok((n, Some(from))) => (n, from),
+                Ok((_, None)) | Err(Errno::EAGAIN) | Err(Errno::EINTR) => continue,
+                Err(e) => fatal(self.program, exit::OSERR, &format!("recvfrom failed: {e}")),
+            };
+            if let Some(reply) = serve(&self, &buf[..n], &from) {
+                if let Err(e) = sendto(LISTEN_FD, &reply, &from, MsgFlags::empty()) {
+                    log::warn!("reply to {from}: {e}");
+                }
+            }
+        }
+    }
+
     /// Accepts connections and hands each to `serve`, until a limit says stop.
     pub fn run(self, mut serve: impl FnMut(&Worker, Conn)) -> ! {
         let listener = status::fixed_fd(LISTEN_FD);
