@@ -648,6 +648,22 @@ def sieve_external(port, cert):
         return False
 
 
+def resumes(port, cert, version):
+    """Whether a second implicit-TLS connection resumes the first one's session (a
+    session id or ticket under TLS 1.2, a ticket under 1.3)."""
+    ctx = client_ctx(cert)
+    ctx.minimum_version = ctx.maximum_version = version
+    first = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=15))
+    first.recv(200)
+    session = first.session
+    first.close()
+    again = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=15), session=session)
+    greeting = again.recv(200)
+    reused = again.session_reused
+    again.close()
+    return greeting.startswith(b"* OK") and reused
+
+
 def tls_conf(tmp, ca):
     cert, key = make_cert(tmp)
     return (f"tls_server_cert: {cert}\ntls_server_key: {key}\ntls_client_ca_file: {ca.cert}\n"
@@ -679,6 +695,10 @@ def test_external_with_client_certificates(tmp, kind):
             return
         assert imap_external(t.ports["imaps"], fred, implicit=True)[0]
         assert not imap_external(t.ports["imaps"], None, implicit=True)[0]   # require
+        # Peer verification on: resuming a session needs a session id context, or
+        # OpenSSL fails the handshake instead of resuming.
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            assert resumes(t.ports["imaps"], fred, version), version
         assert pop_external(t.ports["pop3s"], fred, implicit=True) and not pop_external(t.ports["pop3s"], stranger, implicit=True)
         assert lmtp_external(t.lmtp, fred) and not lmtp_external(t.lmtp, stranger)
         assert sieve_external(t.ports["sieve"], fred) and not sieve_external(t.ports["sieve"], stranger)

@@ -94,6 +94,10 @@ pub fn server_acceptor(cfg: &Config) -> Result<Option<SslAcceptor>, String> {
             verify |= SslVerifyMode::FAIL_IF_NO_PEER_CERT;
         }
         b.set_verify(verify);
+        // With peer verification OpenSSL refuses to resume a session (a ticket, which
+        // every worker of a template can decrypt) whose context is unset, failing the
+        // handshake: name the context.
+        b.set_session_id_context(b"cyrus-suite").map_err(|e| format!("TLS session id context: {e}"))?;
     }
     Ok(Some(b.build()))
 }
