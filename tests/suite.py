@@ -229,7 +229,10 @@ class Instance:
             for dirpath, dirnames, filenames in os.walk(self.dir):
                 for n in [dirpath] + [os.path.join(dirpath, x) for x in filenames]:
                     if n != self.logsock:
-                        os.chown(n, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
+                        try:
+                            os.chown(n, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
+                        except FileNotFoundError:
+                            pass  # a stage file renamed by a running delivery meanwhile
 
     def create_mailbox(self, name, acl=None):
         """Creates a mailbox as an administrator would without IMAP: an entry loaded

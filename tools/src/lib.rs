@@ -33,13 +33,36 @@ pub fn open_store(program: &'static str, cfg: &conf::Config) -> mboxlist::Store 
 /// or the admin's view with the configured separator (`user/fred.smith` when
 /// `unixhierarchysep` is on).
 pub fn mailbox_arg(store: &mboxlist::Store, arg: &str) -> Result<mboxlist::InternalName, String> {
-    let internal = if store.ns.unixhierarchysep && arg.contains('/') {
-        arg.replace('.', "^").replace('/', ".")
+    // `user/john@example.org` (Cyrus's admin form with virtdomains) is example.org!user.john.
+    let (local, domain) = match arg.rsplit_once('@') {
+        Some((l, d)) if store.ns.virtdomains && !arg.contains('!') => (l, Some(d)),
+        _ => (arg, None),
+    };
+    let local = if store.ns.unixhierarchysep && local.contains('/') {
+        local.replace('.', "^").replace('/', ".")
     } else {
-        arg.to_string()
+        local.to_string()
+    };
+    let internal = match domain {
+        Some(d) => format!("{}!{local}", d.to_ascii_lowercase()),
+        None => local,
     };
     mboxlist::names::validate(&internal).map_err(|e| format!("{arg}: {e}"))?;
     Ok(mboxlist::InternalName(internal))
+}
+
+/// An internal name as an administrator writes it: the configured separator, and a
+/// domain as `@domain` after the rest (`user/fred@example.org`), as Cyrus's tools show it.
+pub fn external(store: &mboxlist::Store, int: &str) -> String {
+    let (domain, local) = match int.split_once('!') {
+        Some((d, l)) => (Some(d), l),
+        None => (None, int),
+    };
+    let local = if store.ns.unixhierarchysep { local.replace('.', "/").replace('^', ".") } else { local.to_string() };
+    match domain {
+        Some(d) => format!("{local}@{d}"),
+        None => local,
+    }
 }
 
 /// Seconds since the epoch.

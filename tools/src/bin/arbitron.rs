@@ -130,7 +130,7 @@ fn main() {
         if store.ns.owner(&mboxlist::InternalName(name.clone())).is_some() && r.is_empty() {
             continue;
         }
-        let ext = if store.ns.unixhierarchysep { name.replace('.', "/").replace('^', ".") } else { name.clone() };
+        let ext = tools::external(&store, name);
         if args.long {
             for (list, kind) in [(&r, 'r'), (&s, 's')] {
                 for u in list {

@@ -51,16 +51,8 @@ struct Lister<'a> {
 
 impl Lister<'_> {
     fn external(&self, int: &str) -> String {
-        let (domain, local) = match int.split_once('!') {
-            Some((d, l)) => (Some(d), l),
-            None => (None, int),
-        };
-        let local = if self.store.ns.unixhierarchysep { local.replace('.', "/").replace('^', ".") } else { local.to_string() };
-        let local = if self.args.utf7 { local } else { mboxlist::names::decode_mutf7(&local) };
-        match domain {
-            Some(d) => format!("{local}@{d}"),
-            None => local,
-        }
+        let ext = tools::external(self.store, int);
+        if self.args.utf7 { ext } else { mboxlist::names::decode_mutf7(&ext) }
     }
 
     fn name(&mut self, name: &str) -> usize {
