@@ -427,7 +427,7 @@ impl<'a> Session<'a> {
                     let _ = self.expunge_deleted(None);
                 }
                 self.sel = None;
-                if let Some(l) = &self.proc_login {
+                if let Some(l) = &mut self.proc_login {
                     l.mailbox(None);
                 }
                 ok(conn, tag, "Completed");
@@ -662,7 +662,7 @@ impl<'a> Session<'a> {
             }
         }
         let ro = sel.readonly;
-        if let Some(l) = &self.proc_login {
+        if let Some(l) = &mut self.proc_login {
             l.mailbox(Some(&sel.name.0));
         }
         self.sel = Some(sel);

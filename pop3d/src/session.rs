@@ -346,7 +346,7 @@ impl<'a> Session<'a> {
                 let size: u64 = d.live().map(|(_, m)| u64::from(m.size)).sum();
                 conn.write_fmt(format_args!("+OK Mailbox locked and ready, {n} messages ({size} octets)\r\n"));
                 self.user = Some(userid);
-                if let Some(l) = &self.proc_login {
+                if let Some(l) = &mut self.proc_login {
                     l.mailbox(Some(&name.0));
                 }
                 self.drop = Some(d);

@@ -18,11 +18,17 @@ pub struct Login {
     path: Option<PathBuf>,
     /// `service TAB host TAB user`, to which [`Login::mailbox`] adds the mailbox.
     line: String,
+    /// The mailbox the file names now (a re-SELECT of it writes nothing).
+    shown: Option<String>,
 }
 
 impl Login {
     /// Records the mailbox the session has open (`cyr_info proc` shows it), or none.
-    pub fn mailbox(&self, name: Option<&str>) {
+    pub fn mailbox(&mut self, name: Option<&str>) {
+        if self.shown.as_deref() == name {
+            return;
+        }
+        self.shown = name.map(str::to_string);
         if let Some(p) = &self.path {
             let text = match name {
                 Some(n) => format!("{}\t{n}\n", self.line),
@@ -66,7 +72,7 @@ pub fn login(w: &Worker, conn: &Conn, user: &str) -> Result<Login, Limit> {
     };
     let line = format!("{}\t{host}\t{user}", w.service);
     let Some(dir) = w.config.get_str("configdirectory").map(|d| PathBuf::from(d).join("proc")) else {
-        return Ok(Login { path: None, line });
+        return Ok(Login { path: None, line, shown: None });
     };
     let me = std::process::id() as i32;
     let (mut hosts, mut users) = (0i64, 0i64);
@@ -101,10 +107,10 @@ pub fn login(w: &Worker, conn: &Conn, user: &str) -> Result<Login, Limit> {
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join(me.to_string());
     match std::fs::write(&path, format!("{line}\n")) {
-        Ok(()) => Ok(Login { path: Some(path), line }),
+        Ok(()) => Ok(Login { path: Some(path), line, shown: None }),
         Err(e) => {
             log::warn!("{}: {e}; login limits cannot count this session", path.display());
-            Ok(Login { path: None, line })
+            Ok(Login { path: None, line, shown: None })
         }
     }
 }
