@@ -6,6 +6,7 @@ maintainer scripts run with $DPKG_ROOT and touch nothing outside it) that leaves
 nothing behind but the cyrus user, and never a configuration the site had before."""
 
 import gzip
+import imaplib
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ import tempfile
 
 import pytest
 
-from suite import BIN, ROOT
+from suite import BIN, ROOT, Instance
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="not a Debian system (no dpkg-deb)"),
@@ -41,6 +42,7 @@ def programs():
 def debs():
     """(first .deb, the same files as a newer version, a dir with the first unpacked)."""
     tmp = tempfile.mkdtemp(prefix="suite-deb-")
+    os.chmod(tmp, 0o755)  # master, become cyrus, runs the unpacked workers
     try:
         env = dict(os.environ, VERSION=VERSION, COMPRESS="gzip")
         deb = run(["sh", os.path.join(ROOT, "scripts", "build-deb"), BIN, tmp], env=env).stdout.strip().splitlines()[-1]
@@ -278,3 +280,26 @@ def test_cyrus_wrapper_runs_the_suites_tools(debs, tmp_path):
     assert r.returncode == 1 and "no such command" in r.stderr
     r = subprocess.run(["sh", str(wrapper), "expire", "--help"], capture_output=True, text=True)
     assert "cyr_expire" in r.stdout + r.stderr or "-E" in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_packaged_cyrmaster_runs_the_packaged_daemons(debs, tmp_path):
+    """/usr/sbin/cyrmaster is a link: master must find `imapd` of a bare cmd= in
+    /usr/lib/cyrus/bin, as Debian's cyrus.conf writes it, not beside the link."""
+    root = debs[2]
+
+    class Packaged(Instance):
+        def cmd(self, *extra):
+            return [os.path.join(root, "usr/sbin/cyrmaster"), *super().cmd(*extra)[1:]]
+
+    inst = Packaged(name="pkg")
+    try:
+        port = inst.port("imap")
+        inst.write_cyrus_conf(SERVICES=f'imap cmd="imapd" listen="127.0.0.1:{port}" prefork=1')
+        inst.start()
+        c = imaplib.IMAP4("127.0.0.1", inst.port("imap"))
+        assert "OK" in c.welcome.decode()
+        c.logout()
+        exes = {os.readlink(f"/proc/{pid}/exe") for pid in inst.workers("imapd")}
+        assert exes and exes <= {os.path.join(root, "usr/lib/cyrus/bin/imapd")}, exes
+    finally:
+        inst.close()
