@@ -180,6 +180,14 @@ def test_active_connections_and_a_killed_worker(inst):
         m.logout()
     except (imaplib.IMAP4.abort, OSError):
         pass
+    # After master stops, the file keeps the counters and its gauges read 0 (layout:
+    # a 48-byte header, then u64 slots: 0 connections, 1 logins ok, 3 ready, 4 busy).
+    assert v(scrape(inst), "cyrus_imap_ready_listeners", "imap") >= 1
+    inst.stop()
+    with open(os.path.join(inst.dir, "config", "stats", "imap.stats"), "rb") as fh:
+        raw = fh.read()
+    slot = lambda i: int.from_bytes(raw[48 + 8 * i: 56 + 8 * i], sys.byteorder)
+    assert raw[:8] == b"CYRSTAT1" and (slot(0), slot(1), slot(3), slot(4)) == (1, 1, 0, 0)
 
 
 def test_bad_requests_get_errors_and_the_exporter_keeps_answering(inst):

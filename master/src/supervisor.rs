@@ -90,6 +90,17 @@ enum Stats {
     Off,
 }
 
+impl Drop for Stats {
+    /// A service master no longer runs (stopped, or removed from cyrus.conf) has no
+    /// workers: its gauges must not stay at their last values in the file.
+    fn drop(&mut self) {
+        if let Stats::Open(f) = self {
+            f.set(metrics::Slot::READY, 0);
+            f.set(metrics::Slot::BUSY, 0);
+        }
+    }
+}
+
 struct Daemon {
     entry: DaemonEntry,
     cmd: Command,
