@@ -41,7 +41,7 @@ impl StatsFile {
     pub fn open(dir: &Path, service: &str, program: &str) -> io::Result<StatsFile> {
         let path = path_of(dir, service).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("unusable service name {service:?}")))?;
         std::fs::DirBuilder::new().recursive(true).mode(0o750).create(dir)?;
-        let f = OpenOptions::new().read(true).write(true).create(true).mode(0o640).open(&path)?;
+        let f = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o640).open(&path)?;
         let len = f.metadata()?.len();
         let f = if len == 0 {
             f.set_len(FILE_LEN as u64)?;
