@@ -24,7 +24,7 @@ except ImportError:
 
 from suite import lmtp_send, wait_for
 
-USERS = {"fred": "fredpw", "barney": "barneypw"}
+USERS = {"fred": "fredpw", "barney": "barneypw", "wilma": "wilmapw"}
 BIG = b"Subject: big\r\nMessage-ID: <big@example.org>\r\n\r\n" + b"z" * 3000 + b"\r\n"
 
 
@@ -213,6 +213,32 @@ def test_bad_requests_get_errors_and_the_exporter_keeps_answering(inst):
     assert head.startswith(b"HTTP/1.1 200 OK") and b"Content-Type: text/plain; version=0.0.4" in head
     assert {fam.name for fam in text_string_to_metric_families(body.decode())} >= {"cyrus_imap_connections", "cyrus_fsync_duration_seconds"}
     assert v(scrape(inst), "cyrus_prometheus_shutdown_total", "prometheus", status="error") == 0, "no exporter crashed"
+
+
+def test_sieve_actions_are_counted(make_instance):
+    inst = make_instance()
+    with open(inst.conf, "a") as f:
+        f.write(f"sievedir: {inst.dir}/sieve\n")
+    scripts = {"fred": 'require "fileinto";\nfileinto "Lists";\nkeep;\n', "barney": "discard;\n",
+               "wilma": 'require "reject";\nreject "not here";\n'}
+    for user, source in scripts.items():
+        d = os.path.join(inst.dir, "sieve", user[0], user)
+        os.makedirs(d)
+        with open(os.path.join(d, "main.script"), "w") as f:
+            f.write(source)
+        os.symlink("main.bc", os.path.join(d, "defaultbc"))
+    setup(inst, enabled=True)
+    inst.create_mailbox("user.fred.Lists")
+    lm = smtplib.LMTP(f"{inst.dir}/lmtp.sock", timeout=15)
+    lm.ehlo("x")
+    r = lmtp_send(lm, "a@b", ["fred", "barney", "wilma"], b"Subject: s\r\nMessage-ID: <s@x>\r\n\r\nx\r\n")
+    lm.quit()
+    assert (r["fred"][0], r["barney"][0], r["wilma"][0]) == (250, 250, 550), r
+    assert len(inst.messages("user.fred")) == 1 and len(inst.messages("user.fred.Lists")) == 1
+    f = scrape(inst)
+    got = {a: v(f, f"cyrus_lmtp_sieve_{a}_total", "lmtpunix") for a in ("keep", "fileinto", "discard", "reject", "redirect")}
+    assert got == {"keep": 1, "fileinto": 1, "discard": 1, "reject": 1, "redirect": 0}, got
+    assert v(f, "cyrus_lmtp_deliveries_total", "lmtpunix", result="delivered") == 2, "fred's and barney's (discarded) accepted"
 
 
 def test_nothing_is_written_when_prometheus_is_disabled(make_instance):
