@@ -456,6 +456,7 @@ impl Session<'_> {
                     bytes += sel.record(m).map(|r| i64::from(r.size)).unwrap_or(0);
                 }
                 if q.would_exceed(bytes, msns.len() as i64) {
+                    service::metrics::inc(service::metrics::Slot::QUOTA_REFUSED);
                     no(conn, tag, "[OVERQUOTA] Over quota");
                     return Ok(());
                 }

@@ -22,7 +22,10 @@ pub fn store_no(conn: &mut Conn, tag: &str, e: &StoreError) {
         StoreError::NotFound(_) => no(conn, tag, "[NONEXISTENT] Mailbox does not exist"),
         StoreError::Exists(_) => no(conn, tag, "[ALREADYEXISTS] Mailbox already exists"),
         StoreError::BadName(m) => no(conn, tag, &format!("[CANNOT] Invalid mailbox name: {m}")),
-        StoreError::OverQuota(_) => no(conn, tag, "[OVERQUOTA] Over quota"),
+        StoreError::OverQuota(_) => {
+            service::metrics::inc(service::metrics::Slot::QUOTA_REFUSED);
+            no(conn, tag, "[OVERQUOTA] Over quota")
+        }
         StoreError::Denied(_) => no(conn, tag, "[NOPERM] Permission denied"),
         StoreError::Internal(m) => {
             log::error!("{m}");

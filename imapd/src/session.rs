@@ -338,7 +338,10 @@ impl<'a> Session<'a> {
             }
             "SETACL" | "DELETEACL" | "GETACL" | "LISTRIGHTS" | "MYRIGHTS" => crate::access::acl(self, conn, tag, &name, p)?,
             "GETQUOTA" | "GETQUOTAROOT" | "SETQUOTA" => crate::access::quota(self, conn, tag, &name, p)?,
-            "APPEND" => self.append(conn, tag, p)?,
+            "APPEND" => {
+                service::metrics::inc(service::metrics::Slot::IMAP_APPEND);
+                self.append(conn, tag, p)?
+            }
             "COMPRESS" => {
                 p.sp()?;
                 let alg = p.keyword()?;
@@ -589,6 +592,7 @@ impl<'a> Session<'a> {
         self.user = Some(user.to_string());
         let tls = conn.tls_description().map(|t| format!(" {t}")).unwrap_or_default();
         log::info!("login: {} {user} {mech}{tls} User logged in", conn.peer);
+        service::metrics::inc(service::metrics::Slot::AUTH_YES);
         crate::telemetry::start(self.w, conn, user);
         ok(conn, tag, &format!("[CAPABILITY {}] User logged in", self.capabilities(conn)));
     }

@@ -16,6 +16,7 @@ use crate::filter::{self, Plan};
 use mailbox::{Mailbox, NewMessage};
 use mboxlist::{InternalName, Store, StoreError};
 use std::collections::HashMap;
+use service::metrics::{self, Slot};
 use std::path::PathBuf;
 
 /// The internal names a `+detail` may mean. With the Unix separator `/` is the
@@ -96,6 +97,9 @@ pub struct Deliverer {
     /// The appends of the message being delivered, synced together once every
     /// recipient's copies are written.
     pending: Vec<mailbox::Unsynced>,
+    /// What became of the recipient being delivered, for the Prometheus figures:
+    /// stored, or only found duplicate, or refused over quota.
+    outcome: Option<Slot>,
 }
 
 /// The message as one copy of it is stored: the delivered bytes, or a message made or
@@ -140,6 +144,7 @@ impl Deliverer {
             quota_perm: cfg.get_bool("lmtp_over_quota_perm_failure"),
             filter: filter::Runner::new(cfg),
             pending: Vec::new(),
+            outcome: None,
             lookup_only: false,
             store,
         }
@@ -258,9 +263,12 @@ impl Deliverer {
         let msgid = parsed.fields().message_id.as_deref();
         let mut staged: HashMap<String, PathBuf> = HashMap::new();
         let mut replies = Vec::with_capacity(targets.len());
+        let mut outcomes = Vec::with_capacity(targets.len());
         let msg = Msg { raw, parsed, linkable: true };
         for t in targets {
+            self.outcome = None;
             replies.push(self.deliver_target(t, &msg, msgid, ctx, &mut staged));
+            outcomes.push(self.outcome);
         }
         // One sync for every copy of the message, to every recipient and folder.
         let pending = std::mem::take(&mut self.pending);
@@ -269,6 +277,9 @@ impl Deliverer {
             for r in replies.iter_mut().filter(|r| r.code / 100 == 2) {
                 *r = Reply::new(451, "4.3.0 Temporary failure: the message was not stored");
             }
+        }
+        for (r, o) in replies.iter().zip(outcomes) {
+            count_outcome(r, o);
         }
         replies
     }
@@ -281,15 +292,25 @@ impl Deliverer {
         if let (true, Some(id)) = (self.duplicates, msgid) {
             if let Ok(Some(_)) = self.deliverdb.check(id, &dup_key) {
                 log::info!("dupelim: eliminated duplicate message to {} id {} (delivery)", t.mailbox.0, id);
+                self.outcome.get_or_insert(Slot::DELIVER_DUPLICATE);
                 return Reply::new(250, format!("2.1.5 Ok (duplicate of a message already delivered to {})", t.rcpt));
             }
         }
         let plan = self.filter.plan(&self.store, &mut self.deliverdb, user, &t.rcpt, &t.mailbox, msg.raw, msg.parsed, ctx);
         let (stores, sends, edited) = match plan {
             Plan::NoScript => return self.deliver_one(t, &t.mailbox, msg, 0, &[], msgid, staged),
-            Plan::Reject(r) => return r,
+            Plan::Reject(r) => {
+                metrics::inc(Slot::SIEVE_REJECT);
+                return r;
+            }
             Plan::Deliver { stores, sends, edited } => (stores, sends, edited),
         };
+        for st in &stores {
+            metrics::inc(if st.mailbox == t.mailbox { Slot::SIEVE_KEEP } else { Slot::SIEVE_FILEINTO });
+        }
+        if stores.is_empty() && !sends.iter().any(|o| o.kind == "redirect") {
+            metrics::inc(Slot::SIEVE_DISCARD);
+        }
         let edited_parsed = edited.as_deref().map(message::parse);
         let msg = match (&edited, &edited_parsed) {
             (Some(raw), Some(parsed)) => Msg { raw, parsed, linkable: false },
@@ -314,6 +335,11 @@ impl Deliverer {
         }
         for o in &sends {
             if self.filter.send(o) {
+                match o.kind {
+                    "redirect" => metrics::inc(Slot::SIEVE_REDIRECT),
+                    "vacation" => metrics::inc(Slot::SIEVE_VACATION_SENT),
+                    _ => {}
+                }
                 log::info!("sieve {}: {} to: {}", o.kind, msgid.unwrap_or("<nomsgid>"), o.recipients.join(","));
                 if let Some((id, rcpt)) = &o.track {
                     let _ = self.deliverdb.mark(id, rcpt, now());
@@ -364,6 +390,7 @@ impl Deliverer {
         if let (true, Some(id), false) = (self.duplicates, msgid, checked) {
             if let Ok(Some(_)) = self.deliverdb.check(id, &dup_key) {
                 log::info!("dupelim: eliminated duplicate message to {} id {} (delivery)", name.0, id);
+                self.outcome.get_or_insert(Slot::DELIVER_DUPLICATE);
                 return Reply::new(250, format!("2.1.5 Ok (duplicate of a message already delivered to {})", t.rcpt));
             }
         }
@@ -374,6 +401,7 @@ impl Deliverer {
         if let (true, Some(id), Ok((_, mb))) = (self.duplicates, msgid, &opened) {
             if recently_stored(mb, id) {
                 log::info!("dupelim: eliminated duplicate message to {} id {} (recent)", name.0, id);
+                self.outcome.get_or_insert(Slot::DELIVER_DUPLICATE);
                 let _ = self.deliverdb.mark(id, &dup_key, now());
                 return Reply::new(250, format!("2.1.5 Ok (duplicate of a message already delivered to {})", t.rcpt));
             }
@@ -391,6 +419,8 @@ impl Deliverer {
             match self.store.quota_refuses(name, raw.len() as u64, self.strict_quota) {
                 Ok(Some(root)) => {
                     log::info!("delivery to {} refused: over quota (root {root})", name.0);
+                    metrics::inc(Slot::QUOTA_REFUSED);
+                    self.outcome = Some(Slot::DELIVER_OVER_QUOTA);
                     return if self.quota_perm {
                         Reply::new(552, "5.2.2 Over quota")
                     } else {
@@ -425,6 +455,9 @@ impl Deliverer {
                     }
                 }
                 log::info!("Delivered: {} to mailbox: {}", msgid.unwrap_or("<nomsgid>"), name.0);
+                if self.outcome != Some(Slot::DELIVER_OVER_QUOTA) {
+                    self.outcome = Some(Slot::DELIVERED);
+                }
                 Reply::new(250, "2.1.5 Ok")
             }
             Err(e) => {
@@ -433,6 +466,19 @@ impl Deliverer {
             }
         }
     }
+}
+
+/// Counts one recipient's outcome: its final reply, with what the delivery noted
+/// (`outcome`). A refusal by the user's Sieve script is counted as a sieve reject.
+fn count_outcome(r: &Reply, outcome: Option<Slot>) {
+    let slot = match (r.code / 100, outcome) {
+        (2, Some(Slot::DELIVER_DUPLICATE)) => Slot::DELIVER_DUPLICATE,
+        (2, _) => Slot::DELIVERED,
+        (_, Some(Slot::DELIVER_OVER_QUOTA)) => Slot::DELIVER_OVER_QUOTA,
+        (4, _) => Slot::DELIVER_TEMP_FAIL,
+        _ => return,
+    };
+    metrics::inc(slot);
 }
 
 /// The reply when a message could not be stored: always temporary, so the MTA keeps

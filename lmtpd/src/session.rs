@@ -10,7 +10,7 @@ use crate::address::{self, PathArg};
 use crate::data::{self, DataEnd, EightBit};
 use crate::deliver::{Deliverer, Reply, Target};
 use service::auth::AuthError;
-use service::{Addr, Conn, ReadError, StartTls, Worker};
+use service::{Addr, Conn, ReadError, StartTls, Worker, metrics};
 use std::time::Duration;
 
 /// RFC 5321 4.5.3.1.4: command lines are at most 512 octets; we allow more.
@@ -226,6 +226,7 @@ impl<'a> Session<'a> {
                 match service::identity::userid(self.w, conn, &d.store, &authid, &user) {
                     Ok(user) => {
                         log::info!("login: {} {} {} {}", self.lhlo.as_deref().unwrap_or("?"), conn.peer, user, mech);
+                        metrics::inc(metrics::Slot::AUTH_YES);
                         self.authenticated = Some(user);
                         conn.write(b"235 2.7.0 Authentication successful\r\n");
                     }
@@ -319,9 +320,15 @@ impl<'a> Session<'a> {
         match d.resolve(&p.addr, &poster, ignore_quota) {
             Ok(t) => {
                 self.rcpts.push(t);
+                metrics::inc(metrics::Slot::LMTP_RECIPIENTS);
                 conn.write(b"250 2.1.5 Ok\r\n");
             }
-            Err(r) => conn.write(r.line().as_bytes()),
+            Err(r) => {
+                if r.text.starts_with("5.1.1") {
+                    metrics::inc(metrics::Slot::DELIVER_UNKNOWN_USER);
+                }
+                conn.write(r.line().as_bytes())
+            }
         }
     }
 
@@ -436,6 +443,8 @@ impl<'a> Session<'a> {
                 Addr::Unix => String::new(),
             },
         };
+        metrics::inc(metrics::Slot::LMTP_MESSAGES);
+        metrics::add(metrics::Slot::LMTP_BYTES, raw.len() as u64);
         let replies = d.deliver(&self.rcpts, &stored, &parsed, &ctx);
         for r in replies {
             conn.write(r.line().as_bytes());

@@ -135,6 +135,7 @@ fn main() {
         bindir: spawn::own_dir(),
         backlog: args.backlog,
         janitor: args.janitor,
+        stats_dir: service::stats::enabled_dir(&cfg),
     };
     let mut m = match supervisor::Master::new(settings, signals) {
         Ok(m) => m,

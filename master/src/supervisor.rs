@@ -25,6 +25,7 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, read};
+use service::metrics;
 use service::status::{Kind, MESSAGE_LEN, Message};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -56,6 +57,8 @@ pub struct Settings {
     pub backlog: i32,
     /// Janitor sweeps per second (-j).
     pub janitor: u32,
+    /// Where the Prometheus stats files are, when `prometheus_enabled` is set.
+    pub stats_dir: Option<PathBuf>,
 }
 
 struct Service {
@@ -75,6 +78,27 @@ struct Service {
     /// Templates of this service that died or failed to answer: after
     /// [`TEMPLATE_TRIES`], workers are forked and executed one by one again.
     template_failures: u32,
+    /// The service's Prometheus stats file (worker counts, exits), opened once
+    /// master runs as its final user.
+    stats: Stats,
+}
+
+/// A service's stats file as master sees it.
+enum Stats {
+    NotYet,
+    Open(metrics::StatsFile),
+    Off,
+}
+
+impl Drop for Stats {
+    /// A service master no longer runs (stopped, or removed from cyrus.conf) has no
+    /// workers: its gauges must not stay at their last values in the file.
+    fn drop(&mut self) {
+        if let Stats::Open(f) = self {
+            f.set(metrics::Slot::READY, 0);
+            f.set(metrics::Slot::BUSY, 0);
+        }
+    }
 }
 
 struct Daemon {
@@ -178,7 +202,7 @@ impl Master {
                 }
             };
             match self.command(&e.name, &e.cmd) {
-                Ok(cmd) => self.services.push(Service { entry: e.clone(), cmd, listener, ready: 0, active: 0, old_active: 0, next_bind: None, avail: Avail::default(), template: None, template_failures: 0 }),
+                Ok(cmd) => self.services.push(Service { entry: e.clone(), cmd, listener, ready: 0, active: 0, old_active: 0, next_bind: None, avail: Avail::default(), template: None, template_failures: 0, stats: Stats::NotYet }),
                 Err(err) => log::error!("service {}: {err}", e.name),
             }
         }
@@ -286,6 +310,7 @@ impl Master {
                 self.reload();
             }
             self.read_status();
+            self.publish_stats();
             let mut wake = sweep;
             self.run_events(&mut wake);
             self.tend_daemons(&mut wake);
@@ -435,6 +460,28 @@ impl Master {
         spawn::spawn(&s.cmd, id, fds)
     }
 
+    /// Writes each service's worker counts into its stats file (opened at the first
+    /// call, after master has dropped privileges, so its workers can write it too).
+    fn publish_stats(&mut self) {
+        let Some(dir) = &self.s.stats_dir else { return };
+        for s in &mut self.services {
+            if matches!(s.stats, Stats::NotYet) {
+                let program = s.cmd.path.file_name().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+                s.stats = match metrics::StatsFile::open(dir, &s.entry.name, &program) {
+                    Ok(f) => Stats::Open(f),
+                    Err(e) => {
+                        log::error!("service {}: cannot open its stats file in {}: {e}", s.entry.name, dir.display());
+                        Stats::Off
+                    }
+                };
+            }
+            if let Stats::Open(f) = &s.stats {
+                f.set(metrics::Slot::READY, u64::from(s.ready));
+                f.set(metrics::Slot::BUSY, u64::from(s.active.saturating_sub(s.ready) + s.old_active));
+            }
+        }
+    }
+
     /// Forks one worker of service `i`. False if the fork failed.
     fn fork_worker(&mut self, i: usize) -> bool {
         let id = self.id();
@@ -444,6 +491,9 @@ impl Master {
         match born {
             Ok(pid) => {
                 s.avail.forked(now);
+                if let Stats::Open(f) = &s.stats {
+                    f.add(metrics::Slot::WORKERS_STARTED, 1);
+                }
                 s.ready += 1;
                 s.active += 1;
                 self.children.insert(pid, Child {
@@ -564,6 +614,12 @@ impl Master {
             };
             let (ty, name) = role_type(&child.role);
             log_exit(ty, name, &child.path, child.born, pid, st);
+            if let Role::Service { name, .. } = &child.role
+                && let Some(Stats::Open(f)) = self.services.iter().find(|s| &s.entry.name == name).map(|s| &s.stats)
+            {
+                let clean = libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0;
+                f.add(if clean { metrics::Slot::EXIT_OK } else { metrics::Slot::EXIT_ERROR }, 1);
+            }
             let now = Instant::now();
             let lived = now.duration_since(child.born);
             match &child.role {
@@ -661,7 +717,7 @@ impl Master {
                 },
             };
             match self.command(&e.name, &e.cmd) {
-                Ok(cmd) => self.services.push(Service { entry: e, cmd, listener, ready: 0, active: 0, old_active: 0, next_bind: None, avail, template: None, template_failures: 0 }),
+                Ok(cmd) => self.services.push(Service { entry: e, cmd, listener, ready: 0, active: 0, old_active: 0, next_bind: None, avail, template: None, template_failures: 0, stats: Stats::NotYet }),
                 Err(err) => log::error!("service {}: {err}", e.name),
             }
         }

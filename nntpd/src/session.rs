@@ -449,6 +449,7 @@ impl<'a> Session<'a> {
             }
         }
         log::info!("login: {} {userid} {mech}{} User logged in", conn.peer, if conn.is_tls() { "+TLS" } else { "" });
+        service::metrics::inc(service::metrics::Slot::AUTH_YES);
         self.userid = Some(userid);
         true
     }

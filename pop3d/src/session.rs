@@ -339,6 +339,7 @@ impl<'a> Session<'a> {
                     mech,
                     conn.tls_description().map(|t| format!(" {t}")).unwrap_or_default()
                 );
+                service::metrics::inc(service::metrics::Slot::AUTH_YES);
                 if minpoll > 0 {
                     let _ = store.list.set_annotation(&name.0, "/vendor/cmu/cyrus-imapd/pop3lastlogin", "", Some(now.to_string().as_bytes()));
                 }

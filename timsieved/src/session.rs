@@ -232,6 +232,7 @@ impl<'a> Session<'a> {
         }
         if matches!(mech, "PLAIN" | "LOGIN") && !service::auth::plaintext_ok(self.w, conn) {
             log::info!("badlogin: {} {mech} plaintext mechanism refused without TLS", conn.peer);
+            service::metrics::inc(service::metrics::Slot::AUTH_NO);
             conn.write(&response("NO", Some("ENCRYPT-NEEDED"), Some("Plaintext mechanisms are only allowed under TLS (STARTTLS first)")));
             return Flow::Go;
         }
@@ -310,6 +311,7 @@ impl<'a> Session<'a> {
                 Ok(_) => {}
                 Err(mboxlist::StoreError::NotFound(_) | mboxlist::StoreError::BadName(_)) => {
                     log::info!("badlogin: {} {mech} {user} has no mailbox on this server", conn.peer);
+                    service::metrics::inc(service::metrics::Slot::AUTH_NO);
                     conn.write(&response("NO", None, Some("User has no mailbox on this server")));
                     return false;
                 }
@@ -325,6 +327,7 @@ impl<'a> Session<'a> {
             Ok(s) => s,
             Err(e) => {
                 log::info!("badlogin: {} {mech} {user}: {e}", conn.peer);
+                service::metrics::inc(service::metrics::Slot::AUTH_NO);
                 conn.write(&response("NO", None, Some(&e.to_string())));
                 return false;
             }
@@ -336,6 +339,7 @@ impl<'a> Session<'a> {
             _ => String::new(),
         };
         log::info!("login: {} {user} {mech}{tls} User logged in{how}", conn.peer);
+        service::metrics::inc(service::metrics::Slot::AUTH_YES);
         self.user = Some(LoggedIn { proxied_by: (user != authuser).then_some(authuser), userid: user, scripts });
         true
     }

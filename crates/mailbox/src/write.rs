@@ -131,12 +131,19 @@ pub(crate) fn lock_exclusive(f: File, path: &Path) -> Result<Flock<File>, Error>
 /// `syncfs(2)`: every write made on `f`'s filesystem before the call, data and
 /// metadata (new names included), is on disk when it returns; concurrent callers
 /// share the journal commit. Linux reports writeback errors through it since 5.8.
+/// Timed for the `cyrus_fsync_duration_seconds` histogram (when the process counts).
 fn sync_filesystem(f: &File, path: &Path) -> Result<(), Error> {
-    nix::unistd::syncfs(f).map_err(|e| io(path, e.into()))
+    let t = metrics::fsync_timer();
+    let r = nix::unistd::syncfs(f).map_err(|e| io(path, e.into()));
+    metrics::fsync_done(t);
+    r
 }
 
 fn fdatasync(f: &File, path: &Path) -> Result<(), Error> {
-    f.sync_data().map_err(|e| io(path, e))
+    let t = metrics::fsync_timer();
+    let r = f.sync_data().map_err(|e| io(path, e));
+    metrics::fsync_done(t);
+    r
 }
 
 /// Writes `raw` to a new file at `path` (not synced: the append's sync covers it);

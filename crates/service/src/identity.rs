@@ -109,6 +109,7 @@ pub fn userid(w: &Worker, conn: &Conn, store: &Store, authid: &str, authzid: &st
 /// Logs a refused login in the form fail2ban-style tools match.
 pub fn log_refusal(conn: &Conn, mech: &str, who: &str, why: &str) {
     log::info!("badlogin: {} {mech} {who} {why}", conn.peer);
+    metrics::inc(metrics::Slot::AUTH_NO);
 }
 
 /// How much longer each failed login of a connection waits before its answer.

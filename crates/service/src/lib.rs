@@ -7,6 +7,8 @@
 //! - [`conn`]: a connection with bounded line and literal reads and buffered writes.
 //! - [`log`]: syslog set-up (ident, facility, the `syslog_socket` a test can own).
 //! - [`procs`]: logged-in sessions across workers, for `maxlogins_per_host/user`.
+//! - [`stats`]: Prometheus counting (`prometheus_enabled`); [`metrics`] is re-exported
+//!   so that daemons count with `service::metrics::inc`.
 //!
 //! ```no_run
 //! use clap::Parser;
@@ -25,10 +27,12 @@ pub mod log;
 pub mod procs;
 pub mod sendmail;
 pub mod session;
+pub mod stats;
 pub mod status;
 pub mod worker;
 pub mod zygote;
 
+pub use metrics;
 pub use conn::{Addr, Conn, ReadError};
 pub use session::{Flow, LineProtocol, run_lines, serve};
 pub use worker::{ServiceArgs, StartTls, Worker, exit};

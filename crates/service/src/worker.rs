@@ -125,6 +125,8 @@ impl Worker {
             }
         };
         crate::log::init(program, Some(&config), args.debug);
+        // Before the template forks: its workers share the mapping.
+        crate::stats::enable(&config, &service, program);
         // SAFETY: installing a handler that only stores to an atomic; no SA_RESTART,
         // so a SIGHUP interrupts the wait for a connection.
         unsafe {
@@ -311,6 +313,7 @@ impl Worker {
                 log::warn!("status pipe to master is closed");
             }
             let _ = status::notify(Kind::Connection);
+            metrics::inc(metrics::Slot::CONNECTIONS);
             log::debug!("accepted connection from {}", conn.peer);
             serve(&self, conn);
             served += 1;

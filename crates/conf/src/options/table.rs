@@ -582,6 +582,24 @@ pub const OPTIONS: &[OptDef] = &[
         desc: "Userid whose +detail addresses deliver to shared folders (postuser+shared.folder); empty means +shared.folder.",
     },
     OptDef {
+        name: "prometheus_enabled",
+        kind: Kind::Bool,
+        default: Some("no"),
+        desc: "Count Prometheus figures (connections, logins, deliveries, quota refusals, workers, fsync latency) in shared memory files under prometheus_stats_dir, for promstatsd(8) to serve at /metrics. Off: nothing is written and counting costs one branch. See doc/metrics.md.",
+    },
+    OptDef {
+        name: "prometheus_stats_dir",
+        kind: Kind::Str,
+        default: None,
+        desc: "Directory of the Prometheus counter files, one per cyrus.conf service (SERVICE.stats), shared by every process of that service and kept across their exits; unset: {configdirectory}/stats.",
+    },
+    OptDef {
+        name: "prometheus_update_freq",
+        kind: Kind::Duration('s'),
+        default: Some("10s"),
+        desc: "Accepted for Cyrus compatibility. promstatsd reads the counter files at every scrape, so its figures are never older than the request.",
+    },
+    OptDef {
         name: "proxyservers",
         kind: Kind::List(&[]),
         default: None,
