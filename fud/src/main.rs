@@ -79,11 +79,5 @@ fn answer(store: &mboxlist::Store, who: &str, name: &str) -> Reply {
 
 /// When `who`'s seen state of the mailbox was last written, and its highest seen UID.
 fn seen_of(store: &mboxlist::Store, who: &str, uniqueid: &str) -> (u64, u32) {
-    store
-        .list
-        .seen_records()
-        .ok()
-        .and_then(|all| all.into_iter().find(|(u, id, _, _)| u == who && id == uniqueid))
-        .map_or((0, 0), |(_, _, t, set)| (t, set.0.last().map_or(0, |r| r.1)))
+    store.list.seen_with_time(who, uniqueid).map_or((0, 0), |(t, set)| (t, set.0.last().map_or(0, |r| r.1)))
 }
-

@@ -103,32 +103,19 @@ pub fn text(g: &Group, uid: u32, part: Part, xref_line: &str) -> Option<Vec<u8>>
     let head = head.strip_suffix(b"\r\n").or_else(|| head.strip_suffix(b"\n")).unwrap_or(head);
     let mut out = Vec::with_capacity(raw.len() + 128);
     if part != Part::Body {
-        stuff(&mut out, head);
+        message::dot_stuff(&mut out, head);
         out.extend_from_slice(format!("Xref: {xref_line}\r\n").as_bytes());
     }
     if part == Part::All {
         out.extend_from_slice(b"\r\n");
     }
     if part != Part::Head {
-        stuff(&mut out, body);
+        message::dot_stuff(&mut out, body);
     }
     out.extend_from_slice(b".\r\n");
     Some(out)
 }
 
-/// Appends `text` line by line with CRLF ends, a leading `.` doubled (RFC 3977
-/// 3.1.1); a last line without its end gets one.
-fn stuff(out: &mut Vec<u8>, text: &[u8]) {
-    for line in text.split_inclusive(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\n").unwrap_or(line);
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.first() == Some(&b'.') {
-            out.push(b'.');
-        }
-        out.extend_from_slice(line);
-        out.extend_from_slice(b"\r\n");
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -137,7 +124,7 @@ mod tests {
     #[test]
     fn stuffing_and_headers() {
         let mut out = Vec::new();
-        stuff(&mut out, b"a\r\n.b\r\n..c\nlast");
+        message::dot_stuff(&mut out, b"a\r\n.b\r\n..c\nlast");
         assert_eq!(out, b"a\r\n..b\r\n...c\r\nlast\r\n");
         let block = b"Subject: two\r\n\tlines\r\nFrom: x@y\r\n\r\n";
         assert_eq!(header(block, "subject").as_deref(), Some("two lines"));

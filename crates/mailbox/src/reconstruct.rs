@@ -240,11 +240,6 @@ pub struct Import {
 /// is not in service yet.
 pub fn import(paths: &Paths, name: &str, uniqueid: &str, imp: &Import) -> Result<Report, Error> {
     std::fs::create_dir_all(&paths.meta).map_err(|e| io(&paths.meta, e))?;
-    // First what any writer does after a crash: the files of an append that was
-    // never acknowledged go (they are no message to add back).
-    if let Ok(mut mb) = Mailbox::open(paths) {
-        let _ = mb.lock();
-    }
     let mut report = Report::default();
     let files = message_files(&paths.data)?;
     report.files = files.len();

@@ -106,12 +106,18 @@ fn key3(a: &str, b: &str, c: &str) -> Vec<u8> {
 impl MboxList {
     /// The UIDs `userid` has seen in the mailbox with `uniqueid`.
     pub fn seen(&self, userid: &str, uniqueid: &str) -> Result<UidSet, String> {
+        self.seen_with_time(userid, uniqueid).map(|(_, s)| s)
+    }
+
+    /// When `userid`'s seen state of the mailbox was last written (0: never, or
+    /// before times were kept) and the UIDs.
+    pub fn seen_with_time(&self, userid: &str, uniqueid: &str) -> Result<(u64, UidSet), String> {
         let db = self.db("seen")?;
         let txn = self.env.begin_ro_txn().map_err(|e| e.to_string())?;
         let k = format!("{userid}\0{uniqueid}");
         match txn.get(db, &k) {
-            Ok(v) => seen_value(v).map(|(_, s)| s).ok_or_else(|| format!("damaged seen state of {userid}")),
-            Err(lmdb::Error::NotFound) => Ok(UidSet::default()),
+            Ok(v) => seen_value(v).ok_or_else(|| format!("damaged seen state of {userid}")),
+            Err(lmdb::Error::NotFound) => Ok((0, UidSet::default())),
             Err(e) => Err(e.to_string()),
         }
     }

@@ -94,6 +94,21 @@ pub fn header_fields(block: &[u8]) -> Vec<(&[u8], &[u8])> {
     header::fields(block).into_iter().map(|f| (f.name, f.value)).collect()
 }
 
+/// Appends `text` line by line with CRLF ends and a leading `.` doubled, as a
+/// dot-terminated data block needs (SMTP/LMTP DATA, NNTP multi-line blocks, RFC 3977
+/// 3.1.1); a last line without its end gets one. The caller adds the final `.` line.
+pub fn dot_stuff(out: &mut Vec<u8>, text: &[u8]) {
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.first() == Some(&b'.') {
+            out.push(b'.');
+        }
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 /// Undoes %XX escapes (RFC 3986 2.1) of a URL component — mailto: (Sieve's
 /// notify) and imap: (CATENATE) URLs — and reads the octets as UTF-8; `None` for a
 /// bad escape or octets that are not UTF-8.

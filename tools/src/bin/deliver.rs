@@ -192,15 +192,7 @@ fn transaction(c: &mut Lmtp, from: &str, auth: Option<&str>, rcpts: &[String], i
 /// The message with CRLF line ends, leading dots doubled, and the final `.` line.
 fn dot_stuffed(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 32 + 5);
-    for line in raw.split_inclusive(|&b| b == b'\n') {
-        let body = line.strip_suffix(b"\n").unwrap_or(line);
-        let body = body.strip_suffix(b"\r").unwrap_or(body);
-        if body.first() == Some(&b'.') {
-            out.push(b'.');
-        }
-        out.extend_from_slice(body);
-        out.extend_from_slice(b"\r\n");
-    }
+    message::dot_stuff(&mut out, raw);
     out.extend_from_slice(b".\r\n");
     out
 }
